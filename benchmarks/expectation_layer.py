@@ -1,0 +1,93 @@
+"""Times the Expectation layer of qml and of TFQ (when installed) in one process.
+
+Workload: per layer, rx then rz on every qubit, then CZ on even and then odd
+neighbours; Z on every qubit; a batch of symbol values for one circuit. Timed calls
+alternate between systems, and the median is reported. This is the measurement of the
+foundation issue; the full benchmark command line, qml-bench, grows from it.
+
+Usage: python benchmarks/expectation_layer.py --qubits 10 --layers 5 --batch 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import statistics
+import time
+
+if importlib.util.find_spec("tensorflow_quantum") is not None:
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import cirq  # noqa: E402
+import numpy as np  # noqa: E402
+import sympy  # noqa: E402
+
+import qml  # noqa: E402
+
+
+def hea_circuit(num_qubits: int, layers: int) -> tuple[cirq.Circuit, list, list]:
+    qubits = cirq.GridQubit.rect(1, num_qubits)
+    symbols = sympy.symbols(f"t0:{2 * num_qubits * layers}")
+    circuit, k = cirq.Circuit(), 0
+    for _ in range(layers):
+        circuit += [cirq.rx(symbols[k + 2 * i])(q) for i, q in enumerate(qubits)]
+        circuit += [cirq.rz(symbols[k + 2 * i + 1])(q) for i, q in enumerate(qubits)]
+        k += 2 * num_qubits
+        for start in (0, 1):
+            circuit += [cirq.CZ(qubits[i], qubits[i + 1])
+                        for i in range(start, num_qubits - 1, 2)]
+    return circuit, [s.name for s in symbols], [cirq.Z(q) for q in qubits]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Expectation layer: qml vs TFQ")
+    parser.add_argument("--qubits", type=int, default=10)
+    parser.add_argument("--layers", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+
+    circuit, names, operators = hea_circuit(args.qubits, args.layers)
+    values = np.random.default_rng(0).uniform(0, 2 * np.pi, (args.batch, len(names)))
+    values = values.astype(np.float32)
+    systems = {}
+    qml_circuits = qml.convert_to_tensor([circuit] * args.batch)
+    qml_layer = qml.layers.Expectation()
+    systems["qml (qsim)"] = lambda: qml_layer(
+        qml_circuits, symbol_names=names, symbol_values=values, operators=operators)
+    if importlib.util.find_spec("tensorflow_quantum") is not None:
+        import tensorflow_quantum as tfq
+
+        tfq_circuits = tfq.convert_to_tensor([circuit] * args.batch)
+        tfq_layer = tfq.layers.Expectation()
+        systems["tfq"] = lambda: tfq_layer(
+            tfq_circuits, symbol_names=names, symbol_values=values, operators=operators)
+    else:
+        print("tfq: tensorflow_quantum is not installed; skipped")
+
+    outputs = {name: np.asarray(run()) for name, run in systems.items()}  # warm-up
+    if "tfq" in outputs:
+        gap = np.max(np.abs(outputs["qml (qsim)"] - outputs["tfq"]))
+        print(f"max |qml - tfq| = {gap:.2e}")
+    times: dict[str, list[float]] = {name: [] for name in systems}
+    for _ in range(args.repeats):
+        for name, run in systems.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    print(f"{args.qubits} qubits, {args.layers} layers, batch {args.batch}, "
+          f"{os.cpu_count()} cores, median of {args.repeats}")
+    for name, samples in times.items():
+        median = statistics.median(samples)
+        print(f"{name:12s} {median * 1e6 / args.batch:9.1f} us/circuit  "
+              f"(min {min(samples) * 1e6 / args.batch:.1f}, max "
+              f"{max(samples) * 1e6 / args.batch:.1f})")
+    if "tfq" in times:
+        ratio = statistics.median(times["tfq"]) / statistics.median(times["qml (qsim)"])
+        print(f"qml is {ratio:.2f}x TFQ")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""qml: Cirq circuits as Keras 3 layers, simulated by qsim.
+
+A TFQ program ports by changing its import::
+
+    import qml as tfq
+
+    layer = tfq.layers.PQC(model_circuit, cirq.Z(qubit))
+
+See docs/ for the user guide and docs/migrating-from-tfq.md for the differences.
+"""
+
+import os as _os
+
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras as _keras  # noqa: E402
+
+if _keras.backend.backend() != "tensorflow":  # pragma: no cover
+    raise ImportError(
+        f"qml needs Keras's TensorFlow backend, but KERAS_BACKEND is "
+        f"{_keras.backend.backend()!r}; set KERAS_BACKEND=tensorflow"
+    )
+
+from qml import differentiators, errors, executors, layers, util  # noqa: E402
+from qml.circuits.serialize import convert_to_tensor, from_tensor  # noqa: E402
+
+__version__ = "0.1.0"
+__all__ = [
+    "convert_to_tensor",
+    "differentiators",
+    "errors",
+    "executors",
+    "from_tensor",
+    "layers",
+    "util",
+]

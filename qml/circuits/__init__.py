@@ -1,0 +1,1 @@
+"""Circuits: the serialized format, the compiler and the gate table."""

@@ -1,0 +1,188 @@
+"""Gate-parameter expressions: encoding, decoding and batched evaluation.
+
+A gate parameter is a number or a sympy expression of symbols built from a closed set
+of operations. It is stored as a small JSON tree (see docs/circuit-format.md):
+
+* a JSON number is a constant;
+* ``["sym", name]`` is a symbol;
+* ``["rat", p, q]`` is the exact rational p/q, ``["pi"]`` and ``["E"]`` are constants;
+* ``[op, arg, ...]`` applies ``op`` from :data:`FUNCTIONS` or ``add``, ``mul``, ``pow``.
+
+Decoding builds sympy objects with their constructors, so no string is ever parsed
+as code. Evaluation walks the tree once per batch with numpy, so a whole column of
+symbol values is bound with a handful of vectorised operations.
+
+Example:
+    >>> import sympy
+    >>> tree = encode(2 * sympy.Symbol("a") + 1)
+    >>> evaluate(tree, {"a": np.array([0.0, 1.0])})
+    array([1., 3.])
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Mapping, Union
+
+import numpy as np
+import sympy
+
+from qml.errors import UnsupportedExpressionError
+
+Tree = Union[int, float, list]
+
+FUNCTIONS = {
+    "sin": (sympy.sin, np.sin),
+    "cos": (sympy.cos, np.cos),
+    "tan": (sympy.tan, np.tan),
+    "exp": (sympy.exp, np.exp),
+    "log": (sympy.log, np.log),
+}
+_FUNCTION_BY_SYMPY = {sympy_fn: name for name, (sympy_fn, _) in FUNCTIONS.items()}
+
+
+def encode(value: object) -> Tree:
+    """Encodes a number or a sympy expression as a JSON-compatible tree.
+
+    Raises:
+        UnsupportedExpressionError: if the expression uses anything outside the
+            closed set of numbers, symbols, + - * /, powers, sin, cos, tan, exp, log
+            and sqrt.
+    """
+    if isinstance(value, bool):
+        raise UnsupportedExpressionError(f"gate parameter must be a number, got {value!r}")
+    if not isinstance(value, sympy.Basic):  # sympy numbers register as numbers.Real too
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        if isinstance(value, numbers.Real):
+            return float(value)
+        raise UnsupportedExpressionError(
+            f"gate parameter must be a real number or a sympy expression, got {value!r} "
+            f"of type {type(value).__name__}"
+        )
+    if isinstance(value, sympy.Symbol):
+        return ["sym", value.name]
+    if isinstance(value, sympy.Integer):
+        return int(value)
+    if isinstance(value, sympy.Rational):
+        return ["rat", int(value.p), int(value.q)]
+    if isinstance(value, sympy.Float):
+        return float(value)
+    if value is sympy.pi:
+        return ["pi"]
+    if value is sympy.E:
+        return ["E"]
+    if isinstance(value, sympy.Add):
+        return ["add", *(encode(arg) for arg in value.args)]
+    if isinstance(value, sympy.Mul):
+        return ["mul", *(encode(arg) for arg in value.args)]
+    if isinstance(value, sympy.Pow):
+        return ["pow", encode(value.base), encode(value.exp)]
+    name = _FUNCTION_BY_SYMPY.get(value.func)
+    if name is not None:
+        return [name, encode(value.args[0])]
+    raise UnsupportedExpressionError(
+        f"gate parameter {value} uses {value.func.__name__}, which qml cannot evaluate; "
+        "supported are numbers, symbols, + - * /, powers, sin, cos, tan, exp, log and sqrt"
+    )
+
+
+def decode(tree: Tree) -> Union[float, sympy.Expr]:
+    """Builds the number or sympy expression that ``tree`` encodes."""
+    if isinstance(tree, bool):
+        raise UnsupportedExpressionError(f"malformed expression {tree!r}")
+    if isinstance(tree, (int, float)):
+        return tree
+    head, args = _split(tree)
+    if head == "sym":
+        return sympy.Symbol(_string_arg(tree))
+    if head == "rat":
+        p, q = _int_args(tree, 2)
+        return sympy.Rational(p, q)
+    if head == "pi" and not args:
+        return sympy.pi
+    if head == "E" and not args:
+        return sympy.E
+    decoded = [_as_sympy(decode(arg)) for arg in args]
+    if head == "add" and decoded:
+        return sympy.Add(*decoded)
+    if head == "mul" and decoded:
+        return sympy.Mul(*decoded)
+    if head == "pow" and len(decoded) == 2:
+        return sympy.Pow(*decoded)
+    if head in FUNCTIONS and len(decoded) == 1:
+        return FUNCTIONS[head][0](decoded[0])
+    raise UnsupportedExpressionError(f"malformed expression {tree!r}")
+
+
+def symbols_of(tree: Tree) -> frozenset[str]:
+    """Names of the symbols that ``tree`` uses."""
+    if isinstance(tree, (int, float)):
+        return frozenset()
+    head, args = _split(tree)
+    if head == "sym":
+        return frozenset([_string_arg(tree)])
+    return frozenset().union(*(symbols_of(arg) for arg in args)) if args else frozenset()
+
+
+def evaluate(tree: Tree, columns: Mapping[str, np.ndarray]) -> Union[float, np.ndarray]:
+    """Evaluates ``tree`` with numpy, each symbol bound to a column of values.
+
+    Returns a float for a constant tree, else an array shaped like the columns.
+    """
+    if isinstance(tree, (int, float)) and not isinstance(tree, bool):
+        return float(tree)
+    head, args = _split(tree)
+    if head == "sym":
+        return columns[_string_arg(tree)]
+    if head == "rat":
+        p, q = _int_args(tree, 2)
+        return p / q
+    if head == "pi":
+        return np.pi
+    if head == "E":
+        return np.e
+    values = [evaluate(arg, columns) for arg in args]
+    if head == "add" and values:
+        return sum(values[1:], values[0])
+    if head == "mul" and values:
+        result = values[0]
+        for value in values[1:]:
+            result = result * value
+        return result
+    if head == "pow" and len(values) == 2:
+        with np.errstate(all="ignore"):
+            return np.power(values[0], values[1])
+    if head in FUNCTIONS and len(values) == 1:
+        with np.errstate(all="ignore"):
+            return FUNCTIONS[head][1](values[0])
+    raise UnsupportedExpressionError(f"malformed expression {tree!r}")
+
+
+def _split(tree: object) -> tuple[str, list]:
+    if not isinstance(tree, list) or not tree or not isinstance(tree[0], str):
+        raise UnsupportedExpressionError(f"malformed expression {tree!r}")
+    return tree[0], tree[1:]
+
+
+def _string_arg(tree: list) -> str:
+    if len(tree) != 2 or not isinstance(tree[1], str):
+        raise UnsupportedExpressionError(f"malformed expression {tree!r}")
+    return tree[1]
+
+
+def _int_args(tree: list, count: int) -> list[int]:
+    args = tree[1:]
+    if len(args) != count or not all(
+        isinstance(a, int) and not isinstance(a, bool) for a in args
+    ):
+        raise UnsupportedExpressionError(f"malformed expression {tree!r}")
+    if tree[0] == "rat" and args[1] == 0:
+        raise UnsupportedExpressionError(f"malformed expression {tree!r}: zero denominator")
+    return args
+
+
+def _as_sympy(value: Union[float, sympy.Expr]) -> sympy.Expr:
+    if isinstance(value, sympy.Basic):
+        return value
+    return sympy.Integer(value) if isinstance(value, int) else sympy.Float(value)

@@ -1,0 +1,46 @@
+"""Executors: the simulators behind the layers, with one interface.
+
+``get_executor(backend)`` maps a layer's ``backend`` argument to an executor:
+``None`` (the default policy, qsim for now), ``'qsim'``, an :class:`Executor`, or any
+``cirq.SimulatesExpectationValues``.
+
+Example:
+    >>> get_executor(None).name
+    'qsim'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cirq
+
+from qml.executors.base import Batch, Executor, prepare
+from qml.executors.cirq_backend import CirqExecutor
+from qml.executors.qsim import QsimExecutor, QsimOptions
+
+__all__ = ["Batch", "CirqExecutor", "Executor", "QsimExecutor", "QsimOptions",
+           "get_executor", "prepare"]
+
+_DEFAULT = QsimExecutor()
+
+
+def get_executor(backend: Any) -> Executor:
+    """The executor for a layer's ``backend`` argument.
+
+    Raises:
+        ValueError: for an unknown backend name.
+        TypeError: for an object that is not a backend.
+    """
+    if backend is None or (isinstance(backend, str) and backend == "qsim"):
+        return _DEFAULT
+    if isinstance(backend, str):
+        raise ValueError(f"backend must be None, 'qsim' or a Cirq simulator, got {backend!r}")
+    if isinstance(backend, Executor):
+        return backend
+    if isinstance(backend, cirq.SimulatesExpectationValues):
+        return CirqExecutor(backend)
+    raise TypeError(
+        "backend must be None, 'qsim', a qml executor or a "
+        f"cirq.SimulatesExpectationValues, got {type(backend).__name__}: {backend!r}"
+    )

@@ -1,0 +1,240 @@
+"""The executor interface and the input checks that every executor shares.
+
+An executor has one required method, :meth:`Executor.expectation`. It receives
+compiled programs, one per batch row, the symbol values bound to them, and serialized
+operators, and returns expectation values. Everything that does not depend on how a
+state is simulated (batch sizes, missing symbols, non-finite values, padding) is
+checked here, once, by :func:`prepare`.
+
+Example:
+    >>> import cirq
+    >>> from qml.circuits.serialize import serialize_circuit, serialize_paulisum
+    >>> q = cirq.LineQubit(0)
+    >>> batch = prepare([serialize_circuit(cirq.Circuit(cirq.X(q)))], [],
+    ...                 np.zeros((1, 0)), [[serialize_paulisum(cirq.Z(q))]])
+    >>> batch.batch_size, batch.num_operators
+    (1, 1)
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import os
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from qml.circuits import compiler, serialize
+from qml.errors import (
+    BatchSizeError,
+    MissingSymbolError,
+    NonFiniteValueError,
+    QubitMismatchError,
+    StateTooLargeError,
+)
+
+PADDED_CIRCUIT_VALUE = -2.0
+"""Expectation reported for every operator of an empty (padding) circuit, as in TFQ."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    """A checked batch: one program per row, bound symbol values and operator rows."""
+
+    programs: tuple[compiler.Program, ...]
+    symbol_names: tuple[str, ...]
+    symbol_values: np.ndarray  # [batch, n_symbols] float32
+    operators: tuple[tuple[bytes, ...], ...]  # [batch][n_operators]
+
+    @property
+    def batch_size(self) -> int:
+        return len(self.programs)
+
+    @property
+    def num_operators(self) -> int:
+        return len(self.operators[0]) if self.operators else 0
+
+    def groups(self) -> dict[int, tuple[compiler.Program, np.ndarray]]:
+        """Rows grouped by program: ``id -> (program, row indices)``."""
+        rows: dict[int, list[int]] = {}
+        by_id: dict[int, compiler.Program] = {}
+        for index, program in enumerate(self.programs):
+            rows.setdefault(id(program), []).append(index)
+            by_id[id(program)] = program
+        return {key: (by_id[key], np.asarray(idx)) for key, idx in rows.items()}
+
+    def columns(self, program: compiler.Program, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """float64 symbol columns of ``rows`` for the symbols that ``program`` uses."""
+        index = {name: i for i, name in enumerate(self.symbol_names)}
+        return {
+            name: self.symbol_values[rows, index[name]].astype(np.float64)
+            for name in program.symbols
+        }
+
+
+class Executor(abc.ABC):
+    """Computes expectation values of compiled programs.
+
+    Subclasses implement :meth:`expectation`; optional capabilities (sampling, states,
+    native gradients) arrive as further methods.
+    """
+
+    name: str = "executor"
+
+    @abc.abstractmethod
+    def expectation(self, batch: Batch) -> np.ndarray:
+        """``[batch, n_operators]`` float32 expectation values of ``batch``."""
+
+
+def prepare(
+    circuit_rows: Sequence[bytes],
+    symbol_names: Sequence[str],
+    symbol_values: np.ndarray,
+    operator_rows: Sequence[Sequence[bytes]],
+    appended_rows: Sequence[bytes] = (),
+) -> Batch:
+    """Compiles and checks the inputs of an expectation.
+
+    Args:
+        circuit_rows: serialized circuits, one per batch row.
+        symbol_names: names of the columns of ``symbol_values``.
+        symbol_values: ``[batch, n_symbols]`` values.
+        operator_rows: ``[batch][n_operators]`` serialized Pauli sums; ``b''`` pads.
+        appended_rows: optional serialized circuits, one per batch row, appended to
+            each row's circuit (as ``AddCircuit`` would).
+
+    Raises:
+        BatchSizeError, MissingSymbolError, NonFiniteValueError, QubitMismatchError,
+        StateTooLargeError, and the compiler's errors, each naming the offending
+        argument and value.
+    """
+    batch = len(circuit_rows)
+    symbol_names = tuple(_as_str(n) for n in symbol_names)
+    if len(set(symbol_names)) != len(symbol_names):
+        raise ValueError(f"symbol_names must be unique, got {list(symbol_names)}")
+    values = np.asarray(symbol_values, dtype=np.float32)
+    if values.ndim != 2:
+        raise ValueError(
+            f"symbol_values must be 2-D [batch, n_symbols], got shape {values.shape}"
+        )
+    if values.shape != (batch, len(symbol_names)):
+        raise BatchSizeError(
+            f"symbol_values has shape {values.shape}, but there are {batch} circuits "
+            f"and {len(symbol_names)} symbol_names; expected ({batch}, {len(symbol_names)})"
+        )
+    if len(operator_rows) != batch:
+        raise BatchSizeError(
+            f"operators has {len(operator_rows)} rows, but there are {batch} circuits"
+        )
+    if appended_rows and len(appended_rows) != batch:
+        raise BatchSizeError(
+            f"{len(appended_rows)} appended circuits for {batch} input circuits"
+        )
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise NonFiniteValueError(
+            f"symbol_values[{row}, {col}] (symbol {symbol_names[col]!r}) is "
+            f"{values[row, col]}; symbol values must be finite"
+        )
+    if appended_rows:
+        programs = tuple(
+            compiler.compile_pair(row, extra) for row, extra in zip(circuit_rows, appended_rows)
+        )
+    else:
+        programs = tuple(compiler.compile_row(row) for row in circuit_rows)
+    known = set(symbol_names)
+    for index, program in enumerate(programs):
+        missing = program.symbols - known
+        if missing:
+            raise MissingSymbolError(
+                f"circuit {index} uses symbols {sorted(missing)} that are not in "
+                f"symbol_names {list(symbol_names)}"
+            )
+        check_memory(program.num_qubits)
+    operators = tuple(tuple(bytes(op) for op in row) for row in operator_rows)
+    if len({len(row) for row in operators}) > 1:
+        raise BatchSizeError("every row of operators must have the same length")
+    for index, (program, row) in enumerate(zip(programs, operators)):
+        if program.num_qubits:
+            for op in row:
+                operator_qubits(program, op, index)
+    return Batch(programs, symbol_names, values, operators)
+
+
+_OPERATOR_CACHE: dict[tuple, tuple] = {}
+
+
+def operator_qubits(program: compiler.Program, row: bytes, index: int = 0) -> tuple:
+    """Terms of operator ``row`` as ``(coefficient, ((pauli, position), ...))``.
+
+    Positions index ``program.qubits``. Cached per program qubits and row.
+
+    Raises:
+        QubitMismatchError: if the operator acts on a qubit that the circuit lacks.
+    """
+    key = (program.qubits, row)
+    cached = _OPERATOR_CACHE.get(key)
+    if cached is not None:
+        return cached
+    position = {q: i for i, q in enumerate(program.qubits)}
+    terms = []
+    for coefficient, paulis in serialize.parse_paulisum_terms(row) if row else []:
+        entries = []
+        for pauli, qubit in paulis:
+            key_q = tuple(qubit)
+            if key_q not in position:
+                raise QubitMismatchError(
+                    f"operators[{index}] acts on qubit "
+                    f"{serialize.decode_qubit(qubit)}, which circuit {index} does not "
+                    f"have; its qubits are {program.cirq_qubits()}"
+                )
+            entries.append((pauli, position[key_q]))
+        terms.append((coefficient, tuple(entries)))
+    result = tuple(terms)
+    if len(_OPERATOR_CACHE) > 65536:
+        _OPERATOR_CACHE.clear()
+    _OPERATOR_CACHE[key] = result
+    return result
+
+
+def check_memory(num_qubits: int, bytes_per_amplitude: int = 8, copies: int = 3) -> None:
+    """Raises StateTooLargeError if a state of ``num_qubits`` would not fit in memory."""
+    needed = (2**num_qubits) * bytes_per_amplitude * copies
+    available = _available_memory()
+    if needed > available:
+        raise StateTooLargeError(
+            f"a circuit on {num_qubits} qubits needs about {needed / 2**30:.3g} GiB for "
+            f"its state vector, more than the {available / 2**30:.3g} GiB available"
+        )
+
+
+def _available_memory() -> int:
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return 2**34
+
+
+def _as_str(name: object) -> str:
+    if isinstance(name, bytes):
+        return name.decode()
+    if hasattr(name, "name") and not isinstance(name, str):  # a sympy.Symbol
+        return str(name.name)
+    return str(name)
+
+
+def fill_padding(batch: Batch, out: np.ndarray) -> np.ndarray:
+    """Applies TFQ's padding rules: -2 for empty circuits, 0 for empty operators."""
+    for index, (program, row) in enumerate(zip(batch.programs, batch.operators)):
+        if not program.num_qubits:
+            out[index, :] = PADDED_CIRCUIT_VALUE
+        else:
+            for k, op in enumerate(row):
+                if not op:
+                    out[index, k] = 0.0
+    return out
+
+
+ColumnMap = Mapping[str, np.ndarray]

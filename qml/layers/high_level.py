@@ -1,0 +1,215 @@
+"""High-level layers: ``PQC`` and ``ControlledPQC``, with TFQ's signatures.
+
+Both hold a model circuit and operators. Symbols are ordered by name, as in TFQ, so a
+TFQ model's weights carry over. Model circuits and operators are stored in the layer
+config in qml's circuit format and parsed without evaluating code.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, Union
+
+import cirq
+import keras
+import numpy as np
+import tensorflow as tf
+
+from qml.circuits import serialize
+from qml.differentiators import Differentiator
+from qml.errors import NotACircuitError
+from qml.layers import ops
+from qml.layers.circuit_executors import _QuantumLayer
+from qml.util import get_circuit_symbols
+
+Operators = Union[cirq.PauliSum, cirq.PauliString, Sequence[Union[cirq.PauliSum, cirq.PauliString]]]
+
+
+class _ModelCircuitLayer(_QuantumLayer):
+    """Shared storage of the model circuit and operators, with their config."""
+
+    def __init__(self, model_circuit: Union[cirq.Circuit, str], operators: Union[Operators, list],
+                 *, repetitions: Optional[int] = None, backend: Any = None,
+                 differentiator: Optional[Differentiator] = None, **kwargs: Any) -> None:
+        super().__init__(backend=backend, differentiator=differentiator, **kwargs)
+        if isinstance(model_circuit, str):  # from a saved config
+            model_circuit = serialize.deserialize_circuit(model_circuit.encode())
+        if not isinstance(model_circuit, cirq.AbstractCircuit):
+            raise NotACircuitError(
+                f"model_circuit must be a cirq.Circuit, got {type(model_circuit).__name__}"
+            )
+        self.model_circuit = cirq.Circuit(model_circuit)
+        self._symbols_list = sorted(get_circuit_symbols(self.model_circuit))
+        if not self._symbols_list:
+            raise ValueError(
+                "model_circuit has no symbols; give it a parameterized circuit so that "
+                "the layer has something to learn"
+            )
+        self._model_row = serialize.serialize_circuit(self.model_circuit)
+        self._operator_rows = _operator_rows(operators)
+        if repetitions is not None:
+            raise NotImplementedError(
+                f"repetitions={repetitions!r}: sampled expectations are not available in "
+                "this version of qml; leave repetitions=None for exact expectations"
+            )
+        self.repetitions = repetitions
+
+    @property
+    def symbols(self) -> list:
+        """The symbols this layer manages, in the order of its weights."""
+        import sympy
+
+        return [sympy.Symbol(name) for name in self._symbols_list]
+
+    def _expectation(self, circuits: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
+        batch = tf.shape(circuits)[0]
+        operators = tf.tile(tf.constant(self._operator_rows, tf.string)[None, :],
+                            tf.stack([batch, 1]))
+        model = tf.fill(tf.reshape(batch, [1]), tf.constant(self._model_row))
+        names = tf.constant(self._symbols_list, tf.string)
+        return ops.expectation(self.executor, self.differentiator, circuits, names, values,
+                               operators, appended=model)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "model_circuit": self._model_row.decode(),
+            "operators": [row.decode() for row in self._operator_rows],
+            "repetitions": self.repetitions,
+        }
+
+
+def _operator_rows(operators: Any) -> list[bytes]:
+    if isinstance(operators, (cirq.PauliSum, cirq.PauliString)):
+        operators = [operators]
+    if not isinstance(operators, (list, tuple)) or not operators:
+        raise TypeError(
+            f"operators must be a PauliSum or a non-empty list of them, got {operators!r:.80}"
+        )
+    rows = []
+    for op in operators:
+        if isinstance(op, str):  # from a saved config
+            row = op.encode()
+            serialize.deserialize_paulisum(row)
+        else:
+            row = serialize.convert_to_tensor([op]).numpy()[0]
+        rows.append(row)
+    return rows
+
+
+@keras.saving.register_keras_serializable(package="qml")
+class PQC(_ModelCircuitLayer):
+    """A parameterized quantum circuit whose parameters are the layer's weights.
+
+    Each input circuit is followed by ``model_circuit``; the layer returns the
+    expectation of ``operators`` on the result.
+
+    Args:
+        model_circuit: a ``cirq.Circuit`` with symbols; its symbols, sorted by name,
+            are the weights.
+        operators: a PauliSum or a list of them.
+        repetitions: reserved for sampled expectations; must be None for now.
+        backend: None, ``'qsim'`` or a ``cirq.SimulatesExpectationValues``.
+        differentiator: a ``qml.differentiators.Differentiator``.
+        initializer, regularizer, constraint: for the weights, as in Keras.
+
+    Input shape:
+        ``tf.string [batch]`` circuits (use empty circuits for none).
+    Output shape:
+        ``[batch, n_ops]`` float32.
+
+    Example:
+        >>> import cirq, sympy
+        >>> q = cirq.GridQubit(0, 0)
+        >>> layer = PQC(cirq.Circuit(cirq.rx(sympy.Symbol("a"))(q)), cirq.Z(q))
+        >>> layer([cirq.Circuit()]).shape
+        TensorShape([1, 1])
+    """
+
+    def __init__(self, model_circuit: Union[cirq.Circuit, str], operators: Any, *,
+                 repetitions: Optional[int] = None, backend: Any = None,
+                 differentiator: Optional[Differentiator] = None,
+                 initializer: Any = None, regularizer: Any = None, constraint: Any = None,
+                 **kwargs: Any) -> None:
+        super().__init__(model_circuit, operators, repetitions=repetitions, backend=backend,
+                         differentiator=differentiator, **kwargs)
+        self.initializer = keras.initializers.get(
+            initializer or keras.initializers.RandomUniform(0, 2 * np.pi))
+        self.regularizer = keras.regularizers.get(regularizer)
+        self.constraint = keras.constraints.get(constraint)
+
+    def build(self, input_shape: Any) -> None:
+        self.parameters = self.add_weight(
+            name="parameters", shape=(len(self._symbols_list),),
+            initializer=self.initializer, regularizer=self.regularizer,
+            constraint=self.constraint,
+        )
+
+    def __call__(self, inputs: Any, **kwargs: Any) -> tf.Tensor:
+        return super().__call__(ops.as_circuit_tensor(inputs), **kwargs)
+
+    def call(self, inputs: tf.Tensor) -> tf.Tensor:
+        batch = tf.shape(inputs)[0]
+        values = tf.tile(self.parameters[None, :], tf.stack([batch, 1]))
+        return self._expectation(inputs, values)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        return (input_shape[0], len(self._operator_rows))
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "initializer": keras.initializers.serialize(self.initializer),
+            "regularizer": keras.regularizers.serialize(self.regularizer),
+            "constraint": keras.constraints.serialize(self.constraint),
+        }
+
+
+@keras.saving.register_keras_serializable(package="qml")
+class ControlledPQC(_ModelCircuitLayer):
+    """A parameterized quantum circuit whose parameters come from another layer.
+
+    Args:
+        model_circuit: a ``cirq.Circuit`` with symbols, ordered by name.
+        operators: a PauliSum or a list of them.
+        repetitions: reserved for sampled expectations; must be None for now.
+        backend: None, ``'qsim'`` or a ``cirq.SimulatesExpectationValues``.
+        differentiator: a ``qml.differentiators.Differentiator``.
+
+    Input shape:
+        ``[circuits, symbol_values]``: ``tf.string [batch]`` and
+        ``float32 [batch, n_symbols]``.
+    Output shape:
+        ``[batch, n_ops]`` float32.
+
+    Example:
+        >>> import cirq, sympy
+        >>> q = cirq.GridQubit(0, 0)
+        >>> layer = ControlledPQC(cirq.Circuit(cirq.rx(sympy.Symbol("a"))(q)), cirq.Z(q))
+        >>> layer([[cirq.Circuit()], np.array([[np.pi]])]).numpy().round(3)
+        array([[-1.]], dtype=float32)
+    """
+
+    def __call__(self, inputs: Any, **kwargs: Any) -> tf.Tensor:
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            raise ValueError(
+                "ControlledPQC takes inputs [circuits, symbol_values], got "
+                f"{type(inputs).__name__}"
+            )
+        circuits = ops.as_circuit_tensor(inputs[0], "inputs[0]")
+        values = inputs[1]
+        if not isinstance(values, keras.KerasTensor):
+            values = ops.as_symbol_values(values)
+        return super().__call__([circuits, values], **kwargs)
+
+    def call(self, inputs: list) -> tf.Tensor:
+        circuits, values = inputs
+        width = len(self._symbols_list)
+        if values.shape.rank != 2 or values.shape[-1] not in (None, width):
+            raise ValueError(
+                f"symbol_values must have shape [batch, {width}] for symbols "
+                f"{self._symbols_list}, got {values.shape}"
+            )
+        return self._expectation(circuits, tf.cast(values, tf.float32))
+
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        return (input_shape[0][0], len(self._operator_rows))

@@ -1,0 +1,197 @@
+"""The TensorFlow op behind the expectation layers, and argument normalisation.
+
+:func:`expectation` runs an executor on string tensors of circuits and operators.
+Executing eagerly it calls the executor directly, so bad input raises qml's typed
+errors; inside ``tf.function`` and ``model.fit`` it runs as a ``tf.numpy_function``.
+Its gradient with respect to ``symbol_values`` comes from the layer's differentiator.
+
+Example:
+    >>> import cirq
+    >>> from qml.executors import get_executor
+    >>> q = cirq.LineQubit(0)
+    >>> out = expectation(get_executor(None), None, as_circuit_tensor([cirq.Circuit(cirq.X(q))]),
+    ...                   as_symbol_names([]), tf.zeros([1, 0]), as_operator_tensor([cirq.Z(q)], 1))
+    >>> out.numpy()
+    array([[-1.]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import cirq
+import keras
+import numpy as np
+import sympy
+import tensorflow as tf
+
+from qml.circuits import serialize
+from qml.differentiators import Differentiator
+from qml.errors import NotACircuitError
+from qml.executors.base import Executor, prepare
+
+
+def expectation(
+    executor: Executor,
+    differentiator: Optional[Differentiator],
+    circuits: tf.Tensor,
+    symbol_names: tf.Tensor,
+    symbol_values: tf.Tensor,
+    operators: tf.Tensor,
+    appended: Optional[tf.Tensor] = None,
+) -> tf.Tensor:
+    """``[batch, n_ops]`` float32 expectation values, differentiable in symbol_values.
+
+    Args:
+        executor: the executor that simulates.
+        differentiator: computes gradients; None raises when a gradient is asked.
+        circuits: ``tf.string [batch]`` serialized circuits.
+        symbol_names: ``tf.string [n_symbols]``.
+        symbol_values: ``float32 [batch, n_symbols]``.
+        operators: ``tf.string [batch, n_ops]`` serialized Pauli sums.
+        appended: optional ``tf.string [batch]`` circuits appended to ``circuits``.
+    """
+    extra = appended if appended is not None else tf.zeros([0], tf.string)
+
+    def forward(rows, names, values, ops, extra_rows) -> np.ndarray:
+        batch = prepare(list(rows), list(names), values, list(ops), list(extra_rows))
+        return executor.expectation(batch)
+
+    def backward(rows, names, values, ops, extra_rows, upstream) -> np.ndarray:
+        batch = prepare(list(rows), list(names), values, list(ops), list(extra_rows))
+        return differentiator.differentiate_analytic(executor, batch, upstream)
+
+    num_ops = operators.shape[1] if operators.shape.rank == 2 else None
+
+    @tf.custom_gradient
+    def op(values: tf.Tensor) -> tf.Tensor:
+        args = [circuits, symbol_names, values, operators, extra]
+        result = _run(forward, args, [circuits.shape[0], num_ops])
+
+        def grad(upstream: tf.Tensor) -> tf.Tensor:
+            if differentiator is None:
+                raise NotImplementedError(
+                    "this layer has differentiator=None, whose default, "
+                    "qml.differentiators.Adjoint, is not available in this version of "
+                    "qml; pass differentiator=qml.differentiators.CentralDifference() "
+                    "(or ForwardDifference, LinearCombination) to train it"
+                )
+            upstream = tf.cast(upstream, tf.float32)
+            return _run(backward, args + [upstream], values.shape)
+
+        return result, grad
+
+    return op(tf.cast(symbol_values, tf.float32))
+
+
+def _run(fn, args: list, shape) -> tf.Tensor:
+    if tf.executing_eagerly():
+        return tf.constant(fn(*(a.numpy() for a in args)), dtype=tf.float32)
+    out = tf.numpy_function(fn, args, tf.float32, stateful=False)
+    out.set_shape(shape)
+    return out
+
+
+# ----------------------------------------------------------- argument normalisation
+def as_circuit_tensor(inputs: Any, argument: str = "inputs") -> tf.Tensor:
+    """A ``tf.string [batch]`` tensor from circuits, a circuit tensor or a list."""
+    if isinstance(inputs, keras.KerasTensor):  # a functional model being built
+        return inputs
+    if isinstance(inputs, cirq.AbstractCircuit):
+        inputs = [inputs]
+    if isinstance(inputs, (list, tuple)):
+        if not all(isinstance(c, cirq.AbstractCircuit) for c in inputs):
+            bad = next(c for c in inputs if not isinstance(c, cirq.AbstractCircuit))
+            raise NotACircuitError(
+                f"{argument} must hold cirq.Circuit objects, got "
+                f"{type(bad).__name__}: {bad!r:.80}"
+            )
+        return serialize.convert_to_tensor(list(inputs))
+    if isinstance(inputs, np.ndarray) and inputs.dtype == object and inputs.size \
+            and isinstance(inputs.flat[0], cirq.AbstractCircuit):
+        return serialize.convert_to_tensor(list(inputs))
+    if not tf.is_tensor(inputs) and not isinstance(inputs, np.ndarray):
+        raise NotACircuitError(
+            f"{argument} must be a circuit tensor or a list of cirq.Circuit, got "
+            f"{type(inputs).__name__}: {inputs!r:.80}"
+        )
+    tensor = tf.convert_to_tensor(inputs)
+    if tensor.dtype != tf.string:
+        raise NotACircuitError(
+            f"{argument} must be a tf.string circuit tensor, got dtype {tensor.dtype.name}"
+        )
+    if tensor.shape.rank is not None and tensor.shape.rank != 1:
+        raise ValueError(f"{argument} must be 1-D [batch], got shape {tensor.shape}")
+    return tensor
+
+
+def symbol_list(symbol_names: Any) -> list[str]:
+    """Symbol names (strings, bytes or ``sympy.Symbol`` s) as plain strings."""
+    if symbol_names is None:
+        return []
+    names = []
+    for name in symbol_names:
+        if isinstance(name, sympy.Symbol):
+            names.append(name.name)
+        elif isinstance(name, (str, bytes)):
+            names.append(name.decode() if isinstance(name, bytes) else name)
+        else:
+            raise TypeError(
+                f"symbol_names must hold strings or sympy.Symbol, got "
+                f"{type(name).__name__}: {name!r}"
+            )
+    return names
+
+
+def as_symbol_names(symbol_names: Any) -> tf.Tensor:
+    """A ``tf.string [n_symbols]`` tensor from names, sympy symbols or a tensor."""
+    if tf.is_tensor(symbol_names):
+        return tf.convert_to_tensor(symbol_names, tf.string)
+    names = symbol_list(symbol_names)
+    return tf.constant(names, dtype=tf.string, shape=[len(names)])
+
+
+def operator_strings(operators: Any) -> Any:
+    """Operators as (nested) lists of serialized strings, or a tensor left as it is.
+
+    Strings keep a layer's recorded call arguments JSON-safe in a saved model.
+    """
+    if operators is None:
+        raise ValueError("operators is required: a PauliSum, a list of them, or a tensor")
+    if tf.is_tensor(operators) or isinstance(operators, keras.KerasTensor):
+        return operators
+    if isinstance(operators, (cirq.PauliSum, cirq.PauliString)):
+        operators = [operators]
+    if isinstance(operators, (list, tuple)) and operators and all(
+            isinstance(o, str) for o in operators):
+        return list(operators)
+    if isinstance(operators, (list, tuple)) and operators and all(
+            isinstance(o, list) and all(isinstance(x, str) for x in o) for o in operators):
+        return [list(o) for o in operators]
+    decode = lambda rows: [decode(r) for r in rows] if isinstance(rows, list) else rows.decode()  # noqa: E731
+    return decode(serialize.to_rows(operators))
+
+
+def as_operator_tensor(operators: Any, batch: Any) -> tf.Tensor:
+    """A ``tf.string [batch, n_ops]`` tensor, tiling a 1-D list of operators."""
+    operators = operator_strings(operators)
+    operators = tf.convert_to_tensor(operators)
+    if operators.dtype != tf.string:
+        raise NotACircuitError(
+            f"operators must be a tf.string tensor of Pauli sums, got {operators.dtype.name}"
+        )
+    if operators.shape.rank == 1:
+        operators = tf.tile(operators[None, :], tf.stack([batch, 1]))
+    elif operators.shape.rank != 2:
+        raise ValueError(f"operators must be 1-D or 2-D, got shape {operators.shape}")
+    return operators
+
+
+def as_symbol_values(symbol_values: Any) -> tf.Tensor:
+    """``float32 [batch, n_symbols]`` symbol values."""
+    values = tf.cast(tf.convert_to_tensor(symbol_values), tf.float32)
+    if values.shape.rank is not None and values.shape.rank != 2:
+        raise ValueError(
+            f"symbol_values must be 2-D [batch, n_symbols], got shape {values.shape}"
+        )
+    return values

@@ -1,0 +1,151 @@
+"""Expectation values from every executor, checked against cirq.Simulator."""
+
+import cirq
+import numpy as np
+import pytest
+import qsimcirq
+from conftest import SYMBOLS, cirq_expectations, random_circuit, random_paulisum, random_values
+
+import qml
+from qml.circuits import serialize
+from qml.executors import CirqExecutor, QsimExecutor, QsimOptions, prepare
+
+NAMES = [s.name for s in SYMBOLS]
+
+
+def _batch(circuits, values, operators):
+    rows = [serialize.serialize_circuit(c) for c in circuits]
+    op_rows = [[serialize.serialize_paulisum(o) for o in row] for row in operators]
+    return prepare(rows, NAMES, values, op_rows)
+
+
+@pytest.mark.parametrize("num_qubits", range(1, 13))
+def test_qsim_matches_cirq_on_random_circuits(num_qubits):
+    rng = np.random.default_rng(100 + num_qubits)
+    qubits = cirq.GridQubit.rect(1, num_qubits)
+    circuits = [random_circuit(qubits, 4 * num_qubits + 6, rng) for _ in range(3)]
+    circuits = [c for c in circuits for _ in range(2)]  # rows share programs
+    operators = [[random_paulisum(qubits, rng) for _ in range(3)]] * len(circuits)
+    values = random_values(rng, len(circuits))
+    expected = cirq_expectations(circuits, values, NAMES, operators)
+    got = QsimExecutor().expectation(_batch(circuits, values, operators))
+    assert got.dtype == np.float32 and got.shape == (len(circuits), 3)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("qubits", [cirq.LineQubit.range(4),
+                                    [cirq.NamedQubit(n) for n in "abcd"],
+                                    [cirq.GridQubit(1, 0), cirq.LineQubit(3),
+                                     cirq.NamedQubit("z"), cirq.GridQubit(0, 2)]],
+                         ids=["line", "named", "mixed"])
+def test_qubit_types_and_order(qubits, rng):
+    circuits = [random_circuit(qubits, 20, rng) for _ in range(2)]
+    operators = [[cirq.Z(qubits[0]) * cirq.X(qubits[2]), cirq.Y(qubits[3])]] * 2
+    values = random_values(rng, 2)
+    expected = cirq_expectations(circuits, values, NAMES, operators)
+    got = QsimExecutor().expectation(_batch(circuits, values, operators))
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_cirq_backend_matches_cirq(rng):
+    qubits = cirq.LineQubit.range(3)
+    circuits = [random_circuit(qubits, 15, rng) for _ in range(3)]
+    operators = [[random_paulisum(qubits, rng)] for _ in range(3)]
+    values = random_values(rng, 3)
+    expected = cirq_expectations(circuits, values, NAMES, operators)
+    got = CirqExecutor(cirq.Simulator()).expectation(_batch(circuits, values, operators))
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_padding_follows_tfq():
+    q = cirq.LineQubit.range(2)
+    circuits = [cirq.Circuit(cirq.X(q[0]), cirq.I(q[1])), cirq.Circuit()]
+    operators = [[cirq.Z(q[0]), cirq.PauliSum()], [cirq.Z(q[0]), cirq.PauliSum()]]
+    for executor in (QsimExecutor(), CirqExecutor(cirq.Simulator())):
+        got = executor.expectation(_batch(circuits, np.zeros((2, 4)), operators))
+        np.testing.assert_array_equal(got, [[-1, 0], [-2, -2]])
+
+
+def test_terminal_measurements_are_ignored():
+    q = cirq.LineQubit.range(2)
+    circuit = cirq.Circuit(cirq.H(q[0]), cirq.CNOT(*q), cirq.measure(*q, key="m"))
+    got = QsimExecutor().expectation(_batch([circuit], np.zeros((1, 4)),
+                                            [[cirq.Z(q[0]) * cirq.Z(q[1])]]))
+    np.testing.assert_allclose(got, [[1.0]], atol=1e-6)
+
+
+def test_appended_circuits_match_joined_circuits(rng):
+    qubits = cirq.GridQubit.rect(2, 2)
+    data = [random_circuit(qubits[:3], 6, rng, symbolic=False) for _ in range(3)]
+    model = random_circuit(qubits[1:], 12, rng)
+    operators = [[cirq.Z(qubits[0]), cirq.X(qubits[3])]] * 3
+    values = random_values(rng, 3)
+    expected = cirq_expectations([d + model for d in data], values, NAMES, operators)
+    batch = prepare([serialize.serialize_circuit(d) for d in data], NAMES, values,
+                    [[serialize.serialize_paulisum(o) for o in r] for r in operators],
+                    [serialize.serialize_circuit(model)] * 3)
+    np.testing.assert_allclose(QsimExecutor().expectation(batch), expected, atol=1e-5)
+
+
+def test_threads_and_fusion_options_agree(rng):
+    qubits = cirq.LineQubit.range(14)  # enough qubits for qsim's threads to be used
+    circuits = [random_circuit(qubits, 40, rng)]
+    operators = [[random_paulisum(qubits, rng)]]
+    values = random_values(rng, 1)
+    expected = cirq_expectations(circuits, values, NAMES, operators)
+    for options in (QsimOptions(cpu_threads=1, max_fused_gate_size=1),
+                    QsimOptions(cpu_threads=2, max_fused_gate_size=4)):
+        got = QsimExecutor(options).expectation(_batch(circuits, values, operators))
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    with pytest.raises(ValueError, match="max_fused_gate_size"):
+        QsimOptions(max_fused_gate_size=9)
+
+
+def test_qsim_executor_builds_no_cirq_circuit_per_row(monkeypatch, rng):
+    """Binding happens on the compiled program: no resolve or qsimcirq translation."""
+    qubits = cirq.LineQubit.range(4)
+    circuit = random_circuit(qubits, 20, rng)
+    batch = _batch([circuit] * 50, random_values(rng, 50), [[cirq.Z(qubits[0])]] * 50)
+    calls = []
+
+    def forbidden(name):
+        def record(*args, **kwargs):
+            calls.append(name)
+            raise AssertionError(f"{name} called")
+        return record
+
+    monkeypatch.setattr(cirq, "resolve_parameters", forbidden("cirq.resolve_parameters"))
+    monkeypatch.setattr(cirq.protocols, "resolve_parameters", forbidden("resolve_parameters"))
+    monkeypatch.setattr(qsimcirq.QSimCircuit, "translate_cirq_to_qsim",
+                        forbidden("translate_cirq_to_qsim"))
+    monkeypatch.setattr(qsimcirq.QSimSimulator, "simulate_expectation_values_sweep_iter",
+                        forbidden("QSimSimulator"))
+    added = []
+    original = qsimcirq.qsim.add_matrix_gate
+    monkeypatch.setattr(qml.executors.qsim.qsim, "add_matrix_gate",
+                        lambda *a: (added.append(1), original(*a))[1], raising=False)
+    out = QsimExecutor().expectation(batch)
+    assert calls == [] and out.shape == (50, 1)
+    program = batch.programs[0]
+    assert len(added) == 50 * len(program.blocks)  # one qsim gate per fused block per row
+
+
+def test_programs_are_compiled_once_per_distinct_row(rng):
+    from qml.circuits import compiler
+
+    circuit = random_circuit(cirq.LineQubit.range(3), 10, rng)
+    row = serialize.serialize_circuit(circuit)
+    compiler.compile_row.cache_clear()
+    prepare([row] * 20, NAMES, random_values(rng, 20), [[b""]] * 20)
+    info = compiler.compile_row.cache_info()
+    assert info.misses == 1 and info.hits == 19
+
+
+def test_single_qubit_runs_are_fused(rng):
+    from qml.circuits import compiler
+
+    q = cirq.LineQubit.range(2)
+    circuit = cirq.Circuit([cirq.rx(SYMBOLS[0])(q[0]), cirq.rz(SYMBOLS[1])(q[0]),
+                            cirq.ry(0.2)(q[1]), cirq.CZ(*q), cirq.X(q[0]), cirq.Y(q[0])])
+    program = compiler.compile_circuit(circuit)
+    assert [len(b.gates) for b in program.blocks] == [2, 1, 1, 2]

@@ -1,0 +1,82 @@
+"""Cross-checks against TensorFlow Quantum, where it is installed (the compat stack)."""
+
+import cirq
+import numpy as np
+import pytest
+import sympy
+from conftest import SYMBOLS, random_paulisum, tfq_or_skip
+
+import qml
+
+NAMES = [s.name for s in SYMBOLS]
+
+
+def _tfq_parameter(rng):
+    symbol = SYMBOLS[rng.integers(len(SYMBOLS))]
+    return [float(rng.uniform(-2, 2)), symbol, float(rng.uniform(-2, 2)) * symbol][
+        rng.integers(3)]
+
+
+def tfq_random_circuit(qubits, num_ops, rng):
+    """Random circuits over TFQ's gate set, with TFQ's symbol or number*symbol."""
+    p = lambda: _tfq_parameter(rng)  # noqa: E731
+    one = [lambda: cirq.XPowGate(exponent=p()), lambda: cirq.YPowGate(exponent=p()),
+           lambda: cirq.ZPowGate(exponent=p()), lambda: cirq.HPowGate(exponent=p()),
+           lambda: cirq.PhasedXPowGate(phase_exponent=p(), exponent=p()), lambda: cirq.I]
+    two = [lambda: cirq.XXPowGate(exponent=p()), lambda: cirq.YYPowGate(exponent=p()),
+           lambda: cirq.ZZPowGate(exponent=p()), lambda: cirq.CZPowGate(exponent=p()),
+           lambda: cirq.CNotPowGate(exponent=p()), lambda: cirq.SwapPowGate(exponent=p()),
+           lambda: cirq.ISwapPowGate(exponent=p()),
+           lambda: cirq.PhasedISwapPowGate(phase_exponent=p(), exponent=p()),
+           lambda: cirq.FSimGate(theta=p(), phi=p())]
+    ops = [cirq.H(q) for q in qubits]
+    for _ in range(num_ops):
+        if len(qubits) >= 2 and rng.random() < 0.4:
+            gate, arity = two[rng.integers(len(two))](), 2
+        else:
+            gate, arity = one[rng.integers(len(one))](), 1
+        chosen = [qubits[i] for i in rng.choice(len(qubits), min(arity + 1, len(qubits)),
+                                                replace=False)]
+        op = gate.on(*chosen[:arity])
+        # Cirq turns a controlled two-qubit gate into CCZ or CCX, which TFQ lacks.
+        if arity == 1 and gate != cirq.I and len(chosen) > arity and rng.random() < 0.3:
+            op = op.controlled_by(chosen[arity])
+        ops.append(op)
+    return cirq.Circuit(ops)
+
+
+@pytest.mark.parametrize("num_qubits", [1, 2, 3, 5, 8, 10, 12])
+def test_expectation_matches_tfq(num_qubits):
+    tfq = tfq_or_skip()
+    rng = np.random.default_rng(7 + num_qubits)
+    qubits = cirq.GridQubit.rect(1, num_qubits)
+    circuits = [tfq_random_circuit(qubits, 3 * num_qubits + 5, rng) for _ in range(4)]
+    operators = [random_paulisum(qubits, rng) for _ in range(3)]
+    values = rng.uniform(-2, 2, (4, len(SYMBOLS))).astype(np.float32)
+    ours = qml.layers.Expectation()(circuits, symbol_names=NAMES, symbol_values=values,
+                                    operators=operators)
+    theirs = tfq.layers.Expectation()(tfq.convert_to_tensor(circuits), symbol_names=NAMES,
+                                      symbol_values=values, operators=operators)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=1e-5)
+
+
+def test_padding_matches_tfq():
+    tfq = tfq_or_skip()
+    q = cirq.GridQubit.rect(1, 2)
+    circuits = [cirq.Circuit(cirq.X(q[0]), cirq.I(q[1])), cirq.Circuit()]
+    operators = [[cirq.Z(q[0]), cirq.PauliSum()], [cirq.Z(q[0]), cirq.PauliSum()]]
+    ours = qml.layers.Expectation()(qml.convert_to_tensor(circuits),
+                                    operators=qml.convert_to_tensor(operators))
+    theirs = tfq.layers.Expectation()(tfq.convert_to_tensor(circuits),
+                                      operators=tfq.convert_to_tensor(operators))
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_pqc_symbol_order_matches_tfq():
+    tfq = tfq_or_skip()
+    q = cirq.GridQubit.rect(1, 2)
+    circuit = cirq.Circuit(*(cirq.rx(sympy.Symbol(n))(q[i % 2])
+                             for i, n in enumerate(["b", "a", "x10", "x2", "B"])))
+    ours = qml.layers.PQC(circuit, cirq.Z(q[0]))
+    theirs = tfq.layers.PQC(circuit, cirq.Z(q[0]))
+    assert ours.symbols == theirs.symbols
