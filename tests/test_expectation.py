@@ -121,9 +121,10 @@ def test_qsim_executor_builds_no_cirq_circuit_per_row(monkeypatch, rng):
     monkeypatch.setattr(qsimcirq.QSimSimulator, "simulate_expectation_values_sweep_iter",
                         forbidden("QSimSimulator"))
     added = []
-    original = qsimcirq.qsim.add_matrix_gate
-    monkeypatch.setattr(qml.executors.qsim.qsim, "add_matrix_gate",
-                        lambda *a: (added.append(1), original(*a))[1], raising=False)
+    for name in ("add_matrix_gate", "add_gate"):
+        original = getattr(qsimcirq.qsim, name)
+        monkeypatch.setattr(qml.executors.qsim.qsim, name,
+                            lambda *a, f=original: (added.append(1), f(*a))[1])
     out = QsimExecutor().expectation(batch)
     assert calls == [] and out.shape == (50, 1)
     program = batch.programs[0]
@@ -141,11 +142,21 @@ def test_programs_are_compiled_once_per_distinct_row(rng):
     assert info.misses == 1 and info.hits == 19
 
 
-def test_single_qubit_runs_are_fused(rng):
+def test_gates_are_fused_into_two_qubit_blocks(rng):
     from qml.circuits import compiler
 
-    q = cirq.LineQubit.range(2)
+    q = cirq.LineQubit.range(3)
     circuit = cirq.Circuit([cirq.rx(SYMBOLS[0])(q[0]), cirq.rz(SYMBOLS[1])(q[0]),
-                            cirq.ry(0.2)(q[1]), cirq.CZ(*q), cirq.X(q[0]), cirq.Y(q[0])])
+                            cirq.ry(0.2)(q[1]), cirq.CZ(q[0], q[1]), cirq.X(q[0]),
+                            cirq.Y(q[0]), cirq.H(q[2]),
+                            cirq.X(q[2]).controlled_by(q[1]), cirq.Z(q[2])])
     program = compiler.compile_circuit(circuit)
-    assert [len(b.gates) for b in program.blocks] == [2, 1, 1, 2]
+    # rx, rz, ry, CZ, then X, Y fold into one block; H and Z stay beside the CNOT
+    # (CXPow is a native two-qubit gate) and fold into it as well.
+    assert [len(b.steps) for b in program.blocks] == [6, 3]
+    assert [b.targets for b in program.blocks] == [(0, 1), (1, 2)]
+    values = np.array([[0.3, -1.1, 0, 0]], np.float32)
+    expected = cirq_expectations([circuit], values, NAMES, [[cirq.Z(q[0]) * cirq.X(q[2])]])
+    got = QsimExecutor().expectation(_batch([circuit], values,
+                                            [[cirq.Z(q[0]) * cirq.X(q[2])]]))
+    np.testing.assert_allclose(got, expected, atol=1e-6)

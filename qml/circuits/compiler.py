@@ -49,25 +49,75 @@ class Gate:
 
 
 @dataclasses.dataclass(frozen=True)
+class Step:
+    """A gate applied to some of a block's qubits, given by their places in the block."""
+
+    gate: Gate
+    places: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class Block:
-    """A unitary on ``targets``: the product of ``gates`` applied in order.
+    """A unitary on ``targets``: the product of its ``steps`` applied in order.
 
     Attributes:
         targets: qubit positions (in the program's sorted qubit order), in the order
             of the matrix's tensor factors, most significant first as in Cirq.
         controls: positions of control qubits, with ``control_values`` (0 or 1).
+        steps: the gates, each on the block qubits ``targets[place]``.
         constant: the unitary when no gate has symbols, else None.
     """
 
     targets: tuple[int, ...]
     controls: tuple[int, ...]
     control_values: tuple[int, ...]
-    gates: tuple[Gate, ...]
+    steps: tuple[Step, ...]
     constant: Optional[np.ndarray]
 
     @property
     def symbols(self) -> frozenset[str]:
-        return frozenset().union(*(g.symbols for g in self.gates))
+        return frozenset().union(*(step.gate.symbols for step in self.steps))
+
+    def unitary(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        """``[batch or 1, d, d]`` complex128 unitary of the whole block."""
+        if self.constant is not None:
+            return self.constant
+        size = len(self.targets)
+        result = np.eye(2**size, dtype=complex)[None]
+        run, run_places = None, None  # consecutive single-qubit steps on one place
+        for step in self.steps:
+            unitary = step.gate.unitary(columns)
+            if len(step.places) == 1 and step.places == run_places:
+                run = unitary @ run
+                continue
+            if run is not None:
+                result = _apply(run, run_places, size, result)
+            run, run_places = (unitary, step.places) if len(step.places) == 1 else (None, None)
+            if run is None:
+                result = _apply(unitary, step.places, size, result)
+        if run is not None:
+            result = _apply(run, run_places, size, result)
+        return result
+
+
+def _apply(unitary: np.ndarray, places: tuple[int, ...], size: int,
+           matrix: np.ndarray) -> np.ndarray:
+    """``unitary`` (on ``places`` of a ``size``-qubit block) times ``matrix``, batched."""
+    if places == tuple(range(size)):
+        return unitary @ matrix
+    m = len(places)
+    letters = "abcdefghijklmnop"
+    rows = list(letters[:size])
+    gate_out = "".join(letters[size + i] for i in range(m))
+    gate_in = "".join(rows[p] for p in places)
+    out_rows = rows.copy()
+    for i, p in enumerate(places):
+        out_rows[p] = gate_out[i]
+    gate = unitary.reshape(unitary.shape[:-2] + (2,) * (2 * m))
+    tensor = matrix.reshape(matrix.shape[:-2] + (2,) * size + (matrix.shape[-1],))
+    subscripts = f"...{gate_out}{gate_in},...{''.join(rows)}z->...{''.join(out_rows)}z"
+    product = np.einsum(subscripts, gate, tensor)
+    return product.reshape(product.shape[:-size - 1] + (2**size, matrix.shape[-1]))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -131,7 +181,7 @@ def _compile_parsed(parsed: dict, row: bytes) -> Program:
     except (KeyError, IndexError, TypeError, ValueError) as error:
         raise CircuitFormatError(f"malformed circuit row {row[:60]!r}...: {error}") from None
     operations = _drop_terminal_measurements(operations, qubits)
-    blocks = _fuse_single_qubit_runs(operations)
+    blocks = _absorb_into_two_qubit_blocks(_fuse_single_qubit_runs(operations))
     symbols = frozenset().union(*(b.symbols for b in blocks)) if blocks else frozenset()
     return Program(qubits=qubits, blocks=tuple(blocks), symbols=symbols)
 
@@ -208,7 +258,7 @@ def _drop_terminal_measurements(
 def _fuse_single_qubit_runs(operations: list[_Operation]) -> list[Block]:
     """Merges each run of uncontrolled single-qubit gates on one qubit into a block."""
     blocks: list[Block] = []
-    pending: dict[int, list[Gate]] = {}
+    pending: dict[int, list[Step]] = {}
 
     def flush(qubit: int) -> None:
         run = pending.pop(qubit, None)
@@ -217,28 +267,64 @@ def _fuse_single_qubit_runs(operations: list[_Operation]) -> list[Block]:
 
     for op in operations:
         if len(op.targets) == 1 and not op.controls:
-            pending.setdefault(op.targets[0], []).append(op.gate)
+            pending.setdefault(op.targets[0], []).append(Step(op.gate, (0,)))
             continue
         for q in op.targets + op.controls:
             flush(q)
-        blocks.append(_make_block(op.targets, op.controls, op.control_values, (op.gate,)))
+        steps = (Step(op.gate, tuple(range(len(op.targets)))),)
+        blocks.append(_make_block(op.targets, op.controls, op.control_values, steps))
     for q in sorted(pending):
         flush(q)
     return blocks
 
 
-def _make_block(targets, controls, values, block_gates: tuple[Gate, ...]) -> Block:
-    constant = None
-    if not any(g.symbols for g in block_gates):
-        constant = _product([g.unitary({}) for g in block_gates])
-    return Block(targets, controls, values, block_gates, constant)
+def _absorb_into_two_qubit_blocks(blocks: list[Block]) -> list[Block]:
+    """Folds each single-qubit block into a neighbouring uncontrolled two-qubit block.
+
+    A single-qubit block on q joins the last earlier block that touches q when that
+    block is an uncontrolled two-qubit block; otherwise it joins the next block that
+    touches q, under the same condition. Nothing between them touches q, so the
+    product is unchanged, and qsim (or any executor) has fewer, larger gates to apply.
+    """
+    merged: list[Optional[list]] = [[b, list(b.steps)] for b in blocks]
+
+    def absorbs(entry: Optional[list]) -> bool:
+        return entry is not None and len(entry[0].targets) == 2 and not entry[0].controls
+
+    def fold(direction: int) -> None:
+        order = range(len(merged)) if direction < 0 else range(len(merged) - 1, -1, -1)
+        neighbour: dict[int, int] = {}  # qubit -> index of the nearest block on that side
+        for index in order:
+            entry = merged[index]
+            if entry is None:
+                continue
+            block = entry[0]
+            if len(block.targets) == 1 and not block.controls:
+                qubit = block.targets[0]
+                other = neighbour.get(qubit)
+                if other is not None and absorbs(merged[other]):
+                    host = merged[other]
+                    place = host[0].targets.index(qubit)
+                    moved = [Step(step.gate, (place,)) for step in entry[1]]
+                    host[1] = host[1] + moved if direction < 0 else moved + host[1]
+                    merged[index] = None
+                    continue
+            for qubit in block.targets + block.controls:
+                neighbour[qubit] = index
+
+    fold(-1)  # into the previous block on the qubit
+    fold(+1)  # then what is left, into the next one
+    return [
+        _make_block(b.targets, b.controls, b.control_values, tuple(steps))
+        for b, steps in (entry for entry in merged if entry is not None)
+    ]
 
 
-def _product(unitaries: list[np.ndarray]) -> np.ndarray:
-    result = unitaries[0]
-    for unitary in unitaries[1:]:
-        result = unitary @ result
-    return result
+def _make_block(targets, controls, values, steps: tuple[Step, ...]) -> Block:
+    block = Block(targets, controls, values, steps, None)
+    if block.symbols:
+        return block
+    return dataclasses.replace(block, constant=block.unitary({}))
 
 
 def bind(program: Program, columns: Mapping[str, np.ndarray]) -> list[np.ndarray]:
@@ -260,12 +346,12 @@ def bind(program: Program, columns: Mapping[str, np.ndarray]) -> list[np.ndarray
             unitaries.append(block.constant)
             continue
         with np.errstate(all="ignore"):
-            unitary = _product([g.unitary(columns) for g in block.gates])
+            unitary = block.unitary(columns)
         if not np.isfinite(unitary).all():
-            bad = sorted(block.symbols)
             raise NonFiniteValueError(
-                f"a {'/'.join(g.kind for g in block.gates)} gate parameter of symbols "
-                f"{bad} evaluates to NaN or infinity for the given symbol_values"
+                f"a {'/'.join(s.gate.kind for s in block.steps)} gate parameter of "
+                f"symbols {sorted(block.symbols)} evaluates to NaN or infinity for the "
+                "given symbol_values"
             )
         unitaries.append(unitary)
     return unitaries

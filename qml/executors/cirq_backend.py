@@ -70,8 +70,8 @@ def _circuit_of(program) -> cirq.Circuit:
     qubits = program.cirq_qubits()
     ops = [cirq.I(q) for q in qubits]
     for block in program.blocks:
-        for gate in block.gates:
-            op = _cirq_gate(gate).on(*(qubits[t] for t in block.targets))
+        for step in block.steps:
+            op = _cirq_gate(step.gate).on(*(qubits[block.targets[p]] for p in step.places))
             if block.controls:
                 op = op.controlled_by(
                     *(qubits[c] for c in block.controls),

@@ -93,7 +93,7 @@ class QsimExecutor(Executor):
         for program, rows in batch.groups().values():
             if not program.num_qubits:
                 continue
-            flats = _flat_unitaries(program, batch.columns(program, rows), len(rows))
+            flats = _flat_unitaries(program, batch.columns(program, rows))
             layout = _qsim_layout(program)
             for position, row in enumerate(rows):
                 circuit = _build_circuit(program, layout, flats, position)
@@ -105,36 +105,66 @@ class QsimExecutor(Executor):
         return fill_padding(batch, out)
 
 
-def _flat_unitaries(
-    program: compiler.Program, columns: dict, rows: int
-) -> list[list]:
-    """Per block, a list of ``rows`` flat float lists (real, imag interleaved)."""
+def _flat_unitaries(program: compiler.Program, columns: dict) -> list:
+    """Per block, its unitary as interleaved (real, imag) floats, the form qsim takes.
+
+    A constant block gets one list, shared by every row; a parameterized block gets a
+    ``[rows, 2 * d * d]`` float64 array, whose rows pybind reads without an
+    intermediate Python list.
+    """
     flats = []
     for unitary in compiler.bind(program, columns):
-        flat = np.stack([unitary.real, unitary.imag], axis=-1).astype(np.float32)
-        flat = flat.reshape(unitary.shape[0], -1).tolist()
-        flats.append(flat * rows if len(flat) == 1 else flat)
+        flat = np.ascontiguousarray(unitary).view(np.float64).reshape(unitary.shape[0], -1)
+        flats.append(flat[0].tolist() if len(flat) == 1 else flat)
     return flats
 
 
-def _qsim_layout(program: compiler.Program) -> list[tuple[list[int], list[int], list[int]]]:
-    """qsim qubit indices of each block: qsim numbers qubits in reverse of Cirq."""
+# Constant gates that qsim builds itself from a kind and parameters, which is cheaper
+# than passing their matrix on every row.
+_NATIVE_KINDS = {
+    "XPow": qsim.kXPowGate, "YPow": qsim.kYPowGate, "ZPow": qsim.kZPowGate,
+    "HPow": qsim.kHPowGate, "XXPow": qsim.kXXPowGate, "YYPow": qsim.kYYPowGate,
+    "ZZPow": qsim.kZZPowGate, "CZPow": qsim.kCZPowGate, "CXPow": qsim.kCXPowGate,
+    "SwapPow": qsim.kSwapPowGate, "ISwapPow": qsim.kISwapPowGate,
+    "CCZPow": qsim.kCCZPowGate, "CCXPow": qsim.kCCXPowGate,
+}
+
+Layout = tuple[Optional[tuple], list[int], list[int], list[int]]
+
+
+def _qsim_layout(program: compiler.Program) -> list[Layout]:
+    """Per block: native (kind, params) or None, and its qsim qubit indices.
+
+    qsim numbers qubits in the reverse of Cirq's order.
+    """
     last = program.num_qubits - 1
-    return [
-        (
+    layout = []
+    for block in program.blocks:
+        native = None
+        if block.constant is not None and len(block.steps) == 1:
+            gate = block.steps[0].gate
+            if gate.kind in _NATIVE_KINDS:
+                params = {"exponent": float(gate.fields["t"]),
+                          "global_shift": float(gate.fields["s"])}
+                native = (_NATIVE_KINDS[gate.kind], params)
+        layout.append((
+            native,
             [last - q for q in block.targets],
             [last - q for q in block.controls],
             list(block.control_values),
-        )
-        for block in program.blocks
-    ]
+        ))
+    return layout
 
 
 def _build_circuit(program, layout, flats, position: int) -> "qsim.Circuit":
     circuit = qsim.Circuit()
     circuit.num_qubits = program.num_qubits
-    for time, ((targets, controls, values), flat) in enumerate(zip(layout, flats)):
-        qsim.add_matrix_gate(time, targets, flat[position], circuit)
+    for time, ((native, targets, controls, values), flat) in enumerate(zip(layout, flats)):
+        if native is not None:
+            qsim.add_gate(native[0], time, targets, native[1], circuit)
+        else:
+            row = flat if isinstance(flat, list) else flat[position]
+            qsim.add_matrix_gate(time, targets, row, circuit)
         if controls:
             qsim.control_last_gate(controls, values, circuit)
     return circuit
