@@ -3,7 +3,8 @@
 Example:
     >>> import cirq, sympy
     >>> q = cirq.LineQubit(0)
-    >>> get_circuit_symbols(cirq.Circuit(cirq.rx(sympy.Symbol("b"))(q), cirq.rz(sympy.Symbol("a"))(q)))
+    >>> a, b = sympy.symbols("a b")
+    >>> get_circuit_symbols(cirq.Circuit(cirq.rx(b)(q), cirq.rz(a)(q)))
     ['a', 'b']
 """
 

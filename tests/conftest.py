@@ -67,7 +67,8 @@ def _two_qubit_gate(rng, symbolic):
         lambda: cirq.ISwapPowGate(exponent=p()),
         lambda: cirq.PhasedISwapPowGate(phase_exponent=p(), exponent=p()),
         lambda: cirq.FSimGate(theta=p(), phi=p()),
-        lambda: cirq.MatrixGate(cirq.testing.random_unitary(4, random_state=int(rng.integers(2**31)))),
+        lambda: cirq.MatrixGate(
+            cirq.testing.random_unitary(4, random_state=int(rng.integers(2**31)))),
         lambda: cirq.CZ,
     ]
     return makers[rng.integers(len(makers))]()

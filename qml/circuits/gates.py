@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import functools
-from typing import Callable, Mapping, Optional, Union
+from typing import Callable, Mapping, Union
 
 import cirq
 import numpy as np
@@ -169,9 +169,6 @@ def matrix_of(fields: Mapping) -> np.ndarray:
     return flat[..., 0] + 1j * flat[..., 1]
 
 
-Value = Union[float, np.ndarray]
-
-
 def batched_unitary(
     kind: str, fields: Mapping, columns: Mapping[str, np.ndarray]
 ) -> np.ndarray:
@@ -192,7 +189,10 @@ def batched_unitary(
     return _UNITARIES[kind](values, fields)
 
 
-def _eigen_unitary(base_kind: str, t: Value, s: Value) -> np.ndarray:
+Number = Union[float, np.ndarray]
+
+
+def _eigen_unitary(base_kind: str, t: Number, s: Number) -> np.ndarray:
     shifts, projectors = _eigen_parts(base_kind)
     t, s = np.broadcast_arrays(np.atleast_1d(t), np.atleast_1d(s))
     phases = np.exp(1j * np.pi * t[:, None] * (shifts[None, :] + s[:, None]))
@@ -221,7 +221,7 @@ def _eigen_parts(kind: str) -> tuple[np.ndarray, np.ndarray]:
     return np.array(shifts), np.array(projectors)
 
 
-def _z_phase(t: Value) -> np.ndarray:
+def _z_phase(t: Number) -> np.ndarray:
     t = np.atleast_1d(t)
     out = np.zeros((t.shape[0], 2, 2), complex)
     out[:, 0, 0] = 1
@@ -283,10 +283,3 @@ def _symbolic(value: object) -> bool:
 
 def _flatten_complex(matrix: np.ndarray) -> list[list[float]]:
     return [[float(z.real), float(z.imag)] for z in np.asarray(matrix).reshape(-1)]
-
-
-def unitary_or_none(kind: str, fields: Mapping) -> Optional[np.ndarray]:
-    """The unitary of a gate with no symbols, or None if it has symbols."""
-    if any(expressions.symbols_of(fields[name]) for name in KIND_PARAMS[kind]):
-        return None
-    return batched_unitary(kind, fields, {})[0]

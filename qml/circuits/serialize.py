@@ -15,13 +15,13 @@ Example:
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence, Union
+from typing import Any, Union
 
 import cirq
 import numpy as np
 import tensorflow as tf
 
-from qml.circuits import expressions, gates
+from qml.circuits import gates
 from qml.errors import CircuitFormatError, NotACircuitError, UnsupportedGateError
 
 FORMAT_VERSION = 1
@@ -31,8 +31,6 @@ _PAULI_NAMES = {cirq.X: "X", cirq.Y: "Y", cirq.Z: "Z"}
 _CONTROLLED_Y = {
     cls for cls in (getattr(cirq, "CYPowGate", None), getattr(cirq, "CCYPowGate", None)) if cls
 }
-
-Serializable = Union[cirq.AbstractCircuit, cirq.PauliSum, cirq.PauliString]
 
 
 # ----------------------------------------------------------------------------- qubits
@@ -402,13 +400,3 @@ def _map_nested(items: Any, fn) -> Any:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def as_circuit_rows(value: Any, argument: str) -> Sequence[bytes]:
-    """Flat list of rows from a 1-D circuit tensor, numpy array or list of circuits."""
-    if isinstance(value, (list, tuple)) and value and not isinstance(value[0], (bytes, str)):
-        return [_serialize_item(item) for item in value]
-    array = np.asarray(value.numpy() if hasattr(value, "numpy") else value, dtype=object)
-    if array.ndim != 1:
-        raise ValueError(f"{argument} must be 1-D, got shape {array.shape}")
-    return [r.encode() if isinstance(r, str) else r for r in array]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import os
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -236,5 +236,3 @@ def fill_padding(batch: Batch, out: np.ndarray) -> np.ndarray:
                     out[index, k] = 0.0
     return out
 
-
-ColumnMap = Mapping[str, np.ndarray]
