@@ -73,6 +73,20 @@ def test_malformed_or_truncated_row(row):
         expectation(inputs=tf.constant([row]), symbol_names=[], symbol_values=np.zeros((1, 0)))
 
 
+@pytest.mark.parametrize("row", [
+    # a matrix gate on more qubits than qml simulates as one gate
+    b'{"qml":1,"type":"circuit","qubits":[["l",0],["l",1],["l",2],["l",3],["l",4]],'
+    b'"gates":[{"g":"Matrix","n":5,"m":[]}],"moments":[[[0,[0,1,2,3,4]]]]}',
+    # an expression nested deeper than any circuit needs
+    b'{"qml":1,"type":"circuit","qubits":[["l",0]],"gates":[{"g":"Rx","r":'
+    + b'["sin",' * 5000 + b'1' + b']' * 5000 + b'}],"moments":[[[0,[0]]]]}',
+])
+def test_hostile_rows_are_refused(row):
+    with pytest.raises(errors.CircuitFormatError):
+        expectation(inputs=tf.constant([row]), symbol_names=[], symbol_values=np.zeros((1, 0)),
+                    operators=cirq.Z(cirq.LineQubit(0)))
+
+
 def test_non_circuit_input():
     with pytest.raises(errors.NotACircuitError, match="str"):
         expectation(inputs=["not a circuit"])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 from typing import Mapping, Optional
 
 import cirq
@@ -42,9 +43,12 @@ class Gate:
     kind: str
     fields: Mapping
     symbols: frozenset[str]
+    constant: Optional[np.ndarray] = None  # the unitary of a gate without symbols
 
     def unitary(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
         """``[batch or 1, d, d]`` complex128 unitary for the bound symbol values."""
+        if self.constant is not None:
+            return self.constant
         return gates.batched_unitary(self.kind, self.fields, columns)
 
 
@@ -178,8 +182,10 @@ def _compile_parsed(parsed: dict, row: bytes) -> Program:
         ]
     except (CircuitFormatError, MeasurementError):
         raise
-    except (KeyError, IndexError, TypeError, ValueError) as error:
-        raise CircuitFormatError(f"malformed circuit row {row[:60]!r}...: {error}") from None
+    except (KeyError, IndexError, TypeError, ValueError, RecursionError) as error:
+        raise CircuitFormatError(
+            f"malformed circuit row {row[:60]!r}...: {type(error).__name__} {error}"
+        ) from None
     operations = _drop_terminal_measurements(operations, qubits)
     blocks = _absorb_into_two_qubit_blocks(_fuse_single_qubit_runs(operations))
     symbols = frozenset().union(*(b.symbols for b in blocks)) if blocks else frozenset()
@@ -191,7 +197,7 @@ def compile_circuit(circuit: cirq.AbstractCircuit) -> Program:
     return compile_row(serialize.serialize_circuit(circuit))
 
 
-def _compile_gate(fields: dict) -> Optional[Gate]:
+def _compile_gate(fields: dict) -> Gate:
     kind = fields["g"]
     if kind == "Measure":
         return Gate("Measure", fields, frozenset())
@@ -201,8 +207,30 @@ def _compile_gate(fields: dict) -> Optional[Gate]:
         *(expressions.symbols_of(fields[name]) for name in gates.KIND_PARAMS[kind])
     )
     if kind == "Matrix":
+        if not 1 <= int(fields["n"]) <= gates.MAX_MATRIX_QUBITS:
+            raise CircuitFormatError(
+                f"matrix gate on {fields['n']!r} qubits; qml takes 1 to "
+                f"{gates.MAX_MATRIX_QUBITS}"
+            )
         gates.matrix_of(fields)  # validates the shape
-    return Gate(kind, fields, symbols)
+    if symbols:
+        return Gate(kind, fields, symbols)
+    return Gate(kind, fields, symbols, _constant_unitary(kind, fields))
+
+
+_CONSTANT_UNITARIES: dict[str, np.ndarray] = {}
+
+
+def _constant_unitary(kind: str, fields: dict) -> np.ndarray:
+    """The unitary of a gate without symbols, shared by every row that has the gate."""
+    key = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    unitary = _CONSTANT_UNITARIES.get(key)
+    if unitary is None:
+        unitary = gates.batched_unitary(kind, fields, {})
+        if len(_CONSTANT_UNITARIES) > 65536:
+            _CONSTANT_UNITARIES.clear()
+        _CONSTANT_UNITARIES[key] = unitary
+    return unitary
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,7 +291,7 @@ def _fuse_single_qubit_runs(operations: list[_Operation]) -> list[Block]:
     def flush(qubit: int) -> None:
         run = pending.pop(qubit, None)
         if run:
-            blocks.append(_make_block((qubit,), (), (), tuple(run)))
+            blocks.append(Block((qubit,), (), (), tuple(run), None))
 
     for op in operations:
         if len(op.targets) == 1 and not op.controls:
@@ -272,7 +300,7 @@ def _fuse_single_qubit_runs(operations: list[_Operation]) -> list[Block]:
         for q in op.targets + op.controls:
             flush(q)
         steps = (Step(op.gate, tuple(range(len(op.targets)))),)
-        blocks.append(_make_block(op.targets, op.controls, op.control_values, steps))
+        blocks.append(Block(op.targets, op.controls, op.control_values, steps, None))
     for q in sorted(pending):
         flush(q)
     return blocks

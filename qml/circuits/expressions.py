@@ -177,6 +177,8 @@ def _int_args(tree: list, count: int) -> list[int]:
         isinstance(a, int) and not isinstance(a, bool) for a in args
     ):
         raise UnsupportedExpressionError(f"malformed expression {tree!r}")
+    if any(abs(a) >= 2**63 for a in args):
+        raise UnsupportedExpressionError(f"malformed expression {tree!r}: integer too large")
     if tree[0] == "rat" and args[1] == 0:
         raise UnsupportedExpressionError(f"malformed expression {tree!r}: zero denominator")
     return args

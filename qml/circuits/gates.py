@@ -64,6 +64,7 @@ KIND_PARAMS: dict[str, tuple[str, ...]] = {
 }
 _KIND_BY_TYPE = {cls: kind for kind, cls in EIGEN_GATES.items()}
 _KIND_BY_TYPE.update({cls: kind for kind, (cls, _) in ROTATIONS.items()})
+_EIGEN_GATE_QUBITS = {kind: cirq.num_qubits(cls()) for kind, cls in EIGEN_GATES.items()}
 MAX_MATRIX_QUBITS = 4
 
 
@@ -154,7 +155,7 @@ def num_qubits_of(kind: str, fields: Mapping) -> int:
     if kind in ("I", "Matrix"):
         return int(fields["n"])
     if kind in EIGEN_GATES:
-        return cirq.num_qubits(EIGEN_GATES[kind]())
+        return _EIGEN_GATE_QUBITS[kind]
     if kind in ("PhasedISwapPow", "FSim"):
         return 2
     if kind == "CSwap":

@@ -171,7 +171,7 @@ def parse_row(row: bytes) -> dict:
     """
     try:
         parsed = json.loads(row)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise CircuitFormatError(
             f"row {row[:60]!r}... is not a qml circuit or operator: {error}"
         ) from None
