@@ -1,11 +1,16 @@
-"""Times the Expectation layer of qml and of TFQ (when installed) in one process.
+"""Times qml's layers against TFQ's (when installed) in one process.
 
-Workload: per layer, rx then rz on every qubit, then CZ on even and then odd
-neighbours; Z on every qubit; a batch of symbol values for one circuit. Timed calls
-alternate between systems, and the median is reported. This is the measurement of the
-foundation issue; the full benchmark command line, qml-bench, grows from it.
+Circuit: per layer, rx then rz on every qubit, then CZ on even and then odd
+neighbours; Z is measured on every qubit. Two workloads:
 
-Usage: python benchmarks/expectation_layer.py --qubits 10 --layers 5 --batch 1000
+* ``expectation``: the Expectation layer on one circuit with a batch of symbol values;
+* ``pqc``: the PQC layer on a batch of distinct data circuits (an rx angle per
+  qubit), each followed by the model circuit, as in TFQ's tutorials.
+
+Timed calls alternate between systems, and the median is reported. The full
+benchmark command line, qml-bench, grows from this script.
+
+Usage: python benchmarks/expectation_layer.py --workload pqc --qubits 10 --layers 5
 """
 
 from __future__ import annotations
@@ -41,31 +46,45 @@ def hea_circuit(num_qubits: int, layers: int) -> tuple[cirq.Circuit, list, list]
     return circuit, [s.name for s in symbols], [cirq.Z(q) for q in qubits]
 
 
+def _system(lib, workload, circuit, names, operators, values, weights, data):
+    """A call of ``lib``'s layer on the workload; ``lib`` is qml or tfq."""
+    if workload == "expectation":
+        circuits = lib.convert_to_tensor([circuit] * len(values))
+        layer = lib.layers.Expectation()
+        return lambda: layer(circuits, symbol_names=names, symbol_values=values,
+                             operators=operators)
+    circuits = lib.convert_to_tensor(data)
+    layer = lib.layers.PQC(circuit, operators)
+    layer(circuits[:1])
+    layer.set_weights([weights])  # the same values for both libraries
+    return lambda: layer(circuits)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Expectation layer: qml vs TFQ")
     parser.add_argument("--qubits", type=int, default=10)
     parser.add_argument("--layers", type=int, default=5)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--workload", choices=["expectation", "pqc"], default="expectation")
     args = parser.parse_args()
 
     circuit, names, operators = hea_circuit(args.qubits, args.layers)
-    values = np.random.default_rng(0).uniform(0, 2 * np.pi, (args.batch, len(names)))
-    values = values.astype(np.float32)
-    systems = {}
-    qml_circuits = qml.convert_to_tensor([circuit] * args.batch)
-    qml_layer = qml.layers.Expectation()
-    systems["qml (qsim)"] = lambda: qml_layer(
-        qml_circuits, symbol_names=names, symbol_values=values, operators=operators)
+    rng = np.random.default_rng(0)
+    values = rng.uniform(0, 2 * np.pi, (args.batch, len(names))).astype(np.float32)
+    weights = values[:1].reshape(-1)
+    qubits = sorted(circuit.all_qubits())
+    data = [cirq.Circuit(cirq.rx(float(x))(q) for x, q in zip(row, qubits))
+            for row in rng.uniform(0, np.pi, (args.batch, args.qubits))]
+    libraries = {"qml (qsim)": qml}
     if importlib.util.find_spec("tensorflow_quantum") is not None:
         import tensorflow_quantum as tfq
 
-        tfq_circuits = tfq.convert_to_tensor([circuit] * args.batch)
-        tfq_layer = tfq.layers.Expectation()
-        systems["tfq"] = lambda: tfq_layer(
-            tfq_circuits, symbol_names=names, symbol_values=values, operators=operators)
+        libraries["tfq"] = tfq
     else:
         print("tfq: tensorflow_quantum is not installed; skipped")
+    systems = {name: _system(lib, args.workload, circuit, names, operators, values, weights,
+                             data) for name, lib in libraries.items()}
 
     outputs = {name: np.asarray(run()) for name, run in systems.items()}  # warm-up
     if "tfq" in outputs:
@@ -77,7 +96,7 @@ def main() -> None:
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)
-    print(f"{args.qubits} qubits, {args.layers} layers, batch {args.batch}, "
+    print(f"{args.workload}: {args.qubits} qubits, {args.layers} layers, batch {args.batch}, "
           f"{os.cpu_count()} cores, median of {args.repeats}")
     for name, samples in times.items():
         median = statistics.median(samples)

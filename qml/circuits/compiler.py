@@ -144,6 +144,53 @@ class Program:
     def cirq_qubits(self) -> list[cirq.Qid]:
         return [serialize.decode_qubit(list(q)) for q in self.qubits]
 
+    @functools.cached_property
+    def segments(self) -> tuple["Segment", ...]:
+        """The program as one segment on its own qubits (see :class:`Joined`)."""
+        return (Segment(self, tuple(range(self.num_qubits))),)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Segment:
+    """A program placed on a wider register: its qubit ``i`` is ``positions[i]``."""
+
+    program: Program
+    positions: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Joined:
+    """Programs run one after another on the union of their qubits.
+
+    A ``PQC`` row is its data circuit joined with the model circuit. Keeping them as
+    segments, not one fused program, lets every row share the model's program, whose
+    symbols are then bound once for the whole batch.
+    """
+
+    qubits: tuple[QubitKey, ...]
+    segments: tuple[Segment, ...]
+    symbols: frozenset[str]
+
+    @property
+    def num_qubits(self) -> int:
+        return len(self.qubits)
+
+    def cirq_qubits(self) -> list[cirq.Qid]:
+        return [serialize.decode_qubit(list(q)) for q in self.qubits]
+
+
+@functools.lru_cache(maxsize=8192)
+def join(first: Program, second: Program) -> Joined:
+    """``first`` followed by ``second``, on the sorted union of their qubits."""
+    union = sorted({serialize.decode_qubit(list(q)) for q in first.qubits + second.qubits})
+    keys = tuple(tuple(serialize.encode_qubit(q)) for q in union)
+    place = {key: i for i, key in enumerate(keys)}
+    segments = tuple(
+        Segment(program, tuple(place[q] for q in program.qubits))
+        for program in (first, second)
+    )
+    return Joined(keys, segments, first.symbols | second.symbols)
+
 
 @functools.lru_cache(maxsize=8192)
 def compile_row(row: bytes) -> Program:
@@ -154,12 +201,6 @@ def compile_row(row: bytes) -> Program:
         MeasurementError: if a measurement is followed by a gate on its qubits.
     """
     return _compile_parsed(_parse_circuit(row), row)
-
-
-@functools.lru_cache(maxsize=8192)
-def compile_pair(first: bytes, second: bytes) -> Program:
-    """Compiles circuit ``first`` followed by circuit ``second``, cached by both."""
-    return compile_row(serialize.join_rows(first, second))
 
 
 def _parse_circuit(row: bytes) -> dict:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import os
-from typing import Sequence
+from typing import Sequence, Union
 
 import numpy as np
 
@@ -42,7 +42,7 @@ PADDED_CIRCUIT_VALUE = -2.0
 class Batch:
     """A checked batch: one program per row, bound symbol values and operator rows."""
 
-    programs: tuple[compiler.Program, ...]
+    programs: tuple[Union[compiler.Program, compiler.Joined], ...]
     symbol_names: tuple[str, ...]
     symbol_values: np.ndarray  # [batch, n_symbols] float32
     operators: tuple[tuple[bytes, ...], ...]  # [batch][n_operators]
@@ -55,13 +55,18 @@ class Batch:
     def num_operators(self) -> int:
         return len(self.operators[0]) if self.operators else 0
 
-    def groups(self) -> dict[int, tuple[compiler.Program, np.ndarray]]:
-        """Rows grouped by program: ``id -> (program, row indices)``."""
+    def segment_groups(self) -> dict[int, tuple[compiler.Program, np.ndarray]]:
+        """Rows grouped by each program they run: ``id -> (program, row indices)``.
+
+        A plain row runs one program; a joined row (a data circuit followed by a model
+        circuit) runs one per segment, so rows that share a model share its group.
+        """
         rows: dict[int, list[int]] = {}
         by_id: dict[int, compiler.Program] = {}
-        for index, program in enumerate(self.programs):
-            rows.setdefault(id(program), []).append(index)
-            by_id[id(program)] = program
+        for index, row_program in enumerate(self.programs):
+            for segment in row_program.segments:
+                rows.setdefault(id(segment.program), []).append(index)
+                by_id[id(segment.program)] = segment.program
         return {key: (by_id[key], np.asarray(idx)) for key, idx in rows.items()}
 
     def columns(self, program: compiler.Program, rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -140,7 +145,8 @@ def prepare(
         )
     if appended_rows:
         programs = tuple(
-            compiler.compile_pair(row, extra) for row, extra in zip(circuit_rows, appended_rows)
+            compiler.join(compiler.compile_row(row), compiler.compile_row(extra))
+            for row, extra in zip(circuit_rows, appended_rows)
         )
     else:
         programs = tuple(compiler.compile_row(row) for row in circuit_rows)
@@ -166,7 +172,8 @@ def prepare(
 _OPERATOR_CACHE: dict[tuple, tuple] = {}
 
 
-def operator_qubits(program: compiler.Program, row: bytes, index: int = 0) -> tuple:
+def operator_qubits(program: Union[compiler.Program, compiler.Joined], row: bytes,
+                    index: int = 0) -> tuple:
     """Terms of operator ``row`` as ``(coefficient, ((pauli, position), ...))``.
 
     Positions index ``program.qubits``. Cached per program qubits and row.

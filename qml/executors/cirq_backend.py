@@ -65,19 +65,21 @@ class CirqExecutor(Executor):
 
 
 @functools.lru_cache(maxsize=1024)
-def _circuit_of(program) -> cirq.Circuit:
-    """The Cirq circuit of a program's blocks, with identities on idle qubits."""
-    qubits = program.cirq_qubits()
+def _circuit_of(row_program) -> cirq.Circuit:
+    """The Cirq circuit of a row's programs, with identities on idle qubits."""
+    qubits = row_program.cirq_qubits()
     ops = [cirq.I(q) for q in qubits]
-    for block in program.blocks:
-        for step in block.steps:
-            op = _cirq_gate(step.gate).on(*(qubits[block.targets[p]] for p in step.places))
-            if block.controls:
-                op = op.controlled_by(
-                    *(qubits[c] for c in block.controls),
-                    control_values=list(block.control_values),
-                )
-            ops.append(op)
+    for segment in row_program.segments:
+        place = [qubits[p] for p in segment.positions]
+        for block in segment.program.blocks:
+            for step in block.steps:
+                op = _cirq_gate(step.gate).on(*(place[block.targets[p]] for p in step.places))
+                if block.controls:
+                    op = op.controlled_by(
+                        *(place[c] for c in block.controls),
+                        control_values=list(block.control_values),
+                    )
+                ops.append(op)
     return cirq.Circuit(ops)
 
 

@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from typing import Optional
 
@@ -90,18 +91,26 @@ class QsimExecutor(Executor):
         out = np.zeros((batch.batch_size, batch.num_operators), dtype=np.float32)
         if not batch.num_operators:
             return out
-        for program, rows in batch.groups().values():
-            if not program.num_qubits:
-                continue
+        # Bind each distinct program once, for all the rows that run it.
+        bound = {}
+        for key, (program, rows) in batch.segment_groups().items():
             flats = _flat_unitaries(program, batch.columns(program, rows))
-            layout = _qsim_layout(program)
-            for position, row in enumerate(rows):
-                circuit = _build_circuit(program, layout, flats, position)
-                opsums = _opsums(program, batch.operators[row])
-                values = qsim.qsim_simulate_expectation_values(
-                    self.options.qsim_dict(circuit, program.num_qubits), opsums, 0
-                )
-                out[row] = np.real(values)
+            bound[key] = (flats, {row: i for i, row in enumerate(rows)})
+        for row, row_program in enumerate(batch.programs):
+            if not row_program.num_qubits:
+                continue
+            circuit = qsim.Circuit()
+            circuit.num_qubits = row_program.num_qubits
+            time = 0
+            for segment in row_program.segments:
+                flats, position = bound[id(segment.program)]
+                layout = _qsim_layout(segment, row_program.num_qubits)
+                time = _add_blocks(circuit, layout, flats, position[row], time)
+            opsums = _opsums(row_program, batch.operators[row])
+            values = qsim.qsim_simulate_expectation_values(
+                self.options.qsim_dict(circuit, row_program.num_qubits), opsums, 0
+            )
+            out[row] = np.real(values)
         return fill_padding(batch, out)
 
 
@@ -112,11 +121,20 @@ def _flat_unitaries(program: compiler.Program, columns: dict) -> list:
     ``[rows, 2 * d * d]`` float64 array, whose rows pybind reads without an
     intermediate Python list.
     """
+    if not program.symbols:
+        return _constant_flats(program)
     flats = []
     for unitary in compiler.bind(program, columns):
         flat = np.ascontiguousarray(unitary).view(np.float64).reshape(unitary.shape[0], -1)
         flats.append(flat[0].tolist() if len(flat) == 1 else flat)
     return flats
+
+
+@functools.lru_cache(maxsize=8192)
+def _constant_flats(program: compiler.Program) -> list:
+    """The flat unitaries of a program without symbols, computed once."""
+    return [np.ascontiguousarray(u).view(np.float64).reshape(-1).tolist()
+            for u in compiler.bind(program, {})]
 
 
 # Constant gates that qsim builds itself from a kind and parameters, which is cheaper
@@ -132,14 +150,16 @@ _NATIVE_KINDS = {
 Layout = tuple[Optional[tuple], list[int], list[int], list[int]]
 
 
-def _qsim_layout(program: compiler.Program) -> list[Layout]:
+@functools.lru_cache(maxsize=8192)
+def _qsim_layout(segment: compiler.Segment, num_qubits: int) -> list[Layout]:
     """Per block: native (kind, params) or None, and its qsim qubit indices.
 
     qsim numbers qubits in the reverse of Cirq's order.
     """
-    last = program.num_qubits - 1
+    last = num_qubits - 1
+    qsim_index = [last - p for p in segment.positions]
     layout = []
-    for block in program.blocks:
+    for block in segment.program.blocks:
         native = None
         if block.constant is not None and len(block.steps) == 1:
             gate = block.steps[0].gate
@@ -149,17 +169,17 @@ def _qsim_layout(program: compiler.Program) -> list[Layout]:
                 native = (_NATIVE_KINDS[gate.kind], params)
         layout.append((
             native,
-            [last - q for q in block.targets],
-            [last - q for q in block.controls],
+            [qsim_index[q] for q in block.targets],
+            [qsim_index[q] for q in block.controls],
             list(block.control_values),
         ))
     return layout
 
 
-def _build_circuit(program, layout, flats, position: int) -> "qsim.Circuit":
-    circuit = qsim.Circuit()
-    circuit.num_qubits = program.num_qubits
-    for time, ((native, targets, controls, values), flat) in enumerate(zip(layout, flats)):
+def _add_blocks(circuit: "qsim.Circuit", layout: list[Layout], flats: list, position: int,
+                time: int) -> int:
+    """Adds a segment's blocks to ``circuit`` from ``time`` on; returns the next time."""
+    for (native, targets, controls, values), flat in zip(layout, flats):
         if native is not None:
             qsim.add_gate(native[0], time, targets, native[1], circuit)
         else:
@@ -167,13 +187,14 @@ def _build_circuit(program, layout, flats, position: int) -> "qsim.Circuit":
             qsim.add_matrix_gate(time, targets, row, circuit)
         if controls:
             qsim.control_last_gate(controls, values, circuit)
-    return circuit
+        time += 1
+    return time
 
 
 _OPSUM_CACHE: dict[tuple, list] = {}
 
 
-def _opsums(program: compiler.Program, operator_row: tuple[bytes, ...]) -> list:
+def _opsums(program, operator_row: tuple[bytes, ...]) -> list:
     key = (program.qubits, operator_row)
     cached = _OPSUM_CACHE.get(key)
     if cached is not None:
