@@ -4,10 +4,12 @@ import cirq
 import numpy as np
 import pytest
 import qsimcirq
+import sympy
 from conftest import SYMBOLS, cirq_expectations, random_circuit, random_paulisum, random_values
 
 import qml
 from qml.circuits import serialize
+from qml.circuits import compiler
 from qml.executors import CirqExecutor, QsimExecutor, QsimOptions, prepare
 
 NAMES = [s.name for s in SYMBOLS]
@@ -132,8 +134,6 @@ def test_qsim_executor_builds_no_cirq_circuit_per_row(monkeypatch, rng):
 
 
 def test_programs_are_compiled_once_per_distinct_row(rng):
-    from qml.circuits import compiler
-
     circuit = random_circuit(cirq.LineQubit.range(3), 10, rng)
     row = serialize.serialize_circuit(circuit)
     compiler.compile_row.cache_clear()
@@ -143,8 +143,6 @@ def test_programs_are_compiled_once_per_distinct_row(rng):
 
 
 def test_gates_are_fused_into_two_qubit_blocks(rng):
-    from qml.circuits import compiler
-
     q = cirq.LineQubit.range(3)
     circuit = cirq.Circuit([cirq.rx(SYMBOLS[0])(q[0]), cirq.rz(SYMBOLS[1])(q[0]),
                             cirq.ry(0.2)(q[1]), cirq.CZ(q[0], q[1]), cirq.X(q[0]),
@@ -160,3 +158,25 @@ def test_gates_are_fused_into_two_qubit_blocks(rng):
     got = QsimExecutor().expectation(_batch([circuit], values,
                                             [[cirq.Z(q[0]) * cirq.X(q[2])]]))
     np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_constant_sympy_parameters(rng):
+    """Exponents that are sympy numbers or constant expressions, without symbols.
+
+    Only two-qubit gates, so that the constant ones stay blocks of their own and reach
+    qsim as native gate kinds.
+    """
+    q = cirq.LineQubit.range(3)
+    circuit = cirq.Circuit(
+        cirq.XXPowGate(exponent=SYMBOLS[0])(q[0], q[1]),
+        cirq.CZPowGate(exponent=sympy.pi / 4)(q[0], q[1]),
+        cirq.CXPowGate(exponent=sympy.Rational(1, 3))(q[1], q[2]),
+        cirq.YYPowGate(exponent=SYMBOLS[1] * sympy.E)(q[1], q[2]),
+    )
+    program = compiler.compile_circuit(circuit)
+    assert [len(b.steps) for b in program.blocks] == [1, 1, 1, 1]
+    values = random_values(rng, 2)
+    operators = [[cirq.Z(q[0]) * cirq.Y(q[1]), cirq.X(q[2])]] * 2
+    expected = cirq_expectations([circuit] * 2, values, NAMES, operators)
+    got = QsimExecutor().expectation(_batch([circuit] * 2, values, operators))
+    np.testing.assert_allclose(got, expected, atol=1e-5)

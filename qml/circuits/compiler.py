@@ -124,8 +124,21 @@ def _apply(unitary: np.ndarray, places: tuple[int, ...], size: int,
     return product.reshape(product.shape[:-size - 1] + (2**size, matrix.shape[-1]))
 
 
+class _OnQubits:
+    """Register helpers shared by programs and joined programs."""
+
+    qubits: tuple[QubitKey, ...]
+
+    @property
+    def num_qubits(self) -> int:
+        return len(self.qubits)
+
+    def cirq_qubits(self) -> list[cirq.Qid]:
+        return [serialize.decode_qubit(list(q)) for q in self.qubits]
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
-class Program:
+class Program(_OnQubits):
     """A compiled circuit: sorted qubits and fused blocks.
 
     ``qubits`` holds the circuit's qubits as JSON keys in Cirq's sorted order, so
@@ -136,13 +149,6 @@ class Program:
     qubits: tuple[QubitKey, ...]
     blocks: tuple[Block, ...]
     symbols: frozenset[str]
-
-    @property
-    def num_qubits(self) -> int:
-        return len(self.qubits)
-
-    def cirq_qubits(self) -> list[cirq.Qid]:
-        return [serialize.decode_qubit(list(q)) for q in self.qubits]
 
     @functools.cached_property
     def segments(self) -> tuple["Segment", ...]:
@@ -159,7 +165,7 @@ class Segment:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class Joined:
+class Joined(_OnQubits):
     """Programs run one after another on the union of their qubits.
 
     A ``PQC`` row is its data circuit joined with the model circuit. Keeping them as
@@ -170,13 +176,6 @@ class Joined:
     qubits: tuple[QubitKey, ...]
     segments: tuple[Segment, ...]
     symbols: frozenset[str]
-
-    @property
-    def num_qubits(self) -> int:
-        return len(self.qubits)
-
-    def cirq_qubits(self) -> list[cirq.Qid]:
-        return [serialize.decode_qubit(list(q)) for q in self.qubits]
 
 
 @functools.lru_cache(maxsize=8192)

@@ -26,7 +26,7 @@ from typing import Optional
 import numpy as np
 import qsimcirq
 
-from qml.circuits import compiler
+from qml.circuits import compiler, expressions
 from qml.executors.base import Batch, Executor, fill_padding, operator_qubits
 
 qsim = qsimcirq.qsim
@@ -164,8 +164,8 @@ def _qsim_layout(segment: compiler.Segment, num_qubits: int) -> list[Layout]:
         if block.constant is not None and len(block.steps) == 1:
             gate = block.steps[0].gate
             if gate.kind in _NATIVE_KINDS:
-                params = {"exponent": float(gate.fields["t"]),
-                          "global_shift": float(gate.fields["s"])}
+                params = {name: float(expressions.evaluate(gate.fields[key], {}))
+                          for name, key in (("exponent", "t"), ("global_shift", "s"))}
                 native = (_NATIVE_KINDS[gate.kind], params)
         layout.append((
             native,
