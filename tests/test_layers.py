@@ -77,6 +77,14 @@ def test_expectation_creates_weights_when_values_are_omitted(tmp_path):
                 initializer=keras.initializers.Constant(np.pi))
     np.testing.assert_allclose(out.numpy(), [[-1.0]], atol=1e-6)
     assert [w.shape for w in layer.trainable_weights] == [(1,)]
+    # In a model, the created weights save and load with it.
+    inputs = keras.Input(shape=(), dtype="string")
+    outputs = qml.layers.Expectation()(inputs, symbol_names=[SYMBOLS[0]],
+                                       operators=cirq.Z(q),
+                                       initializer=keras.initializers.Constant(2.0))
+    got = check_layer(keras.Model(inputs, outputs), qml.convert_to_tensor([circuit]),
+                      tmp_path, expected_weights=1)
+    np.testing.assert_allclose(got.numpy(), [[np.cos(2.0)]], atol=1e-6)
 
 
 def test_pqc_orders_symbols_by_name_and_saves(tmp_path):

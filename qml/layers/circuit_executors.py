@@ -92,9 +92,11 @@ class Expectation(_QuantumLayer):
     """
 
     def __init__(self, backend: Any = None, differentiator: Optional[Differentiator] = None,
-                 **kwargs: Any) -> None:
+                 num_symbol_weights: int = 0, **kwargs: Any) -> None:
         super().__init__(backend=backend, differentiator=differentiator, **kwargs)
         self.symbol_weights = None
+        if num_symbol_weights:  # a saved layer that had created its weights
+            self._create_symbol_weights(num_symbol_weights, None)
 
     def __call__(self, inputs: Any, *, symbol_names: Any = None, symbol_values: Any = None,
                  operators: Any = None, initializer: Any = None, **kwargs: Any) -> tf.Tensor:
@@ -116,11 +118,23 @@ class Expectation(_QuantumLayer):
         if count == 0:
             return np.zeros((1, 0), np.float32)
         if self.symbol_weights is None:
-            self.symbol_weights = self.add_weight(
-                name="symbol_weights", shape=(count,),
-                initializer=initializer or keras.initializers.RandomUniform(0, 2 * np.pi),
+            self._create_symbol_weights(count, initializer)
+        elif self.symbol_weights.shape[0] != count:
+            raise ValueError(
+                f"this layer holds {self.symbol_weights.shape[0]} symbol weights, but "
+                f"symbol_names has {count} names"
             )
         return self.symbol_weights[None, :]
+
+    def _create_symbol_weights(self, count: int, initializer: Any) -> None:
+        self.symbol_weights = self.add_weight(
+            name="symbol_weights", shape=(count,),
+            initializer=initializer or keras.initializers.RandomUniform(0, 2 * np.pi),
+        )
+
+    def get_config(self) -> dict:
+        count = 0 if self.symbol_weights is None else int(self.symbol_weights.shape[0])
+        return {**super().get_config(), "num_symbol_weights": count}
 
     def call(self, inputs: tf.Tensor, symbol_names: Any, symbol_values: tf.Tensor,
              operators: Any) -> tf.Tensor:
