@@ -194,3 +194,11 @@ def test_gradient_without_differentiator_is_a_clear_error():
                                        operators=cirq.Z(q))
     with pytest.raises(NotImplementedError, match="Adjoint"):
         tape.gradient(out, values)
+
+
+def test_empty_batch_keeps_the_operator_dimension():
+    q = cirq.GridQubit(0, 0)
+    out = qml.layers.Expectation()(tf.zeros([0], tf.string), symbol_names=[],
+                                   symbol_values=np.zeros((0, 0)),
+                                   operators=[cirq.Z(q), cirq.X(q)])
+    assert out.shape == (0, 2)

@@ -12,6 +12,7 @@ from typing import Any, Optional, Sequence, Union
 import cirq
 import keras
 import numpy as np
+import sympy
 import tensorflow as tf
 
 from qml.circuits import serialize
@@ -54,10 +55,8 @@ class _ModelCircuitLayer(_QuantumLayer):
         self.repetitions = repetitions
 
     @property
-    def symbols(self) -> list:
+    def symbols(self) -> list[sympy.Symbol]:
         """The symbols this layer manages, in the order of its weights."""
-        import sympy
-
         return [sympy.Symbol(name) for name in self._symbols_list]
 
     def _expectation(self, circuits: tf.Tensor, values: tf.Tensor) -> tf.Tensor:

@@ -54,10 +54,14 @@ def expectation(
     extra = appended if appended is not None else tf.zeros([0], tf.string)
 
     def forward(rows, names, values, ops, extra_rows) -> np.ndarray:
+        if len(rows) == 0:
+            return np.zeros((0, ops.shape[1]), np.float32)
         batch = prepare(list(rows), list(names), values, list(ops), list(extra_rows))
         return executor.expectation(batch)
 
     def backward(rows, names, values, ops, extra_rows, upstream) -> np.ndarray:
+        if len(rows) == 0:
+            return np.zeros((0, len(names)), np.float32)
         batch = prepare(list(rows), list(names), values, list(ops), list(extra_rows))
         return differentiator.differentiate_analytic(executor, batch, upstream)
 
