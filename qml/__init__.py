@@ -9,11 +9,7 @@ A TFQ program ports by changing its import::
 See docs/ for the user guide and docs/migrating-from-tfq.md for the differences.
 """
 
-import os as _os
-
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras as _keras  # noqa: E402
+import keras as _keras
 
 if _keras.backend.backend() != "tensorflow":  # pragma: no cover
     raise ImportError(
