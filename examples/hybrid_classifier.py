@@ -4,7 +4,7 @@ The task is generated: points in the square [-1, 1]^2, labelled by whether they 
 inside a circle. Each point is encoded into a 2-qubit data circuit by rotations; a
 Dense layer turns the point into the angles of a parameterized model circuit
 (``ControlledPQC``), whose Z expectations feed a Dense classifier. Gradients through
-the quantum layer come from central finite differences.
+the quantum layer are exact, from the parameter-shift rule.
 
 Run it with ``bash scripts/example.sh`` (or ``python examples/hybrid_classifier.py``
 in a stack's environment). Use ``--epochs`` and ``--samples`` to change its size.
@@ -55,7 +55,7 @@ def build_model(qubits: list[cirq.GridQubit]) -> keras.Model:
     points = keras.Input(shape=(2,), name="points")
     angles = keras.layers.Dense(len(thetas), name="controller")(points)
     expectations = qml.layers.ControlledPQC(
-        model_circuit, operators, differentiator=qml.differentiators.CentralDifference()
+        model_circuit, operators, differentiator=qml.differentiators.ParameterShift()
     )([circuits, angles])
     hidden = keras.layers.Dense(8, activation="relu")(expectations)
     output = keras.layers.Dense(1, activation="sigmoid")(hidden)

@@ -80,3 +80,42 @@ def test_pqc_symbol_order_matches_tfq():
     ours = qml.layers.PQC(circuit, cirq.Z(q[0]))
     theirs = tfq.layers.PQC(circuit, cirq.Z(q[0]))
     assert ours.symbols == theirs.symbols
+
+
+def test_parameter_shift_gradients_match_tfq_adjoint():
+    tfq = tfq_or_skip()
+    import tensorflow as tf
+
+    rng = np.random.default_rng(11)
+    qubits = cirq.GridQubit.rect(1, 4)
+    p = lambda: _tfq_parameter(rng)  # noqa: E731
+    makers = [lambda: cirq.XPowGate(exponent=p()), lambda: cirq.YPowGate(exponent=p()),
+              lambda: cirq.ZPowGate(exponent=p()), lambda: cirq.HPowGate(exponent=p())]
+    pairs = [lambda: cirq.XXPowGate(exponent=p()), lambda: cirq.ZZPowGate(exponent=p()),
+             lambda: cirq.CZPowGate(exponent=p()), lambda: cirq.CNotPowGate(exponent=p())]
+    circuits = []
+    for _ in range(3):
+        ops = [cirq.H(q) for q in qubits]
+        for _ in range(16):
+            i, j = rng.choice(4, 2, replace=False)
+            if rng.random() < 0.4:
+                ops.append(pairs[rng.integers(len(pairs))]().on(qubits[i], qubits[j]))
+            else:
+                ops.append(makers[rng.integers(len(makers))]().on(qubits[i]))
+        circuits.append(cirq.Circuit(ops))
+    operators = [random_paulisum(qubits, rng), cirq.Z(qubits[1])]
+    values = rng.uniform(-2, 2, (3, len(SYMBOLS))).astype(np.float32)
+
+    def gradient(layer, tensor):
+        variable = tf.Variable(values)
+        with tf.GradientTape() as tape:
+            out = layer(tensor, symbol_names=NAMES, symbol_values=variable,
+                        operators=operators)
+            loss = tf.reduce_sum(out * [[1.0, -0.5]])
+        return tape.gradient(loss, variable).numpy()
+
+    ours = gradient(qml.layers.Expectation(
+        differentiator=qml.differentiators.ParameterShift()), qml.convert_to_tensor(circuits))
+    theirs = gradient(tfq.layers.Expectation(differentiator=tfq.differentiators.Adjoint()),
+                      tfq.convert_to_tensor(circuits))
+    np.testing.assert_allclose(ours, theirs, atol=1e-3)

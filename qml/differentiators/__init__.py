@@ -1,176 +1,29 @@
 """Differentiators: how a layer's expectation values are differentiated.
 
-A differentiator computes the vector-Jacobian product of an expectation with respect
-to ``symbol_values``: given the upstream gradient ``[batch, n_ops]`` it returns
-``[batch, n_symbols]``. This module has the finite-difference family:
-``LinearCombination`` and its special cases ``ForwardDifference`` and
-``CentralDifference``, which work with every executor. The default analytic
-differentiator, ``Adjoint``, is not available yet; layers whose ``differentiator``
-is None raise a clear error when asked for a gradient.
+Every differentiator computes the vector-Jacobian product of an expectation with
+respect to ``symbol_values``. ``ParameterShift`` gives exact gradients for gates whose
+parameters enter with a single frequency; ``LinearCombination``, ``ForwardDifference``
+and ``CentralDifference`` work with every gate. The default analytic differentiator,
+``Adjoint``, is not available yet: layers whose ``differentiator`` is None raise a
+clear error when asked for a gradient.
 
 Example:
     >>> CentralDifference(error_order=2, grid_spacing=0.01).perturbations
     (-0.01, 0.01)
 """
 
-from __future__ import annotations
+from qml.differentiators.base import Differentiator
+from qml.differentiators.finite_difference import (
+    CentralDifference,
+    ForwardDifference,
+    LinearCombination,
+)
+from qml.differentiators.parameter_shift import ParameterShift
 
-import abc
-import dataclasses
-from typing import Sequence
-
-import numpy as np
-
-from qml.executors.base import Batch, Executor
-
-__all__ = ["CentralDifference", "Differentiator", "ForwardDifference", "LinearCombination"]
-
-
-class Differentiator(abc.ABC):
-    """Base class: turns an upstream gradient into gradients of symbol values."""
-
-    @abc.abstractmethod
-    def differentiate_analytic(
-        self, executor: Executor, batch: Batch, upstream: np.ndarray
-    ) -> np.ndarray:
-        """``[batch, n_symbols]`` gradient of ``sum(upstream * expectation(batch))``."""
-
-    def get_config(self) -> dict:
-        return {}
-
-
-class LinearCombination(Differentiator):
-    """Differentiates with ``sum_i weights[i] * f(value + perturbations[i])``.
-
-    Each symbol is perturbed on its own, so a batch of ``b`` rows with ``s`` symbols
-    costs ``b * s * len(perturbations)`` extra circuit evaluations.
-
-    Args:
-        weights: the coefficients of the combination.
-        perturbations: the offsets at which the expectation is evaluated.
-
-    Example:
-        >>> LinearCombination([0.5, -0.5], [1.0, -1.0]).weights
-        (0.5, -0.5)
-    """
-
-    def __init__(self, weights: Sequence[float], perturbations: Sequence[float]) -> None:
-        weights = tuple(float(w) for w in weights)
-        perturbations = tuple(float(p) for p in perturbations)
-        if len(weights) != len(perturbations) or not weights:
-            raise ValueError(
-                f"weights and perturbations must be non-empty and of equal length, got "
-                f"{len(weights)} weights and {len(perturbations)} perturbations"
-            )
-        if len(set(perturbations)) != len(perturbations):
-            raise ValueError(f"perturbations must be distinct, got {list(perturbations)}")
-        if not all(np.isfinite(weights + perturbations)):
-            raise ValueError("weights and perturbations must be finite")
-        self.weights = weights
-        self.perturbations = perturbations
-
-    def differentiate_analytic(
-        self, executor: Executor, batch: Batch, upstream: np.ndarray
-    ) -> np.ndarray:
-        size, num_symbols = batch.symbol_values.shape
-        if num_symbols == 0 or size == 0:
-            return np.zeros((size, num_symbols), np.float32)
-        num_shifts = len(self.perturbations)
-        # Rows ordered [symbol, shift, batch row]: each copy perturbs one column.
-        values = np.tile(batch.symbol_values.astype(np.float64), (num_symbols * num_shifts, 1))
-        values = values.reshape(num_symbols, num_shifts, size, num_symbols)
-        for symbol in range(num_symbols):
-            values[symbol, :, :, symbol] += np.asarray(self.perturbations)[:, None]
-        shifted = Batch(
-            programs=batch.programs * (num_symbols * num_shifts),
-            symbol_names=batch.symbol_names,
-            symbol_values=values.reshape(-1, num_symbols).astype(np.float32),
-            operators=batch.operators * (num_symbols * num_shifts),
-        )
-        expectations = executor.expectation(shifted).astype(np.float64)
-        expectations = expectations.reshape(num_symbols, num_shifts, size, -1)
-        derivative = np.einsum("i,sibk->bsk", np.asarray(self.weights), expectations)
-        padded = np.array([not p.num_qubits for p in batch.programs])
-        derivative[padded] = 0.0
-        return np.einsum("bk,bsk->bs", upstream.astype(np.float64), derivative).astype(
-            np.float32
-        )
-
-    def get_config(self) -> dict:
-        return {"weights": list(self.weights), "perturbations": list(self.perturbations)}
-
-
-def _finite_difference_weights(offsets: Sequence[int], spacing: float) -> list[float]:
-    """Weights ``w`` with ``sum_i w_i f(x + offsets_i h) ~ f'(x)``, exact to the order."""
-    offsets = np.asarray(offsets, dtype=np.float64)
-    vandermonde = np.vander(offsets, increasing=True).T
-    target = np.zeros(len(offsets))
-    target[1] = 1.0
-    return list(np.linalg.solve(vandermonde, target) / spacing)
-
-
-@dataclasses.dataclass(frozen=True)
-class _GridOptions:
-    error_order: int
-    grid_spacing: float
-
-
-def _check_grid(error_order: object, grid_spacing: object, even: bool) -> _GridOptions:
-    if not isinstance(error_order, int) or isinstance(error_order, bool) or error_order < 1:
-        raise ValueError(f"error_order must be a positive int, got {error_order!r}")
-    if even and error_order % 2:
-        raise ValueError(f"error_order must be even for CentralDifference, got {error_order}")
-    if not isinstance(grid_spacing, (int, float)) or not 0 < grid_spacing < np.inf:
-        raise ValueError(f"grid_spacing must be a positive number, got {grid_spacing!r}")
-    return _GridOptions(error_order, float(grid_spacing))
-
-
-class ForwardDifference(LinearCombination):
-    """Forward finite differences of the given error order.
-
-    Args:
-        error_order: the order of the truncation error, a positive int.
-        grid_spacing: the step ``h``.
-
-    Example:
-        >>> ForwardDifference(error_order=1, grid_spacing=0.5).perturbations
-        (0.0, 0.5)
-    """
-
-    def __init__(self, error_order: int = 1, grid_spacing: float = 0.001) -> None:
-        grid = _check_grid(error_order, grid_spacing, even=False)
-        offsets = list(range(grid.error_order + 1))
-        super().__init__(
-            _finite_difference_weights(offsets, grid.grid_spacing),
-            [k * grid.grid_spacing for k in offsets],
-        )
-        self.error_order, self.grid_spacing = grid.error_order, grid.grid_spacing
-
-    def get_config(self) -> dict:
-        return {"error_order": self.error_order, "grid_spacing": self.grid_spacing}
-
-
-class CentralDifference(LinearCombination):
-    """Central finite differences of the given (even) error order.
-
-    Args:
-        error_order: the order of the truncation error, a positive even int.
-        grid_spacing: the step ``h``.
-
-    Example:
-        >>> CentralDifference(error_order=2, grid_spacing=0.5).weights
-        (-1.0, 1.0)
-    """
-
-    def __init__(self, error_order: int = 2, grid_spacing: float = 0.001) -> None:
-        grid = _check_grid(error_order, grid_spacing, even=True)
-        half = grid.error_order // 2
-        offsets = [k for k in range(-half, half + 1) if k != 0]
-        super().__init__(
-            _finite_difference_weights([0] + offsets, grid.grid_spacing)[1:],
-            [k * grid.grid_spacing for k in offsets],
-        )
-        self.error_order, self.grid_spacing = grid.error_order, grid.grid_spacing
-
-    def get_config(self) -> dict:
-        return {"error_order": self.error_order, "grid_spacing": self.grid_spacing}
+__all__ = [
+    "CentralDifference",
+    "Differentiator",
+    "ForwardDifference",
+    "LinearCombination",
+    "ParameterShift",
+]
