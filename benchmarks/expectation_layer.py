@@ -46,13 +46,29 @@ def hea_circuit(num_qubits: int, layers: int) -> tuple[cirq.Circuit, list, list]
     return circuit, [s.name for s in symbols], [cirq.Z(q) for q in qubits]
 
 
-def _system(lib, workload, circuit, names, operators, values, weights, data):
+def _system(lib, workload, circuit, names, operators, values, weights, data, gradient):
     """A call of ``lib``'s layer on the workload; ``lib`` is qml or tfq."""
     if workload == "expectation":
         circuits = lib.convert_to_tensor([circuit] * len(values))
-        layer = lib.layers.Expectation()
-        return lambda: layer(circuits, symbol_names=names, symbol_values=values,
-                             operators=operators)
+        if not gradient:
+            layer = lib.layers.Expectation()
+            return lambda: layer(circuits, symbol_names=names, symbol_values=values,
+                                 operators=operators)
+        import tensorflow as tf
+
+        differentiator = (lib.differentiators.ParameterShift() if lib is qml
+                          else lib.differentiators.Adjoint())
+        layer = lib.layers.Expectation(differentiator=differentiator)
+        variable = tf.Variable(values)
+
+        def forward_and_gradient():
+            with tf.GradientTape() as tape:
+                out = layer(circuits, symbol_names=names, symbol_values=variable,
+                            operators=operators)
+                total = tf.reduce_sum(out)
+            return tape.gradient(total, variable)
+
+        return forward_and_gradient
     circuits = lib.convert_to_tensor(data)
     layer = lib.layers.PQC(circuit, operators)
     layer(circuits[:1])
@@ -67,7 +83,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--workload", choices=["expectation", "pqc"], default="expectation")
+    parser.add_argument("--gradient", action="store_true",
+                        help="time forward + gradient of the summed outputs with respect "
+                             "to the symbol values (expectation workload): qml with "
+                             "ParameterShift, TFQ with its default, Adjoint")
     args = parser.parse_args()
+    if args.gradient and args.workload != "expectation":
+        parser.error("--gradient applies to --workload expectation")
 
     circuit, names, operators = hea_circuit(args.qubits, args.layers)
     rng = np.random.default_rng(0)
@@ -84,7 +106,7 @@ def main() -> None:
     else:
         print("tfq: tensorflow_quantum is not installed; skipped")
     systems = {name: _system(lib, args.workload, circuit, names, operators, values, weights,
-                             data) for name, lib in libraries.items()}
+                             data, args.gradient) for name, lib in libraries.items()}
 
     outputs = {name: np.asarray(run()) for name, run in systems.items()}  # warm-up
     if "tfq" in outputs:
@@ -96,7 +118,8 @@ def main() -> None:
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)
-    print(f"{args.workload}: {args.qubits} qubits, {args.layers} layers, batch {args.batch}, "
+    kind = args.workload + (" + gradient" if args.gradient else "")
+    print(f"{kind}: {args.qubits} qubits, {args.layers} layers, batch {args.batch}, "
           f"{os.cpu_count()} cores, median of {args.repeats}")
     for name, samples in times.items():
         median = statistics.median(samples)
