@@ -59,9 +59,15 @@ class ParameterShift(Differentiator):
     ``CentralDifference`` for those.
 
     Example:
-        >>> import cirq, sympy, qml
+        >>> import cirq, sympy, tensorflow as tf, qml
         >>> q = cirq.LineQubit(0)
         >>> layer = qml.layers.Expectation(differentiator=ParameterShift())
+        >>> angle = tf.Variable([[0.5]])
+        >>> with tf.GradientTape() as tape:
+        ...     z = layer(cirq.Circuit(cirq.ry(sympy.Symbol("a"))(q)), symbol_names=["a"],
+        ...               symbol_values=angle, operators=cirq.Z(q))
+        >>> round(float(tape.gradient(z, angle)[0, 0]), 4)  # d cos(a) / da = -sin(0.5)
+        -0.4794
     """
 
     def differentiate_analytic(
