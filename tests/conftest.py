@@ -112,6 +112,29 @@ def random_circuit(
     return cirq.Circuit(ops)
 
 
+def circuit_from_makers(qubits: list, num_ops: int, rng: np.random.Generator, one: list,
+                        two: list, control) -> cirq.Circuit:
+    """H on every qubit, then ``num_ops`` gates from the makers on random qubits.
+
+    ``one`` and ``two`` hold functions that make one- and two-qubit gates. Where a
+    spare qubit was drawn, ``control(op, gate, arity, chosen)`` returns the operation
+    to append: ``op`` itself or a controlled one, with ``chosen[arity:]`` free.
+    """
+    ops = [cirq.H(q) for q in qubits]
+    for _ in range(num_ops):
+        if len(qubits) >= 2 and rng.random() < 0.4:
+            gate, arity = two[rng.integers(len(two))](), 2
+        else:
+            gate, arity = one[rng.integers(len(one))](), 1
+        chosen = [qubits[i] for i in rng.choice(len(qubits), min(arity + 1, len(qubits)),
+                                                replace=False)]
+        op = gate.on(*chosen[:arity])
+        if len(chosen) > arity:
+            op = control(op, gate, arity, chosen)
+        ops.append(op)
+    return cirq.Circuit(ops)
+
+
 def random_paulisum(qubits: list, rng: np.random.Generator) -> cirq.PauliSum:
     """1 to 3 terms of random Paulis on random qubits, with a constant now and then."""
     psum = cirq.PauliSum()

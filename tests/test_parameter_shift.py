@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import sympy
 import tensorflow as tf
-from conftest import SYMBOLS, cirq_expectations, random_parameter, random_paulisum
+from conftest import (
+    SYMBOLS,
+    circuit_from_makers,
+    cirq_expectations,
+    random_parameter,
+    random_paulisum,
+)
 
 import qml
 from qml.errors import UnsupportedGateError
@@ -29,19 +35,13 @@ def shiftable_circuit(qubits, num_ops, rng):
            lambda: cirq.CZPowGate(exponent=p()), lambda: cirq.CNotPowGate(exponent=p()),
            lambda: cirq.SwapPowGate(exponent=p()), lambda: cirq.FSimGate(theta=c(), phi=p()),
            lambda: cirq.ISWAP ** c()]
-    ops = [cirq.H(q) for q in qubits]
-    for _ in range(num_ops):
-        if len(qubits) >= 2 and rng.random() < 0.4:
-            gate, arity = two[rng.integers(len(two))](), 2
-        else:
-            gate, arity = one[rng.integers(len(one))](), 1
-        chosen = [qubits[i] for i in rng.choice(len(qubits), min(arity + 1, len(qubits)),
-                                                replace=False)]
-        op = gate.on(*chosen[:arity])
-        if len(chosen) > arity and rng.random() < 0.2:
-            op = cirq.ZPowGate(exponent=p()).on(chosen[0]).controlled_by(chosen[-1])
-        ops.append(op)
-    return cirq.Circuit(ops)
+
+    def control(op, gate, arity, chosen):
+        if rng.random() < 0.2:  # a controlled Z power: shiftable with no global shift
+            return cirq.ZPowGate(exponent=p()).on(chosen[0]).controlled_by(chosen[-1])
+        return op
+
+    return circuit_from_makers(qubits, num_ops, rng, one, two, control)
 
 
 def reference_gradient(circuits, values, operators, upstream, step=1e-5):

@@ -4,7 +4,7 @@ import cirq
 import numpy as np
 import pytest
 import sympy
-from conftest import SYMBOLS, random_paulisum, tfq_or_skip
+from conftest import SYMBOLS, circuit_from_makers, random_paulisum, tfq_or_skip
 
 import qml
 
@@ -29,20 +29,14 @@ def tfq_random_circuit(qubits, num_ops, rng):
            lambda: cirq.ISwapPowGate(exponent=p()),
            lambda: cirq.PhasedISwapPowGate(phase_exponent=p(), exponent=p()),
            lambda: cirq.FSimGate(theta=p(), phi=p())]
-    ops = [cirq.H(q) for q in qubits]
-    for _ in range(num_ops):
-        if len(qubits) >= 2 and rng.random() < 0.4:
-            gate, arity = two[rng.integers(len(two))](), 2
-        else:
-            gate, arity = one[rng.integers(len(one))](), 1
-        chosen = [qubits[i] for i in rng.choice(len(qubits), min(arity + 1, len(qubits)),
-                                                replace=False)]
-        op = gate.on(*chosen[:arity])
+
+    def control(op, gate, arity, chosen):
         # Cirq turns a controlled two-qubit gate into CCZ or CCX, which TFQ lacks.
-        if arity == 1 and gate != cirq.I and len(chosen) > arity and rng.random() < 0.3:
-            op = op.controlled_by(chosen[arity])
-        ops.append(op)
-    return cirq.Circuit(ops)
+        if arity == 1 and gate != cirq.I and rng.random() < 0.3:
+            return op.controlled_by(chosen[arity])
+        return op
+
+    return circuit_from_makers(qubits, num_ops, rng, one, two, control)
 
 
 @pytest.mark.parametrize("num_qubits", [1, 2, 3, 5, 8, 10, 12])
