@@ -181,8 +181,7 @@ class Joined(_OnQubits):
 @functools.lru_cache(maxsize=8192)
 def join(first: Program, second: Program) -> Joined:
     """``first`` followed by ``second``, on the sorted union of their qubits."""
-    union = sorted({serialize.decode_qubit(list(q)) for q in first.qubits + second.qubits})
-    keys = tuple(tuple(serialize.encode_qubit(q)) for q in union)
+    keys = tuple(tuple(q) for q in serialize.merge_qubits(first.qubits, second.qubits))
     place = {key: i for i, key in enumerate(keys)}
     segments = tuple(
         Segment(program, tuple(place[q] for q in program.qubits))

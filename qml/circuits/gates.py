@@ -193,6 +193,12 @@ def batched_unitary(
 Number = Union[float, np.ndarray]
 
 
+def eigen_shifts(kind: str) -> np.ndarray:
+    """The eigen-shifts theta_k of an EigenGate kind: its unitary is
+    ``sum_k exp(i pi t (theta_k + s)) P_k`` for exponent t and global shift s."""
+    return _eigen_parts(kind)[0]
+
+
 def _eigen_unitary(base_kind: str, t: Number, s: Number) -> np.ndarray:
     shifts, projectors = _eigen_parts(base_kind)
     t, s = np.broadcast_arrays(np.atleast_1d(t), np.atleast_1d(s))

@@ -61,6 +61,12 @@ def decode_qubit(fields: Any) -> cirq.Qid:
     raise CircuitFormatError(f"malformed qubit {fields!r}")
 
 
+def merge_qubits(*qubit_lists: list) -> list[list]:
+    """The union of encoded qubit lists, encoded, in Cirq's sorted order."""
+    union = sorted({decode_qubit(list(q)) for qubits in qubit_lists for q in qubits})
+    return [encode_qubit(q) for q in union]
+
+
 # ---------------------------------------------------------------------------- circuits
 def serialize_circuit(circuit: cirq.AbstractCircuit) -> bytes:
     """Serializes one circuit to a row of the circuit format.
@@ -195,8 +201,7 @@ def join_rows(first: bytes, second: bytes) -> bytes:
     if a["type"] != "circuit" or b["type"] != "circuit":
         raise CircuitFormatError("join_rows takes two circuit rows")
     try:
-        union = sorted({decode_qubit(q) for q in a["qubits"] + b["qubits"]})
-        keys = [encode_qubit(q) for q in union]
+        keys = merge_qubits(a["qubits"], b["qubits"])
         position = {tuple(k): i for i, k in enumerate(keys)}
 
         def remap(parsed: dict, gate_offset: int) -> list:

@@ -30,9 +30,9 @@ from qml.executors.base import Batch, Executor
 
 SHIFT_SYMBOL = "__qml_parameter_shift__"
 
-# Gates whose exponent t has eigenphases pi * t * {0, 1} (+ a global shift).
-_TWO_LEVEL = {"XPow", "YPow", "ZPow", "HPow", "XXPow", "YYPow", "ZZPow", "CZPow", "CXPow",
-              "SwapPow", "CCXPow", "CCZPow"}
+# Eigen gates whose exponent t has eigenphases pi * t * {0, 1} (+ a global shift).
+_TWO_LEVEL = {kind for kind in gates.EIGEN_GATES
+              if list(gates.eigen_shifts(kind)) == [0.0, 1.0]}
 _EXPONENT_FREQUENCY = np.pi  # frequency of an exponent t, in radians per unit of t
 _ANGLE_FREQUENCY = 1.0  # frequency of an angle in radians
 

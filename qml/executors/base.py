@@ -150,8 +150,15 @@ def prepare(
         )
     else:
         programs = tuple(compiler.compile_row(row) for row in circuit_rows)
+    operators = tuple(tuple(bytes(op) for op in row) for row in operator_rows)
+    if len({len(row) for row in operators}) > 1:
+        raise BatchSizeError("every row of operators must have the same length")
     known = set(symbol_names)
-    for index, program in enumerate(programs):
+    checked: set[tuple] = set()  # each distinct program and operator row is checked once
+    for index, (program, row) in enumerate(zip(programs, operators)):
+        if (id(program), row) in checked:
+            continue
+        checked.add((id(program), row))
         missing = program.symbols - known
         if missing:
             raise MissingSymbolError(
@@ -159,10 +166,6 @@ def prepare(
                 f"symbol_names {list(symbol_names)}"
             )
         check_memory(program.num_qubits)
-    operators = tuple(tuple(bytes(op) for op in row) for row in operator_rows)
-    if len({len(row) for row in operators}) > 1:
-        raise BatchSizeError("every row of operators must have the same length")
-    for index, (program, row) in enumerate(zip(programs, operators)):
         if program.num_qubits:
             for op in row:
                 operator_qubits(program, op, index)
@@ -234,12 +237,10 @@ def _as_str(name: object) -> str:
 
 def fill_padding(batch: Batch, out: np.ndarray) -> np.ndarray:
     """Applies TFQ's padding rules: -2 for empty circuits, 0 for empty operators."""
-    for index, (program, row) in enumerate(zip(batch.programs, batch.operators)):
-        if not program.num_qubits:
-            out[index, :] = PADDED_CIRCUIT_VALUE
-        else:
-            for k, op in enumerate(row):
-                if not op:
-                    out[index, k] = 0.0
+    if not out.size:
+        return out
+    operators = np.array(batch.operators, dtype=object).reshape(out.shape)
+    out[operators == b""] = 0.0
+    out[[not program.num_qubits for program in batch.programs]] = PADDED_CIRCUIT_VALUE
     return out
 

@@ -26,7 +26,7 @@ from typing import Optional
 import numpy as np
 import qsimcirq
 
-from qml.circuits import compiler, expressions
+from qml.circuits import compiler, expressions, gates
 from qml.executors.base import Batch, Executor, fill_padding, operator_qubits
 
 qsim = qsimcirq.qsim
@@ -121,31 +121,33 @@ def _flat_unitaries(program: compiler.Program, columns: dict) -> list:
     ``[rows, 2 * d * d]`` float64 array, whose rows pybind reads without an
     intermediate Python list.
     """
+    flats = list(_constant_flats(program))
     if not program.symbols:
-        return _constant_flats(program)
-    flats = []
-    for unitary in compiler.bind(program, columns):
-        flat = np.ascontiguousarray(unitary).view(np.float64).reshape(unitary.shape[0], -1)
-        flats.append(flat[0].tolist() if len(flat) == 1 else flat)
+        return flats
+    for index, unitary in enumerate(compiler.bind(program, columns)):
+        if flats[index] is None:
+            flat = _interleaved(unitary)
+            flats[index] = flat[0].tolist() if len(flat) == 1 else flat
     return flats
 
 
 @functools.lru_cache(maxsize=8192)
-def _constant_flats(program: compiler.Program) -> list:
-    """The flat unitaries of a program without symbols, computed once."""
-    return [np.ascontiguousarray(u).view(np.float64).reshape(-1).tolist()
-            for u in compiler.bind(program, {})]
+def _constant_flats(program: compiler.Program) -> tuple:
+    """Each constant block's flat unitary, computed once per program; None elsewhere."""
+    return tuple(None if block.constant is None else _interleaved(block.constant)[0].tolist()
+                 for block in program.blocks)
+
+
+def _interleaved(unitary: np.ndarray) -> np.ndarray:
+    """``[rows, d, d]`` complex128 as ``[rows, 2 * d * d]`` float64 (real, imag) pairs."""
+    return np.ascontiguousarray(unitary).view(np.float64).reshape(unitary.shape[0], -1)
 
 
 # Constant gates that qsim builds itself from a kind and parameters, which is cheaper
 # than passing their matrix on every row.
-_NATIVE_KINDS = {
-    "XPow": qsim.kXPowGate, "YPow": qsim.kYPowGate, "ZPow": qsim.kZPowGate,
-    "HPow": qsim.kHPowGate, "XXPow": qsim.kXXPowGate, "YYPow": qsim.kYYPowGate,
-    "ZZPow": qsim.kZZPowGate, "CZPow": qsim.kCZPowGate, "CXPow": qsim.kCXPowGate,
-    "SwapPow": qsim.kSwapPowGate, "ISwapPow": qsim.kISwapPowGate,
-    "CCZPow": qsim.kCCZPowGate, "CCXPow": qsim.kCCXPowGate,
-}
+# qsim names its kinds after Cirq's classes: XPowGate is kXPowGate.
+_NATIVE_KINDS = {kind: getattr(qsim, f"k{cls.__name__}")
+                 for kind, cls in gates.EIGEN_GATES.items()}
 
 Layout = tuple[Optional[tuple], list[int], list[int], list[int]]
 
