@@ -46,19 +46,20 @@ def hea_circuit(num_qubits: int, layers: int) -> tuple[cirq.Circuit, list, list]
     return circuit, [s.name for s in symbols], [cirq.Z(q) for q in qubits]
 
 
-def _system(lib, workload, circuit, names, operators, values, weights, data, gradient):
+def _system(lib, backend, workload, circuit, names, operators, values, weights, data,
+            gradient):
     """A call of ``lib``'s layer on the workload; ``lib`` is qml or tfq."""
+    options = {"backend": backend} if lib is qml else {}
     if workload == "expectation":
         circuits = lib.convert_to_tensor([circuit] * len(values))
         if not gradient:
-            layer = lib.layers.Expectation()
+            layer = lib.layers.Expectation(**options)
             return lambda: layer(circuits, symbol_names=names, symbol_values=values,
                                  operators=operators)
         import tensorflow as tf
 
-        differentiator = (lib.differentiators.ParameterShift() if lib is qml
-                          else lib.differentiators.Adjoint())
-        layer = lib.layers.Expectation(differentiator=differentiator)
+        # Both libraries' default differentiator: Adjoint.
+        layer = lib.layers.Expectation(**options)
         variable = tf.Variable(values)
 
         def forward_and_gradient():
@@ -70,7 +71,7 @@ def _system(lib, workload, circuit, names, operators, values, weights, data, gra
 
         return forward_and_gradient
     circuits = lib.convert_to_tensor(data)
-    layer = lib.layers.PQC(circuit, operators)
+    layer = lib.layers.PQC(circuit, operators, **options)
     layer(circuits[:1])
     layer.set_weights([weights])  # the same values for both libraries
     return lambda: layer(circuits)
@@ -85,8 +86,10 @@ def main() -> None:
     parser.add_argument("--workload", choices=["expectation", "pqc"], default="expectation")
     parser.add_argument("--gradient", action="store_true",
                         help="time forward + gradient of the summed outputs with respect "
-                             "to the symbol values (expectation workload): qml with "
-                             "ParameterShift, TFQ with its default, Adjoint")
+                             "to the symbol values (expectation workload), with each "
+                             "library's default differentiator, Adjoint")
+    parser.add_argument("--backends", default="qsim,tensorflow",
+                        help="comma-separated qml backends to time")
     args = parser.parse_args()
     if args.gradient and args.workload != "expectation":
         parser.error("--gradient applies to --workload expectation")
@@ -98,20 +101,22 @@ def main() -> None:
     qubits = sorted(circuit.all_qubits())
     data = [cirq.Circuit(cirq.rx(float(x))(q) for x, q in zip(row, qubits))
             for row in rng.uniform(0, np.pi, (args.batch, args.qubits))]
-    libraries = {"qml (qsim)": qml}
+    libraries = {f"qml ({b})": (qml, b) for b in args.backends.split(",")}
     if importlib.util.find_spec("tensorflow_quantum") is not None:
         import tensorflow_quantum as tfq
 
-        libraries["tfq"] = tfq
+        libraries["tfq"] = (tfq, None)
     else:
         print("tfq: tensorflow_quantum is not installed; skipped")
-    systems = {name: _system(lib, args.workload, circuit, names, operators, values, weights,
-                             data, args.gradient) for name, lib in libraries.items()}
+    systems = {name: _system(lib, backend, args.workload, circuit, names, operators, values,
+                             weights, data, args.gradient)
+               for name, (lib, backend) in libraries.items()}
 
     outputs = {name: np.asarray(run()) for name, run in systems.items()}  # warm-up
-    if "tfq" in outputs:
-        gap = np.max(np.abs(outputs["qml (qsim)"] - outputs["tfq"]))
-        print(f"max |qml - tfq| = {gap:.2e}")
+    for name in outputs:
+        if name != "tfq" and "tfq" in outputs:
+            gap = np.max(np.abs(outputs[name] - outputs["tfq"]))
+            print(f"max |{name} - tfq| = {gap:.2e}")
     times: dict[str, list[float]] = {name: [] for name in systems}
     for _ in range(args.repeats):
         for name, run in systems.items():
@@ -127,8 +132,10 @@ def main() -> None:
               f"(min {min(samples) * 1e6 / args.batch:.1f}, max "
               f"{max(samples) * 1e6 / args.batch:.1f})")
     if "tfq" in times:
-        ratio = statistics.median(times["tfq"]) / statistics.median(times["qml (qsim)"])
-        print(f"qml is {ratio:.2f}x TFQ")
+        for name in times:
+            if name != "tfq":
+                ratio = statistics.median(times["tfq"]) / statistics.median(times[name])
+                print(f"{name} is {ratio:.2f}x TFQ")
 
 
 if __name__ == "__main__":

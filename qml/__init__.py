@@ -19,6 +19,7 @@ if _keras.backend.backend() != "tensorflow":  # pragma: no cover
 
 from qml import differentiators, errors, executors, layers, util  # noqa: E402
 from qml.circuits.serialize import convert_to_tensor, from_tensor  # noqa: E402
+from qml.layers.ops import get_expectation_op  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "errors",
     "executors",
     "from_tensor",
+    "get_expectation_op",
     "layers",
     "util",
 ]

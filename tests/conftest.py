@@ -173,3 +173,14 @@ def rng() -> np.random.Generator:
 def tfq_or_skip():
     """The tensorflow_quantum module, or a skip where it is not installed."""
     return pytest.importorskip("tensorflow_quantum")
+
+
+@pytest.fixture
+def eager_functions():
+    """Runs ``tf.function`` s eagerly: random circuits all differ in structure, and
+    tracing each one would cost more than it saves."""
+    import tensorflow as tf
+
+    tf.config.run_functions_eagerly(True)
+    yield
+    tf.config.run_functions_eagerly(False)

@@ -5,12 +5,14 @@ import numpy as np
 import pytest
 import qsimcirq
 import sympy
+import tensorflow as tf
 from conftest import SYMBOLS, cirq_expectations, random_circuit, random_paulisum, random_values
 
 import qml
 from qml.circuits import serialize
 from qml.circuits import compiler
-from qml.executors import CirqExecutor, QsimExecutor, QsimOptions, prepare
+from qml.executors import (CirqExecutor, QsimExecutor, QsimOptions, TensorflowExecutor,
+                           prepare)
 
 NAMES = [s.name for s in SYMBOLS]
 
@@ -180,3 +182,72 @@ def test_constant_sympy_parameters(rng):
     expected = cirq_expectations([circuit] * 2, values, NAMES, operators)
     got = QsimExecutor().expectation(_batch([circuit] * 2, values, operators))
     np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("precision, tolerance", [("complex64", 1e-5), ("complex128", 1e-10)])
+@pytest.mark.parametrize("num_qubits", [1, 2, 3, 5, 7, 10])
+def test_tensorflow_executor_matches_cirq(num_qubits, precision, tolerance, eager_functions):
+    rng = np.random.default_rng(200 + num_qubits)
+    qubits = cirq.GridQubit.rect(1, num_qubits)
+    circuits = [random_circuit(qubits, 4 * num_qubits + 6, rng) for _ in range(3)]
+    circuits = [c for c in circuits for _ in range(2)]
+    operators = [[random_paulisum(qubits, rng) for _ in range(2)] for _ in circuits]
+    values = random_values(rng, len(circuits))
+    expected = cirq_expectations(circuits, values, NAMES, operators)
+    got = TensorflowExecutor(precision).expectation(_batch(circuits, values, operators))
+    assert got.shape == (len(circuits), 2)
+    np.testing.assert_allclose(got, expected, atol=tolerance)
+
+
+def test_tensorflow_executor_compiled_with_xla(rng):
+    """The default path: one traced, XLA-compiled function for rows of one structure."""
+    qubits = cirq.LineQubit.range(4)
+    circuit = random_circuit(qubits, 20, rng)
+    operators = [[cirq.Z(qubits[0]) * cirq.X(qubits[3]), cirq.Y(qubits[1])]] * 5
+    values = random_values(rng, 5)
+    executor = TensorflowExecutor(jit_compile=True)
+    got = executor.expectation(_batch([circuit] * 5, values, operators))
+    np.testing.assert_allclose(got, cirq_expectations([circuit] * 5, values, NAMES, operators),
+                               atol=1e-5)
+    assert len(executor._functions) == 1
+
+
+def test_tensorflow_executor_batches_distinct_data_circuits(rng):
+    """Different constant data circuits of one structure, then a shared model circuit,
+    run as one group: one traced function, and values that match Cirq."""
+    qubits = cirq.LineQubit.range(3)
+    model = random_circuit(qubits, 12, rng, controlled=False)
+    data = [cirq.Circuit(cirq.rx(float(x))(q) for x, q in zip(row, qubits))
+            for row in rng.uniform(0, np.pi, (6, 3))]
+    data_rows = [serialize.serialize_circuit(c) for c in data]
+    model_row = serialize.serialize_circuit(model)
+    operators = [[cirq.Z(qubits[0]), cirq.X(qubits[1]) * cirq.Z(qubits[2])]] * 6
+    op_rows = [[serialize.serialize_paulisum(o) for o in row] for row in operators]
+    values = random_values(rng, 6)
+    batch = prepare(data_rows, NAMES, values, op_rows, [model_row] * 6)
+    executor = TensorflowExecutor(jit_compile=False)
+    got = executor.expectation(batch)
+    expected = cirq_expectations([d + model for d in data], values, NAMES, operators)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert len(executor._functions) == 1
+
+
+def test_tensorflow_executor_padding_follows_tfq():
+    q = cirq.LineQubit.range(2)
+    rows = [serialize.serialize_circuit(c) for c in
+            (cirq.Circuit(cirq.X(q[0]), cirq.I(q[1])), cirq.Circuit())]
+    ops = [[serialize.serialize_paulisum(cirq.Z(q[0])), b""]] * 2
+    got = TensorflowExecutor().expectation(prepare(rows, [], np.zeros((2, 0)), ops))
+    np.testing.assert_array_equal(got, [[-1.0, 0.0], [-2.0, -2.0]])
+
+
+@pytest.mark.skipif(not tf.config.list_physical_devices("GPU"), reason="no GPU")
+def test_tensorflow_executor_on_gpu(rng):
+    qubits = cirq.LineQubit.range(6)
+    circuits = [random_circuit(qubits, 30, rng)] * 4
+    operators = [[random_paulisum(qubits, rng)]] * 4
+    values = random_values(rng, 4)
+    with tf.device("/GPU:0"):
+        got = TensorflowExecutor().expectation(_batch(circuits, values, operators))
+    np.testing.assert_allclose(got, cirq_expectations(circuits, values, NAMES, operators),
+                               atol=1e-5)

@@ -185,17 +185,6 @@ def test_pqc_trains_under_fit():
     assert history.history["loss"][-1] < 0.01 < history.history["loss"][0]
 
 
-def test_gradient_without_differentiator_is_a_clear_error():
-    q = cirq.LineQubit(0)
-    values = tf.Variable([[0.1]])
-    with tf.GradientTape() as tape:
-        out = qml.layers.Expectation()(cirq.Circuit(cirq.rx(SYMBOLS[0])(q)),
-                                       symbol_names=[SYMBOLS[0]], symbol_values=values,
-                                       operators=cirq.Z(q))
-    with pytest.raises(NotImplementedError, match="Adjoint"):
-        tape.gradient(out, values)
-
-
 def test_empty_batch_keeps_the_operator_dimension():
     q = cirq.GridQubit(0, 0)
     out = qml.layers.Expectation()(tf.zeros([0], tf.string), symbol_names=[],

@@ -113,3 +113,31 @@ def test_parameter_shift_gradients_match_tfq_adjoint():
     theirs = gradient(tfq.layers.Expectation(differentiator=tfq.differentiators.Adjoint()),
                       tfq.convert_to_tensor(circuits))
     np.testing.assert_allclose(ours, theirs, atol=1e-3)
+
+
+@pytest.mark.parametrize("num_qubits", [1, 2, 4, 6, 8])
+@pytest.mark.parametrize("backend", ["qsim", "tensorflow"])
+def test_adjoint_gradients_match_tfq(num_qubits, backend, eager_functions):
+    tfq = tfq_or_skip()
+    import tensorflow as tf
+
+    rng = np.random.default_rng(40 + num_qubits)
+    qubits = cirq.GridQubit.rect(1, num_qubits)
+    circuits = [tfq_random_circuit(qubits, 3 * num_qubits + 5, rng) for _ in range(3)]
+    operators = [random_paulisum(qubits, rng) for _ in range(2)]
+    values = rng.uniform(-2, 2, (3, len(SYMBOLS))).astype(np.float32)
+    upstream = tf.constant(rng.normal(size=(3, 2)), tf.float32)
+
+    def gradient(layer, circuit_tensor):
+        variable = tf.Variable(values)
+        with tf.GradientTape() as tape:
+            out = layer(circuit_tensor, symbol_names=NAMES, symbol_values=variable,
+                        operators=operators)
+            loss = tf.reduce_sum(upstream * out)
+        return tf.convert_to_tensor(tape.gradient(loss, variable)).numpy()
+
+    ours = gradient(qml.layers.Expectation(backend=backend), circuits)
+    theirs = gradient(tfq.layers.Expectation(differentiator=tfq.differentiators.Adjoint()),
+                      tfq.convert_to_tensor(circuits))
+    assert np.abs(theirs).max() > 1e-2
+    np.testing.assert_allclose(ours, theirs, atol=1e-3)

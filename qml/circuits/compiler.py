@@ -104,6 +104,28 @@ class Block:
         return result
 
 
+def embed(unitary: np.ndarray, places: tuple[int, ...], size: int) -> np.ndarray:
+    """A ``[d, d]`` gate matrix on ``places`` as a matrix on all ``size`` block qubits."""
+    return _apply(unitary[None], places, size, np.eye(2**size, dtype=complex)[None])[0]
+
+
+def controlled(unitary: np.ndarray, control_values: tuple[int, ...]) -> np.ndarray:
+    """``[..., d, d]`` unitaries with controls prepended (most significant) as one matrix.
+
+    The result acts as ``unitary`` where the controls hold ``control_values`` and as
+    the identity elsewhere.
+    """
+    if not control_values:
+        return unitary
+    dim_c, dim_t = 2 ** len(control_values), unitary.shape[-1]
+    active = int("".join(str(v) for v in control_values), 2)
+    out = np.broadcast_to(np.eye(dim_c * dim_t, dtype=complex),
+                          unitary.shape[:-2] + (dim_c * dim_t,) * 2).copy()
+    window = slice(active * dim_t, (active + 1) * dim_t)
+    out[..., window, window] = unitary
+    return out
+
+
 def _apply(unitary: np.ndarray, places: tuple[int, ...], size: int,
            matrix: np.ndarray) -> np.ndarray:
     """``unitary`` (on ``places`` of a ``size``-qubit block) times ``matrix``, batched."""

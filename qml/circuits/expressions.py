@@ -125,9 +125,15 @@ def symbols_of(tree: Tree) -> frozenset[str]:
     return frozenset().union(*(symbols_of(arg) for arg in args)) if args else frozenset()
 
 
-def evaluate(tree: Tree, columns: Mapping[str, np.ndarray]) -> Union[float, np.ndarray]:
-    """Evaluates ``tree`` with numpy, each symbol bound to a column of values.
+NUMPY_FUNCTIONS = {"pow": np.power, **{name: fn for name, (_, fn) in FUNCTIONS.items()}}
 
+
+def evaluate(tree: Tree, columns: Mapping[str, np.ndarray],
+             functions: Mapping = NUMPY_FUNCTIONS) -> Union[float, np.ndarray]:
+    """Evaluates ``tree``, each symbol bound to a column of values.
+
+    ``functions`` maps ``pow``, ``sin``, ``cos``, ``tan``, ``exp`` and ``log`` to
+    implementations: numpy's by default, TensorFlow's in the TensorFlow executor.
     Returns a float for a constant tree, else an array shaped like the columns.
     """
     if isinstance(tree, (int, float)) and not isinstance(tree, bool):
@@ -142,7 +148,7 @@ def evaluate(tree: Tree, columns: Mapping[str, np.ndarray]) -> Union[float, np.n
         return np.pi
     if head == "E":
         return np.e
-    values = [evaluate(arg, columns) for arg in args]
+    values = [evaluate(arg, columns, functions) for arg in args]
     if head == "add" and values:
         return sum(values[1:], values[0])
     if head == "mul" and values:
@@ -152,10 +158,10 @@ def evaluate(tree: Tree, columns: Mapping[str, np.ndarray]) -> Union[float, np.n
         return result
     if head == "pow" and len(values) == 2:
         with np.errstate(all="ignore"):
-            return np.power(values[0], values[1])
+            return functions["pow"](values[0], values[1])
     if head in FUNCTIONS and len(values) == 1:
         with np.errstate(all="ignore"):
-            return FUNCTIONS[head][1](values[0])
+            return functions[head](values[0])
     raise UnsupportedExpressionError(f"malformed expression {tree!r}")
 
 

@@ -16,8 +16,10 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from typing import Callable, Mapping, Union
+import json
+from typing import Mapping, Optional, Union
 
 import cirq
 import numpy as np
@@ -187,23 +189,144 @@ def batched_unitary(
         name: np.atleast_1d(np.asarray(expressions.evaluate(fields[name], columns), float))
         for name in KIND_PARAMS[kind]
     }
-    return _UNITARIES[kind](values, fields)
+    terms = fourier_terms(kind, fields)
+    size = max([1] + [v.shape[0] for v in values.values()])
+    phases = np.stack([np.broadcast_to(phase_value(term.phase, values), (size,))
+                       for term in terms], axis=1)
+    return np.einsum("bm,mij->bij", np.exp(1j * phases), np.array([t.matrix for t in terms]))
 
 
 Number = Union[float, np.ndarray]
+Phase = tuple[tuple[tuple[str, ...], float], ...]
+"""A gate phase in radians: a sum of ``coefficient * product of parameter values``."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FourierTerm:
+    """One term ``exp(i * phase) * matrix`` of a gate's unitary."""
+
+    phase: Phase
+    matrix: np.ndarray
+
+
+def phase_value(phase: Phase, values: Mapping[str, Number]) -> Number:
+    """Evaluates a phase for parameter values (numpy arrays or TensorFlow tensors)."""
+    total = 0.0
+    for names, coefficient in phase:
+        product = coefficient
+        for name in names:
+            product = product * values[name]
+        total = total + product
+    return total
+
+
+def phase_slopes(phase: Phase, name: str, constants: Mapping[str, float]) -> Optional[float]:
+    """d(phase)/d(parameter ``name``), or None if it depends on a non-constant parameter.
+
+    ``constants`` holds the values of the gate's parameters that have no symbols.
+    """
+    slope = 0.0
+    for names, coefficient in phase:
+        if name not in names:
+            continue
+        rest = list(names)
+        rest.remove(name)
+        if any(other not in constants for other in rest) or name in rest:
+            return None
+        slope += coefficient * float(np.prod([constants[other] for other in rest]))
+    return slope
+
+
+def fourier_terms(kind: str, fields: Mapping) -> tuple[FourierTerm, ...]:
+    """The unitary of a gate kind as ``sum_m exp(i * phase_m) * matrix_m``.
+
+    Every native gate has this form with phases that are sums of products of its
+    parameters, which gives its exact derivative, its frequencies for parameter
+    shifts, and the same unitary in numpy and in TensorFlow.
+
+    Example:
+        >>> [t.phase for t in fourier_terms("Rz", {"r": 0.1})]
+        [((('r',), -0.5),), ((('r',), 0.5),)]
+    """
+    if kind in ("I", "Matrix"):
+        return _fixed_terms(kind, json.dumps(fields, sort_keys=True))
+    return _kind_terms(kind)
+
+
+@functools.lru_cache(maxsize=1024)
+def _fixed_terms(kind: str, fields_key: str) -> tuple[FourierTerm, ...]:
+    fields = json.loads(fields_key)
+    matrix = np.eye(2 ** int(fields["n"]), dtype=complex) if kind == "I" else matrix_of(fields)
+    return (FourierTerm((), matrix),)
+
+
+def _eigen_terms(kind: str) -> list[tuple[dict, np.ndarray]]:
+    """``exp(i pi t (theta_k + s)) P_k`` as (phase monomials, projector) pairs."""
+    shifts, projectors = _eigen_parts(kind)
+    return [({("t",): np.pi * theta, ("s", "t"): np.pi}, projector)
+            for theta, projector in zip(shifts, projectors)]
+
+
+def _entrywise(terms: list[tuple[dict, np.ndarray]], extra) -> list[tuple[dict, np.ndarray]]:
+    """Splits each term's matrix into entries, adding ``extra(i, j)`` to their phases."""
+    out = []
+    for phase, matrix in terms:
+        for (i, j), value in np.ndenumerate(matrix):
+            if abs(value) > 1e-12:
+                entry = np.zeros_like(matrix)
+                entry[i, j] = value
+                combined = dict(phase)
+                for names, coefficient in extra(i, j).items():
+                    combined[names] = combined.get(names, 0.0) + coefficient
+                out.append((combined, entry))
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _kind_terms(kind: str) -> tuple[FourierTerm, ...]:
+    z_exponent = (0, 1)  # Z**p multiplies |1> by exp(i pi p)
+    if kind in EIGEN_GATES:
+        terms = _eigen_terms(kind)
+    elif kind in ROTATIONS:  # exponent r / pi with global shift -1/2
+        base = ROTATIONS[kind][1]
+        terms = [({("r",): theta - 0.5}, projector)
+                 for theta, projector in zip(*_eigen_parts(base))]
+    elif kind == "PhasedXPow":  # Z**p X**t Z**-p
+        terms = _entrywise(_eigen_terms("XPow"), lambda i, j: {
+            ("p",): np.pi * (z_exponent[i] - z_exponent[j])})
+    elif kind == "PhasedXZ":  # Z**(z + a) X**x Z**-a
+        x_terms = [({("x",): phase[("t",)]}, matrix) for phase, matrix in _eigen_terms("XPow")]
+        terms = _entrywise(x_terms, lambda i, j: {
+            ("z",): np.pi * z_exponent[i],
+            ("a",): np.pi * (z_exponent[i] - z_exponent[j])})
+    elif kind == "PhasedISwapPow":  # (Z**-p x Z**p) ISWAP**t (Z**p x Z**-p)
+        iswap = [({("t",): phase[("t",)]}, matrix) for phase, matrix in _eigen_terms("ISwapPow")]
+        weight = [0, 1, -1, 0]  # b - a for the basis state |ab>
+        terms = _entrywise(iswap, lambda i, j: {("p",): np.pi * (weight[i] - weight[j])})
+    elif kind == "FSim":
+        diagonal, swap = np.diag([0, 1, 1, 0]).astype(complex), np.zeros((4, 4), complex)
+        swap[1, 2] = swap[2, 1] = 1
+        corner = np.zeros((4, 4), complex)
+        corner[3, 3] = 1
+        first = np.zeros((4, 4), complex)
+        first[0, 0] = 1
+        terms = [({}, first), ({("theta",): 1.0}, (diagonal - swap) / 2),
+                 ({("theta",): -1.0}, (diagonal + swap) / 2), ({("phi",): -1.0}, corner)]
+    elif kind == "CSwap":
+        terms = [({}, cirq.unitary(cirq.CSWAP).astype(complex))]
+    else:
+        raise UnsupportedGateError(f"unknown gate kind {kind!r}")
+    merged: dict[Phase, np.ndarray] = {}
+    for phase, matrix in terms:
+        key = tuple(sorted((names, float(c)) for names, c in phase.items() if c != 0))
+        merged[key] = merged.get(key, 0) + matrix
+    return tuple(FourierTerm(phase, matrix) for phase, matrix in merged.items())
 
 
 def eigen_shifts(kind: str) -> np.ndarray:
     """The eigen-shifts theta_k of an EigenGate kind: its unitary is
     ``sum_k exp(i pi t (theta_k + s)) P_k`` for exponent t and global shift s."""
     return _eigen_parts(kind)[0]
-
-
-def _eigen_unitary(base_kind: str, t: Number, s: Number) -> np.ndarray:
-    shifts, projectors = _eigen_parts(base_kind)
-    t, s = np.broadcast_arrays(np.atleast_1d(t), np.atleast_1d(s))
-    phases = np.exp(1j * np.pi * t[:, None] * (shifts[None, :] + s[:, None]))
-    return np.einsum("bk,kij->bij", phases, projectors)
 
 
 @functools.lru_cache(maxsize=None)
@@ -226,62 +349,6 @@ def _eigen_parts(kind: str) -> tuple[np.ndarray, np.ndarray]:
                 projector = projector @ (unitary - other * identity) / (lam - other)
         projectors.append(projector)
     return np.array(shifts), np.array(projectors)
-
-
-def _z_phase(t: Number) -> np.ndarray:
-    t = np.atleast_1d(t)
-    out = np.zeros((t.shape[0], 2, 2), complex)
-    out[:, 0, 0] = 1
-    out[:, 1, 1] = np.exp(1j * np.pi * t)
-    return out
-
-
-def _phased_x(v: Mapping[str, np.ndarray], _: Mapping) -> np.ndarray:
-    p = v["p"]
-    return _z_phase(p) @ _eigen_unitary("XPow", v["t"], v["s"]) @ _z_phase(-p)
-
-
-def _phased_xz(v: Mapping[str, np.ndarray], _: Mapping) -> np.ndarray:
-    x_gate = _eigen_unitary("XPow", v["x"], 0.0)
-    return _z_phase(v["z"] + v["a"]) @ x_gate @ _z_phase(-v["a"])
-
-
-def _phased_iswap(v: Mapping[str, np.ndarray], _: Mapping) -> np.ndarray:
-    p = v["p"]
-    iswap = _eigen_unitary("ISwapPow", v["t"], 0.0)
-    z_p, z_minus_p = _z_phase(p), _z_phase(-p)
-    before = np.einsum("bij,bkl->bikjl", z_p, z_minus_p).reshape(-1, 4, 4)
-    after = np.einsum("bij,bkl->bikjl", z_minus_p, z_p).reshape(-1, 4, 4)
-    return after @ iswap @ before
-
-
-def _fsim(v: Mapping[str, np.ndarray], _: Mapping) -> np.ndarray:
-    theta, phi = np.broadcast_arrays(v["theta"], v["phi"])
-    out = np.zeros((theta.shape[0], 4, 4), complex)
-    out[:, 0, 0] = 1
-    out[:, 1, 1] = out[:, 2, 2] = np.cos(theta)
-    out[:, 1, 2] = out[:, 2, 1] = -1j * np.sin(theta)
-    out[:, 3, 3] = np.exp(-1j * phi)
-    return out
-
-
-_UNITARIES: dict[str, Callable[[Mapping[str, np.ndarray], Mapping], np.ndarray]] = {
-    **{
-        kind: functools.partial(lambda k, v, _: _eigen_unitary(k, v["t"], v["s"]), kind)
-        for kind in EIGEN_GATES
-    },
-    **{
-        kind: functools.partial(lambda k, v, _: _eigen_unitary(k, v["r"] / np.pi, -0.5), base)
-        for kind, (_, base) in ROTATIONS.items()
-    },
-    "PhasedXPow": _phased_x,
-    "PhasedXZ": _phased_xz,
-    "PhasedISwapPow": _phased_iswap,
-    "FSim": _fsim,
-    "I": lambda _, fields: np.eye(2 ** int(fields["n"]), dtype=complex)[None],
-    "CSwap": lambda _, __: cirq.unitary(cirq.CSWAP).astype(complex)[None],
-    "Matrix": lambda _, fields: matrix_of(fields)[None],
-}
 
 
 def _symbolic(value: object) -> bool:

@@ -1,12 +1,19 @@
-"""Exact gradients by the parameter-shift rule.
+"""Exact gradients by the parameter-shift rule, with as many shifts as frequencies.
 
-A gate parameter ``p`` that enters a gate with a single frequency ``w`` (its
-eigenphases differ by ``w * p`` and nothing else) makes every expectation a function
-``a + b cos(w p) + c sin(w p)``, whose derivative is exactly
-``(w / 2) * (f(p + pi / (2 w)) - f(p - pi / (2 w)))``. The rule is applied to each
-parameterized gate of a circuit on its own, by running a copy of the program in which
-that one parameter is offset by a reserved shift symbol. The chain rule then carries
-each gate parameter's derivative to the symbols of its expression.
+Every native gate is ``sum_m exp(i phase_m) M_m`` with phases linear in each
+parameter ``p`` (see :func:`qml.circuits.gates.fourier_terms`). An expectation is
+then a trigonometric polynomial in ``p`` whose frequencies ``w_1 .. w_R`` are the
+positive differences of the phase slopes (with 0 added for a controlled gate, which
+acts as the identity elsewhere). Its derivative is exactly
+``sum_j c_j (f(p + s_j) - f(p - s_j))`` for ``R`` shifts ``s_j``, whose coefficients
+solve ``sum_j 2 c_j sin(w_r s_j) = w_r``. A single frequency ``w`` gives the familiar
+``(w / 2) (f(p + pi / 2w) - f(p - pi / 2w))``; ISwapPow, PhasedXPow's phase, FSim's
+theta and controlled rotations need two pairs of shifts.
+
+The rule is applied to each parameter of each gate on its own, by running a copy of
+the program in which that one parameter is offset by a reserved shift symbol. The
+chain rule then carries each gate parameter's derivative to the symbols of its
+expression.
 
 Example:
     >>> ParameterShift().get_config()
@@ -30,11 +37,6 @@ from qml.executors.base import Batch, Executor
 
 SHIFT_SYMBOL = "__qml_parameter_shift__"
 
-# Eigen gates whose exponent t has eigenphases pi * t * {0, 1} (+ a global shift).
-_TWO_LEVEL = {kind for kind in gates.EIGEN_GATES
-              if list(gates.eigen_shifts(kind)) == [0.0, 1.0]}
-_EXPONENT_FREQUENCY = np.pi  # frequency of an exponent t, in radians per unit of t
-_ANGLE_FREQUENCY = 1.0  # frequency of an angle in radians
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,18 +47,18 @@ class _Occurrence:
     block: int
     step: int
     name: str
-    frequency: float
+    shifts: tuple[float, ...]
+    coefficients: tuple[float, ...]
 
 
 class ParameterShift(Differentiator):
-    """Exact gradients from two shifted evaluations per parameterized gate parameter.
+    """Exact gradients from shifted evaluations of each parameterized gate parameter.
 
-    Supports parameters with a single frequency: the exponent of XPow, YPow, ZPow,
-    HPow, XX/YY/ZZPow, CZPow, CXPow, SwapPow, CCXPow and CCZPow (also controlled, when
-    their global shift is 0), the angle of rx, ry and rz (uncontrolled), the exponent
-    of PhasedXPow, x and z of PhasedXZ, and phi of FSim. Global shifts of uncontrolled
-    gates have zero derivative. Other parameters raise ``UnsupportedGateError``; use
-    ``CentralDifference`` for those.
+    Every parameter of every native gate is supported, controlled or not, as long as
+    its phases are linear in it: a global shift and an exponent that are both symbolic
+    in one gate are not, and raise ``UnsupportedGateError`` (use ``Adjoint`` or
+    ``CentralDifference`` for those). Each parameter costs two evaluations per
+    frequency of the gate in it, usually one or two.
 
     Example:
         >>> import cirq, sympy, tensorflow as tf, qml
@@ -91,13 +93,13 @@ class ParameterShift(Differentiator):
             row_values = batch.symbol_values[rows]
             row_operators = [batch.operators[row] for row in rows]
             for occurrence in _occurrences(row_program):
-                shift = np.pi / (2 * occurrence.frequency)
-                records.append((rows, occurrence, len(programs)))
-                for sign in (1.0, -1.0):
-                    programs += [_shifted(row_program, occurrence)] * len(rows)
-                    column = np.full((len(rows), 1), sign * shift, np.float32)
-                    values.append(np.concatenate([row_values, column], axis=1))
-                    operators += row_operators
+                for shift in occurrence.shifts:
+                    records.append((rows, occurrence, shift, len(programs)))
+                    for sign in (1.0, -1.0):
+                        programs += [_shifted(row_program, occurrence)] * len(rows)
+                        column = np.full((len(rows), 1), sign * shift, np.float32)
+                        values.append(np.concatenate([row_values, column], axis=1))
+                        operators += row_operators
         if not programs:
             return grad.astype(np.float32)
 
@@ -105,12 +107,12 @@ class ParameterShift(Differentiator):
                               np.concatenate(values).astype(np.float32), tuple(operators))
         expectations = executor.expectation(shifted_batch).astype(np.float64)
         index = {name: k for k, name in enumerate(batch.symbol_names)}
-        for rows, occurrence, start in records:
+        for rows, occurrence, shift, start in records:
             count = len(rows)
             plus = expectations[start:start + count]
             minus = expectations[start + count:start + 2 * count]
             weighted = np.sum(upstream[rows] * (plus - minus), axis=1)
-            weighted *= occurrence.frequency / 2
+            weighted *= occurrence.coefficients[occurrence.shifts.index(shift)]
             tree = _tree(batch.programs[rows[0]], occurrence)
             columns = {name: batch.symbol_values[rows, index[name]].astype(np.float64)
                        for name in expressions.symbols_of(tree)}
@@ -145,7 +147,7 @@ def _tree(row_program, occurrence: _Occurrence) -> expressions.Tree:
 
 @functools.lru_cache(maxsize=4096)
 def _occurrences(row_program) -> tuple[_Occurrence, ...]:
-    """Every parameter of every gate that depends on a symbol, with its frequency."""
+    """Every parameter of every gate that depends on a symbol, with its shift rule."""
     found = []
     for s, segment in enumerate(row_program.segments):
         for b, block in enumerate(segment.program.blocks):
@@ -155,39 +157,60 @@ def _occurrences(row_program) -> tuple[_Occurrence, ...]:
                     symbols = expressions.symbols_of(gate.fields[name])
                     if not symbols:
                         continue
-                    frequency = _frequency(gate, name, bool(block.controls))
-                    if frequency is None:
+                    frequencies = _frequencies(gate, name, bool(block.controls))
+                    if frequencies is None:
                         raise UnsupportedGateError(
                             f"ParameterShift cannot differentiate parameter {name!r} of a "
                             f"{'controlled ' if block.controls else ''}{gate.kind} gate "
-                            f"(symbols {sorted(symbols)}): it does not enter with a single "
-                            "frequency; use qml.differentiators.CentralDifference"
+                            f"(symbols {sorted(symbols)}): its phases are not linear in "
+                            "it; use qml.differentiators.Adjoint or CentralDifference"
                         )
-                    if frequency:
-                        found.append(_Occurrence(s, b, t, name, frequency))
+                    if frequencies:
+                        shifts, coefficients = shift_rule(frequencies)
+                        found.append(_Occurrence(s, b, t, name, shifts, coefficients))
     return tuple(found)
 
 
-def _frequency(gate: compiler.Gate, name: str, controlled: bool) -> Optional[float]:
-    """The single frequency of a parameter, 0 if it cannot matter, None if unsupported."""
-    kind = gate.kind
-    shift_is_zero = not expressions.symbols_of(gate.fields.get("s", 0)) and \
-        expressions.evaluate(gate.fields.get("s", 0), {}) == 0
-    if name == "s":  # a global shift: a global phase, unless the gate is controlled
-        return None if controlled else 0.0
-    if kind in _TWO_LEVEL or kind == "PhasedXPow" and name == "t":
-        if kind == "PhasedXPow" and expressions.symbols_of(gate.fields["p"]):
+def _frequencies(gate: compiler.Gate, name: str, controlled: bool) -> Optional[tuple]:
+    """The frequencies of an expectation in gate parameter ``name``; None if the
+    gate's phases are not linear in it."""
+    constants = {field: float(expressions.evaluate(gate.fields[field], {}))
+                 for field in gates.KIND_PARAMS[gate.kind]
+                 if not expressions.symbols_of(gate.fields[field])}
+    slopes = set()
+    for term in gates.fourier_terms(gate.kind, gate.fields):
+        slope = gates.phase_slopes(term.phase, name, constants)
+        if slope is None:
             return None
-        return _EXPONENT_FREQUENCY if (not controlled or shift_is_zero) else None
+        slopes.add(round(slope, 9))
     if controlled:
-        return None
-    if kind in gates.ROTATIONS:
-        return _ANGLE_FREQUENCY
-    if kind == "PhasedXZ" and name in ("x", "z"):
-        return _EXPONENT_FREQUENCY
-    if kind == "FSim" and name == "phi":
-        return _ANGLE_FREQUENCY
-    return None
+        slopes.add(0.0)
+    return tuple(sorted({round(abs(a - b), 9) for a in slopes for b in slopes} - {0.0}))
+
+
+@functools.lru_cache(maxsize=1024)
+def shift_rule(frequencies: tuple[float, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Shifts ``s_j`` and coefficients ``c_j`` with
+    ``f'(p) = sum_j c_j (f(p + s_j) - f(p - s_j))`` for these frequencies.
+
+    Frequencies that are multiples of the smallest are completed to an equally spaced
+    set, for which the shifts ``(2j - 1) pi / (2 R w)`` are well conditioned.
+
+    Example:
+        >>> shift_rule((2.0,))
+        ((0.7853981633974483,), (1.0,))
+    """
+    base = min(frequencies)
+    multiples = np.asarray(frequencies) / base
+    if np.allclose(multiples, np.round(multiples), atol=1e-9):
+        frequencies = tuple(base * k for k in range(1, int(round(multiples.max())) + 1))
+    count = len(frequencies)
+    shifts = np.array([(2 * j - 1) * np.pi / (2 * count * min(frequencies))
+                       for j in range(1, count + 1)])
+    omega = np.asarray(frequencies)
+    system = 2 * np.sin(omega[:, None] * shifts[None, :])
+    coefficients = np.linalg.solve(system, omega)
+    return tuple(float(x) for x in shifts), tuple(float(x) for x in coefficients)
 
 
 @functools.lru_cache(maxsize=65536)

@@ -1,8 +1,8 @@
 """Executors: the simulators behind the layers, with one interface.
 
 ``get_executor(backend)`` maps a layer's ``backend`` argument to an executor:
-``None`` (the default policy, qsim for now), ``'qsim'``, an :class:`Executor`, or any
-``cirq.SimulatesExpectationValues``.
+``None`` (the default policy, qsim for now), ``'qsim'``, ``'tensorflow'``, an
+:class:`Executor`, or any ``cirq.SimulatesExpectationValues``.
 
 Example:
     >>> get_executor(None).name
@@ -18,11 +18,13 @@ import cirq
 from qml.executors.base import Batch, Executor, prepare
 from qml.executors.cirq_backend import CirqExecutor
 from qml.executors.qsim import QsimExecutor, QsimOptions
+from qml.executors.tensorflow import TensorflowExecutor
 
 __all__ = ["Batch", "CirqExecutor", "Executor", "QsimExecutor", "QsimOptions",
-           "get_executor", "prepare"]
+           "TensorflowExecutor", "get_executor", "prepare"]
 
 _DEFAULT = QsimExecutor()
+_NAMED = {"qsim": _DEFAULT, "tensorflow": TensorflowExecutor()}
 
 
 def get_executor(backend: Any) -> Executor:
@@ -32,15 +34,19 @@ def get_executor(backend: Any) -> Executor:
         ValueError: for an unknown backend name.
         TypeError: for an object that is not a backend.
     """
-    if backend is None or (isinstance(backend, str) and backend == "qsim"):
+    if backend is None:
         return _DEFAULT
     if isinstance(backend, str):
-        raise ValueError(f"backend must be None, 'qsim' or a Cirq simulator, got {backend!r}")
+        if backend not in _NAMED:
+            raise ValueError(
+                f"backend must be None, 'qsim', 'tensorflow' or a Cirq simulator, got "
+                f"{backend!r}")
+        return _NAMED[backend]
     if isinstance(backend, Executor):
         return backend
     if isinstance(backend, cirq.SimulatesExpectationValues):
         return CirqExecutor(backend)
     raise TypeError(
-        "backend must be None, 'qsim', a qml executor or a "
+        "backend must be None, 'qsim', 'tensorflow', a qml executor or a "
         f"cirq.SimulatesExpectationValues, got {type(backend).__name__}: {backend!r}"
     )

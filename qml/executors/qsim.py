@@ -91,6 +91,23 @@ class QsimExecutor(Executor):
         out = np.zeros((batch.batch_size, batch.num_operators), dtype=np.float32)
         if not batch.num_operators:
             return out
+        for row, circuit in self._circuits(batch):
+            opsums = _opsums(batch.programs[row], batch.operators[row])
+            values = qsim.qsim_simulate_expectation_values(
+                self.options.qsim_dict(circuit, circuit.num_qubits), opsums, 0)
+            out[row] = np.real(values)
+        return fill_padding(batch, out)
+
+    def final_states(self, batch: Batch) -> list[np.ndarray]:
+        """Each row's final state vector, ``[2**n]`` complex64 in Cirq's qubit order."""
+        states = [np.ones(1, np.complex64)] * batch.batch_size
+        for row, circuit in self._circuits(batch):
+            options = self.options.qsim_dict(circuit, circuit.num_qubits)
+            states[row] = qsim.qsim_simulate_fullstate(options, 0).view(np.complex64)
+        return states
+
+    def _circuits(self, batch: Batch):
+        """Yields ``(row, qsim.Circuit)`` for every row that has qubits."""
         # Bind each distinct program once, for all the rows that run it.
         bound = {}
         for key, (program, rows) in batch.segment_groups().items():
@@ -106,12 +123,7 @@ class QsimExecutor(Executor):
                 flats, position = bound[id(segment.program)]
                 layout = _qsim_layout(segment, row_program.num_qubits)
                 time = _add_blocks(circuit, layout, flats, position[row], time)
-            opsums = _opsums(row_program, batch.operators[row])
-            values = qsim.qsim_simulate_expectation_values(
-                self.options.qsim_dict(circuit, row_program.num_qubits), opsums, 0
-            )
-            out[row] = np.real(values)
-        return fill_padding(batch, out)
+            yield row, circuit
 
 
 def _flat_unitaries(program: compiler.Program, columns: dict) -> list:

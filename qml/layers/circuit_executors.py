@@ -32,7 +32,7 @@ class _QuantumLayer(keras.layers.Layer):
         if self.backend is not None and not isinstance(self.backend, str):
             raise ValueError(
                 f"a layer with backend={self.backend!r} cannot be saved; only "
-                "backend=None or 'qsim' can be stored in a model file"
+                "backend=None, 'qsim' or 'tensorflow' can be stored in a model file"
             )
         return {
             **super().get_config(),
@@ -63,10 +63,10 @@ class Expectation(_QuantumLayer):
     """Computes expectation values of operators on parameterized circuits.
 
     Args:
-        backend: None (qml's default policy: qsim for now), ``'qsim'``, or any
+        backend: None (qml's default policy: qsim for now), ``'qsim'``, ``'tensorflow'``, or any
             ``cirq.SimulatesExpectationValues``.
-        differentiator: a ``qml.differentiators.Differentiator``; None selects the
-            default analytic differentiator.
+        differentiator: a ``qml.differentiators.Differentiator``; None selects
+            ``Adjoint``.
 
     Call arguments:
         inputs: a circuit tensor ``tf.string [batch]``, a ``cirq.Circuit`` (tiled to

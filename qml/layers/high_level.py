@@ -107,7 +107,7 @@ class PQC(_ModelCircuitLayer):
             are the weights.
         operators: a PauliSum or a list of them.
         repetitions: reserved for sampled expectations; must be None for now.
-        backend: None, ``'qsim'`` or a ``cirq.SimulatesExpectationValues``.
+        backend: None, ``'qsim'``, ``'tensorflow'`` or a ``cirq.SimulatesExpectationValues``.
         differentiator: a ``qml.differentiators.Differentiator``.
         initializer, regularizer, constraint: for the weights, as in Keras.
 
@@ -171,7 +171,7 @@ class ControlledPQC(_ModelCircuitLayer):
         model_circuit: a ``cirq.Circuit`` with symbols, ordered by name.
         operators: a PauliSum or a list of them.
         repetitions: reserved for sampled expectations; must be None for now.
-        backend: None, ``'qsim'`` or a ``cirq.SimulatesExpectationValues``.
+        backend: None, ``'qsim'``, ``'tensorflow'`` or a ``cirq.SimulatesExpectationValues``.
         differentiator: a ``qml.differentiators.Differentiator``.
 
     Input shape:

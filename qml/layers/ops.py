@@ -3,7 +3,9 @@
 :func:`expectation` runs an executor on string tensors of circuits and operators.
 Executing eagerly it calls the executor directly, so bad input raises qml's typed
 errors; inside ``tf.function`` and ``model.fit`` it runs as a ``tf.numpy_function``.
-Its gradient with respect to ``symbol_values`` comes from the layer's differentiator.
+Its gradient with respect to ``symbol_values`` comes from the layer's differentiator,
+``Adjoint`` by default. With ``Autodiff`` and the TensorFlow executor the simulation
+itself is made of TensorFlow ops (inside a ``tf.py_function`` in graph mode).
 
 Example:
     >>> import cirq
@@ -26,9 +28,10 @@ import sympy
 import tensorflow as tf
 
 from qml.circuits import serialize
-from qml.differentiators import Differentiator
+from qml.differentiators import Adjoint, Autodiff, Differentiator
 from qml.errors import NotACircuitError
 from qml.executors.base import Executor, prepare
+from qml.executors.tensorflow import TensorflowExecutor
 
 
 def expectation(
@@ -44,20 +47,26 @@ def expectation(
 
     Args:
         executor: the executor that simulates.
-        differentiator: computes gradients; None raises when a gradient is asked.
+        differentiator: computes gradients; None means ``Adjoint``.
         circuits: ``tf.string [batch]`` serialized circuits.
         symbol_names: ``tf.string [n_symbols]``.
         symbol_values: ``float32 [batch, n_symbols]``.
         operators: ``tf.string [batch, n_ops]`` serialized Pauli sums.
         appended: optional ``tf.string [batch]`` circuits appended to ``circuits``.
     """
+    differentiator = differentiator if differentiator is not None else Adjoint()
     extra = appended if appended is not None else tf.zeros([0], tf.string)
+    num_ops = operators.shape[1] if operators.shape.rank == 2 else None
+    if isinstance(differentiator, Autodiff):
+        return _autodiff_expectation(executor, circuits, symbol_names,
+                                     tf.cast(symbol_values, tf.float32), operators, extra,
+                                     num_ops)
 
     def forward(rows, names, values, ops, extra_rows) -> np.ndarray:
         if len(rows) == 0:
             return np.zeros((0, ops.shape[1]), np.float32)
         batch = prepare(list(rows), list(names), values, list(ops), list(extra_rows))
-        return executor.expectation(batch)
+        return np.asarray(executor.expectation(batch), np.float32)
 
     def backward(rows, names, values, ops, extra_rows, upstream) -> np.ndarray:
         if len(rows) == 0:
@@ -65,27 +74,77 @@ def expectation(
         batch = prepare(list(rows), list(names), values, list(ops), list(extra_rows))
         return differentiator.differentiate_analytic(executor, batch, upstream)
 
-    num_ops = operators.shape[1] if operators.shape.rank == 2 else None
-
     @tf.custom_gradient
     def op(values: tf.Tensor) -> tf.Tensor:
         args = [circuits, symbol_names, values, operators, extra]
         result = _run(forward, args, [circuits.shape[0], num_ops])
 
         def grad(upstream: tf.Tensor) -> tf.Tensor:
-            if differentiator is None:
-                raise NotImplementedError(
-                    "this layer has differentiator=None, whose default, "
-                    "qml.differentiators.Adjoint, is not available in this version of "
-                    "qml; pass differentiator=qml.differentiators.CentralDifference() "
-                    "(or ForwardDifference, LinearCombination) to train it"
-                )
             upstream = tf.cast(upstream, tf.float32)
             return _run(backward, args + [upstream], values.shape)
 
         return result, grad
 
     return op(tf.cast(symbol_values, tf.float32))
+
+
+class ExpectationOp:
+    """``op(programs, symbol_names, symbol_values, pauli_sums)``, as TFQ's ops.
+
+    Made by :func:`qml.get_expectation_op` (differentiated by ``Adjoint``) or by a
+    differentiator's ``generate_differentiable_op``.
+    """
+
+    def __init__(self, executor: Executor, differentiator: Optional[Differentiator]) -> None:
+        self.executor = executor
+        self.differentiator = differentiator
+
+    def __call__(self, programs: Any, symbol_names: Any, symbol_values: Any,
+                 pauli_sums: Any) -> tf.Tensor:
+        circuits = as_circuit_tensor(programs, "programs")
+        values = as_symbol_values(symbol_values)
+        operators = as_operator_tensor(pauli_sums, tf.shape(circuits)[0])
+        return expectation(self.executor, self.differentiator, circuits,
+                           as_symbol_names(symbol_names), values, operators)
+
+
+def get_expectation_op(backend: Any = None) -> ExpectationOp:
+    """TFQ's ``get_expectation_op``: an expectation op on the given backend.
+
+    Example:
+        >>> import cirq
+        >>> q = cirq.LineQubit(0)
+        >>> op = get_expectation_op("tensorflow")
+        >>> op([cirq.Circuit(cirq.X(q))], [], tf.zeros([1, 0]), [[cirq.Z(q)]]).numpy()
+        array([[-1.]], dtype=float32)
+    """
+    from qml.executors import get_executor
+
+    return ExpectationOp(get_executor(backend), None)
+
+
+def _autodiff_expectation(executor: Executor, circuits, symbol_names, symbol_values,
+                          operators, extra, num_ops) -> tf.Tensor:
+    """Expectations as TensorFlow ops of ``symbol_values``, for automatic differentiation."""
+    if not isinstance(executor, TensorflowExecutor):
+        raise TypeError(
+            "differentiator=Autodiff() needs backend='tensorflow', whose simulation is "
+            f"made of TensorFlow ops; this layer's executor is {executor.name!r}"
+        )
+
+    def simulate(values, rows, names, ops, extra_rows) -> tf.Tensor:
+        rows, names, ops, extra_rows = (t.numpy() for t in (rows, names, ops, extra_rows))
+        if len(rows) == 0:
+            return tf.zeros((0, ops.shape[1]), tf.float32)
+        batch = prepare(list(rows), list(names), values.numpy(), list(ops), list(extra_rows))
+        return tf.cast(executor.expectation_tensor(batch, values), tf.float32)
+
+    args = [symbol_values, circuits, symbol_names, operators, extra]
+    if tf.executing_eagerly():
+        return simulate(*args)
+    out = tf.py_function(simulate, args, tf.float32)
+    out.set_shape([circuits.shape[0], num_ops])
+    return out
 
 
 def _run(fn, args: list, shape) -> tf.Tensor:

@@ -1,0 +1,581 @@
+"""The TensorFlow executor: batched state vectors simulated with TensorFlow ops.
+
+Rows are grouped by their program's structure: the qubits each block acts on, in
+order. A group is simulated as one ``[rows, 2**n]`` state, so a TFQ-style batch, with a
+different constant data circuit per row followed by a shared model circuit, runs as a
+single batch whose data blocks are stacked per row. Each group's simulation is traced
+once into a ``tf.function`` (compiled by XLA with ``jit_compile=True``) and runs on a
+GPU when TensorFlow sees one.
+
+A block is applied by slicing the state on the block's qubits and combining the
+slices with the block matrix entries, which XLA fuses into a few loops over the
+state. Parameterized blocks are built from the symbol values with TensorFlow ops
+(each gate as ``sum_m exp(i phase_m) matrix_m``, see :func:`gates.fourier_terms`),
+so gradients with respect to ``symbol_values`` follow from automatic
+differentiation, to any order, and the adjoint method needs no finite differences.
+
+Example:
+    >>> import cirq
+    >>> from qml.circuits.serialize import serialize_circuit, serialize_paulisum
+    >>> from qml.executors.base import prepare
+    >>> q = cirq.LineQubit(0)
+    >>> batch = prepare([serialize_circuit(cirq.Circuit(cirq.X(q)))], [],
+    ...                 np.zeros((1, 0)), [[serialize_paulisum(cirq.Z(q))]])
+    >>> TensorflowExecutor().expectation(batch)
+    array([[-1.]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import functools
+import itertools
+import json
+from typing import Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from qml.circuits import compiler, expressions, gates
+from qml.errors import NonFiniteValueError
+from qml.executors.base import PADDED_CIRCUIT_VALUE, Batch, Executor, operator_qubits
+
+
+
+def _as_float64(value) -> tf.Tensor:
+    # tf.cast would first make a Python float a float32 tensor, losing precision.
+    return tf.cast(value, tf.float64) if tf.is_tensor(value) else tf.constant(value, tf.float64)
+
+
+def _float64(function):
+    return lambda *args: function(*(_as_float64(a) for a in args))
+
+
+TF_FUNCTIONS = {name: _float64(f) for name, f in {
+    "pow": tf.pow, "sin": tf.sin, "cos": tf.cos, "tan": tf.tan, "exp": tf.exp,
+    "log": tf.math.log}.items()}
+PRECISIONS = {"complex64": tf.complex64, "complex128": tf.complex128}
+# Blocks on more qubits than this are applied with einsum instead of slices.
+_MAX_SLICED_QUBITS = 3
+_PLAN_CACHE_SIZE = 256
+
+
+# ------------------------------------------------------------------------ plans
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Placed:
+    """A block placed on a row's register: ``positions`` are its controls, then targets."""
+
+    block: compiler.Block
+    positions: tuple[int, ...]
+
+    @property
+    def symbolic(self) -> bool:
+        return self.block.constant is None
+
+
+def _placed_blocks(row_program) -> tuple[_Placed, ...]:
+    return _placed_cached(row_program)
+
+
+@functools.lru_cache(maxsize=8192)
+def _placed_cached(row_program) -> tuple[_Placed, ...]:
+    placed = []
+    for segment in row_program.segments:
+        for block in segment.program.blocks:
+            qubits = block.controls + block.targets
+            placed.append(_Placed(block, tuple(segment.positions[q] for q in qubits)))
+    return tuple(placed)
+
+
+def _structure_key(row_program) -> tuple:
+    """Rows with equal keys are simulated together: same qubits per block, and the
+    same parameterized blocks (their matrices then come from one computation)."""
+    return _structure_cached(row_program)
+
+
+@functools.lru_cache(maxsize=8192)
+def _structure_cached(row_program) -> tuple:
+    return (row_program.num_qubits,) + tuple(
+        (p.positions, id(p.block)) if p.symbolic else p.positions
+        for p in _placed_blocks(row_program))
+
+
+def _constant_matrix(placed: _Placed) -> np.ndarray:
+    """A constant block's matrix on its controls and targets, ``[d, d]`` complex128."""
+    return _constant_cached(placed.block)
+
+
+_CONSTANTS: dict[int, tuple[compiler.Block, np.ndarray]] = {}
+
+
+def _constant_cached(block: compiler.Block) -> np.ndarray:
+    entry = _CONSTANTS.get(id(block))
+    if entry is None or entry[0] is not block:
+        if len(_CONSTANTS) > 65536:
+            _CONSTANTS.clear()
+        entry = (block, compiler.controlled(block.constant[0], block.control_values))
+        _CONSTANTS[id(block)] = entry
+    return entry[1]
+
+
+def _embedded_terms(step: compiler.Step, size: int) -> tuple[tuple, np.ndarray]:
+    """A gate's Fourier phases and its term matrices embedded in a ``size``-qubit block."""
+    fields = step.gate.fields if step.gate.kind == "Matrix" else {}
+    return _embedded_cached(step.gate.kind, json.dumps(fields), step.places, size)
+
+
+@functools.lru_cache(maxsize=16384)
+def _embedded_cached(kind: str, fields: str, places: tuple, size: int):
+    terms = gates.fourier_terms(kind, json.loads(fields))
+    matrices = np.stack([compiler.embed(t.matrix, places, size) for t in terms])
+    return tuple(t.phase for t in terms), matrices
+
+
+def _symbolic_matrix(block: compiler.Block, columns: dict, rows: tf.Tensor,
+                     dtype: tf.DType) -> tf.Tensor:
+    """``[rows, d, d]`` matrix of a parameterized block on its controls and targets."""
+    size = len(block.targets)
+    result = None
+    for step in block.steps:
+        if step.gate.constant is not None:
+            unitary = tf.constant(compiler.embed(step.gate.constant[0], step.places, size)[None],
+                                  dtype)
+        else:
+            phases, matrices = _embedded_terms(step, size)
+            values = {name: expressions.evaluate(step.gate.fields[name], columns, TF_FUNCTIONS)
+                      for name in gates.KIND_PARAMS[step.gate.kind]}
+            angle = tf.stack([tf.broadcast_to(_as_float64(gates.phase_value(p, values)),
+                                              [rows]) for p in phases], axis=1)
+            factors = tf.cast(tf.complex(tf.cos(angle), tf.sin(angle)), dtype)
+            unitary = tf.einsum("rm,mij->rij", factors, tf.constant(matrices, dtype))
+        result = unitary if result is None else tf.matmul(unitary, result)
+    if block.controls:
+        dim_t = 2**size
+        dim = dim_t * 2 ** len(block.controls)
+        active = int("".join(str(v) for v in block.control_values), 2) * dim_t
+        identity = np.eye(dim, dtype=complex)
+        identity[active:active + dim_t, active:active + dim_t] = 0
+        padding = [[0, 0], [active, dim - active - dim_t], [active, dim - active - dim_t]]
+        result = tf.constant(identity[None], dtype) + tf.pad(result, padding)
+    return result
+
+
+# ------------------------------------------------------------- state kernels
+def _split(state: tf.Tensor, positions: Sequence[int], num_qubits: int) -> dict:
+    """Slices of a ``[rows, 2**n]`` state, one per basis state of ``positions``.
+
+    Returns ``{bits: slice}`` with ``bits`` in the order of ``positions``; each slice
+    has shape ``[rows, a_0, ..., a_k]`` over the other qubits.
+    """
+    order = sorted(range(len(positions)), key=lambda i: positions[i])
+    shape, previous = [-1], 0
+    for i in order:
+        shape += [2 ** (positions[i] - previous), 2]
+        previous = positions[i] + 1
+    shape.append(2 ** (num_qubits - previous))
+    tensor = tf.reshape(state, shape)
+    parts = {}
+    for bits in itertools.product((0, 1), repeat=len(positions)):
+        index = [slice(None)] * len(shape)
+        for rank, i in enumerate(order):
+            index[2 + 2 * rank] = bits[i]
+        parts[bits] = tensor[tuple(index)]
+    return parts
+
+
+def _merge(parts: dict, positions: Sequence[int], num_qubits: int) -> tf.Tensor:
+    """The inverse of :func:`_split`: a ``[rows, 2**n]`` state from its slices."""
+    order = sorted(range(len(positions)), key=lambda i: positions[i])
+
+    def assemble(rank: int, bits: dict) -> tf.Tensor:
+        if rank == len(order):
+            return parts[tuple(bits[i] for i in range(len(positions)))]
+        halves = [assemble(rank + 1, {**bits, order[rank]: b}) for b in (0, 1)]
+        return tf.stack(halves, axis=2 + rank)
+
+    return tf.reshape(assemble(0, {}), [-1, 2**num_qubits])
+
+
+def _entries(matrix: tf.Tensor, rank: int) -> list[list[tf.Tensor]]:
+    """Matrix entries ``[r][c]``, each shaped ``[rows or 1, 1, ..., 1]`` to broadcast."""
+    dim = matrix.shape[-1]
+    flat = tf.reshape(matrix, [-1, dim * dim] + [1] * rank)
+    return [[flat[:, r * dim + c] for c in range(dim)] for r in range(dim)]
+
+
+def apply_matrix(state: tf.Tensor, matrix: tf.Tensor, positions: Sequence[int],
+                 num_qubits: int) -> tf.Tensor:
+    """Applies ``[rows or 1, d, d]`` matrices on ``positions`` to a ``[rows, 2**n]`` state."""
+    k = len(positions)
+    if k > _MAX_SLICED_QUBITS:
+        return _apply_einsum(state, matrix, positions, num_qubits)
+    parts = _split(state, positions, num_qubits)
+    keys = list(itertools.product((0, 1), repeat=k))
+    entries = _entries(matrix, k + 1)
+    out = {}
+    for r, row_bits in enumerate(keys):
+        total = None
+        for c, col_bits in enumerate(keys):
+            term = entries[r][c] * parts[col_bits]
+            total = term if total is None else total + term
+        out[row_bits] = total
+    return _merge(out, positions, num_qubits)
+
+
+def _apply_einsum(state: tf.Tensor, matrix: tf.Tensor, positions: Sequence[int],
+                  num_qubits: int) -> tf.Tensor:
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY"
+    k = len(positions)
+    qubits = letters[:num_qubits]
+    outs = letters[num_qubits:num_qubits + k]
+    ins = "".join(qubits[p] for p in positions)
+    result = list(qubits)
+    for i, p in enumerate(positions):
+        result[p] = outs[i]
+    tensor = tf.reshape(state, [-1] + [2] * num_qubits)
+    gate = tf.reshape(matrix, [-1] + [2] * (2 * k))
+    batch = "Z" if matrix.shape[0] != 1 else ""
+    if not batch:
+        gate = gate[0]
+    product = tf.einsum(f"{batch}{outs}{ins},Z{qubits}->Z{''.join(result)}", gate, tensor)
+    return tf.reshape(product, [-1, 2**num_qubits])
+
+
+def overlap_matrix(bra: tf.Tensor, ket: tf.Tensor, positions: Sequence[int],
+                   num_qubits: int) -> tf.Tensor:
+    """``G[rows, r, c] = sum over other qubits of conj(bra_r) * ket_c`` on ``positions``.
+
+    For ``bra = lambda`` after a block and ``ket = psi`` before it,
+    ``<lambda| dU |psi> = sum(dU * G)``: the adjoint method's gradient of a block matrix.
+    """
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY"
+    k = len(positions)
+    qubits = letters[:num_qubits]
+    rows = "".join(qubits[p] for p in positions)
+    cols = letters[num_qubits:num_qubits + k]
+    ket_qubits = list(qubits)
+    for i, p in enumerate(positions):
+        ket_qubits[p] = cols[i]
+    shape = [-1] + [2] * num_qubits
+    overlap = tf.einsum(f"Z{qubits},Z{''.join(ket_qubits)}->Z{rows}{cols}",
+                        tf.reshape(tf.math.conj(bra), shape), tf.reshape(ket, shape))
+    return tf.reshape(overlap, [-1, 2**k, 2**k])
+
+
+# ------------------------------------------------------------------ measurement
+@dataclasses.dataclass(frozen=True)
+class _Terms:
+    """The distinct Pauli strings of a group's operators, grouped by their bit flips.
+
+    ``flips[f]`` is a flip mask; ``signs[f]`` lists ``(sign mask, number of Ys)`` of
+    the strings with that flip. Term ``t`` (in that order) has coefficients
+    ``coefficients[row or 0, operator, t]``.
+    """
+
+    flips: tuple[int, ...]
+    signs: tuple[tuple[tuple[int, int], ...], ...]
+
+
+def _pauli_masks(paulis: tuple, num_qubits: int) -> tuple[int, int, int]:
+    flip = sign = ys = 0
+    for pauli, position in paulis:
+        bit = 1 << (num_qubits - 1 - position)
+        if pauli in ("X", "Y"):
+            flip |= bit
+        if pauli in ("Z", "Y"):
+            sign |= bit
+        ys += pauli == "Y"
+    return flip, sign, ys
+
+
+def _operator_terms(batch: Batch, rows: np.ndarray, num_qubits: int) -> tuple[_Terms, np.ndarray]:
+    """Measurement terms of ``rows`` and their ``[rows or 1, n_ops, n_terms]`` weights."""
+    distinct = {}
+    for row in rows:
+        distinct.setdefault(batch.operators[row], row)
+    by_flip: dict[int, dict[tuple[int, int], None]] = collections.defaultdict(dict)
+    parsed = {}
+    for operator_row, row in distinct.items():
+        parsed[operator_row] = []
+        for op in operator_row:
+            terms = []
+            for coefficient, paulis in operator_qubits(batch.programs[row], op, int(row)):
+                flip, sign, ys = _pauli_masks(paulis, num_qubits)
+                by_flip[flip][(sign, ys)] = None
+                terms.append((flip, sign, ys, coefficient))
+            parsed[operator_row].append(terms)
+    flips = tuple(sorted(by_flip))
+    signs = tuple(tuple(by_flip[f]) for f in flips)
+    index = {(f, s, y): i for i, (f, s, y) in enumerate(
+        (f, s, y) for f, group in zip(flips, signs) for s, y in group)}
+    shared = len(distinct) == 1
+    weights = np.zeros((1 if shared else len(rows), batch.num_operators, len(index)))
+    for out_row, row in enumerate(rows[:1] if shared else rows):
+        for op, terms in enumerate(parsed[batch.operators[row]]):
+            for flip, sign, ys, coefficient in terms:
+                weights[out_row, op, index[(flip, sign, ys)]] += float(np.real(coefficient))
+    return _Terms(flips, signs), weights
+
+
+def _parity_signs(sign_masks: Sequence[int], num_qubits: int) -> np.ndarray:
+    """``[2**n, len(sign_masks)]`` of (-1)**popcount(x & mask)."""
+    x = np.arange(2**num_qubits, dtype=np.int64)[:, None]
+    masked = x & np.asarray(sign_masks, dtype=np.int64)[None, :]
+    parity = np.zeros_like(masked)
+    while masked.any():
+        parity ^= masked & 1
+        masked = masked >> 1
+    return 1.0 - 2.0 * parity
+
+
+def measure(state: tf.Tensor, terms: _Terms, weights: tf.Tensor, num_qubits: int) -> tf.Tensor:
+    """``[rows, n_ops]`` expectation values of the weighted Pauli strings."""
+    real = state.dtype.real_dtype
+    values = []
+    for flip, group in zip(terms.flips, terms.signs):
+        signs = _parity_signs([s for s, _ in group], num_qubits)
+        if flip == 0:
+            probabilities = tf.math.real(state * tf.math.conj(state))
+            values.append(tf.matmul(probabilities, tf.constant(signs, real)))
+            continue
+        partner = tf.gather(state, np.arange(2**num_qubits) ^ flip, axis=1)
+        products = tf.math.conj(partner) * state
+        sums = tf.matmul(products, tf.constant(signs, state.dtype))
+        phases = np.array([1j**ys for _, ys in group])
+        values.append(tf.math.real(sums * tf.constant(phases[None], state.dtype)))
+    if not values:
+        return tf.zeros([tf.shape(state)[0], weights.shape[1]], real)
+    term_values = tf.concat(values, axis=1)
+    if weights.shape[0] == 1:  # the same operators on every row
+        return tf.einsum("rt,ot->ro", term_values, tf.cast(weights[0], real))
+    return tf.einsum("rt,rot->ro", term_values, tf.cast(weights, real))
+
+
+# ----------------------------------------------------------------- the executor
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Plan:
+    """How one group of rows is simulated."""
+
+    num_qubits: int
+    blocks: tuple[_Placed, ...]
+    terms: _Terms
+
+
+class TensorflowExecutor(Executor):
+    """Simulates batches of programs as ``[rows, 2**n]`` state vectors in TensorFlow.
+
+    Args:
+        precision: ``"complex64"`` (default) or ``"complex128"``.
+        jit_compile: compile each group's simulation with XLA.
+
+    Example:
+        >>> TensorflowExecutor(precision="complex128").dtype
+        tf.complex128
+    """
+
+    name = "tensorflow"
+
+    def __init__(self, precision: str = "complex64", jit_compile: bool = True) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(
+                f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+        if not isinstance(jit_compile, bool):
+            raise TypeError(f"jit_compile must be a bool, got {jit_compile!r}")
+        self.precision = precision
+        self.dtype = PRECISIONS[precision]
+        self.jit_compile = jit_compile
+        self._functions: collections.OrderedDict = collections.OrderedDict()
+
+    # -- public interface
+    def expectation(self, batch: Batch) -> np.ndarray:
+        values = tf.constant(batch.symbol_values, tf.float32)
+        return self.expectation_tensor(batch, values).numpy()
+
+    def expectation_tensor(self, batch: Batch, symbol_values: tf.Tensor) -> tf.Tensor:
+        """``[batch, n_ops]`` expectations, differentiable in ``symbol_values`` by
+        TensorFlow's automatic differentiation (also to higher orders).
+
+        The values are float32 in complex64 precision and float64 in complex128.
+        """
+        outputs, indices = [], []
+        for plan, rows, constants, weights in self._groups(batch):
+            whole = len(rows) == batch.batch_size  # then rows is 0, 1, ..., batch - 1
+            values = symbol_values if whole else tf.gather(symbol_values, rows)
+            function = self._function("expectation", plan, batch.symbol_names)
+            outputs.append(function(values, constants, weights))
+            indices.append(rows)
+        result = _stitch(indices, outputs, batch)
+        if tf.executing_eagerly() and not np.isfinite(result.numpy()).all():
+            raise NonFiniteValueError(
+                "a gate parameter evaluates to NaN or infinity for the given symbol_values")
+        return result
+
+    def final_states(self, batch: Batch) -> list[np.ndarray]:
+        """Each row's final state vector, ``[2**n]`` in Cirq's qubit order."""
+        states: list[Optional[np.ndarray]] = [np.ones(1, self.dtype.as_numpy_dtype)] * \
+            batch.batch_size
+        values = tf.constant(batch.symbol_values, tf.float32)
+        for plan, rows, constants, _ in self._groups(batch):
+            function = self._function("state", plan, batch.symbol_names)
+            result = function(tf.gather(values, rows), constants).numpy()
+            for i, row in enumerate(rows):
+                states[row] = result[i]
+        return states
+
+    def adjoint_gradient(self, batch: Batch, upstream: np.ndarray,
+                         final_states: Optional[Sequence[np.ndarray]] = None) -> np.ndarray:
+        """``[batch, n_symbols]`` gradient of ``sum(upstream * expectation)``.
+
+        One backward sweep per group: the final state is un-computed block by block
+        while the adjoint state carries the upstream gradient, and each
+        parameterized block's matrix gradient is contracted with the exact derivative
+        of its matrix with respect to the symbols.
+
+        Args:
+            final_states: optional final states per row, from another executor's
+                forward pass (qsim's); otherwise the forward pass runs here.
+        """
+        grad = np.zeros(batch.symbol_values.shape, np.float32)
+        values = tf.constant(batch.symbol_values, tf.float32)
+        for plan, rows, constants, weights in self._groups(batch):
+            if not any(p.symbolic for p in plan.blocks):
+                continue
+            up = tf.constant(upstream[rows], self.dtype.real_dtype)
+            kind = "adjoint_from_state" if final_states is not None else "adjoint"
+            function = self._function(kind, plan, batch.symbol_names)
+            args = [tf.gather(values, rows), constants, weights, up]
+            if final_states is not None:
+                args.append(tf.constant(np.stack([final_states[r] for r in rows]), self.dtype))
+            grad[rows] = function(*args).numpy()
+        return grad
+
+    # -- grouping
+    def _groups(self, batch: Batch):
+        """Yields ``(plan, rows, constants, weights)`` per group of rows."""
+        groups: dict[tuple, list[int]] = {}
+        for row, program in enumerate(batch.programs):
+            if program.num_qubits and batch.num_operators:
+                groups.setdefault(_structure_key(program), []).append(row)
+        for rows in groups.values():
+            rows = np.asarray(rows)
+            first = batch.programs[rows[0]]
+            num_qubits = first.num_qubits
+            terms, weights = _operator_terms(batch, rows, num_qubits)
+            placed = _placed_blocks(first)
+            plan = _Plan(num_qubits, placed, terms)
+            shared = all(batch.programs[r] is first for r in rows)
+            constants = []
+            for index, block in enumerate(placed):
+                if block.symbolic:
+                    continue
+                if shared:
+                    matrices = _constant_matrix(block)[None]
+                else:
+                    matrices = np.stack([_constant_matrix(_placed_blocks(batch.programs[r])[index])
+                                         for r in rows])
+                constants.append(tf.constant(matrices, self.dtype))
+            yield plan, rows, constants, tf.constant(weights, self.dtype.real_dtype)
+
+    # -- traced functions
+    def _function(self, kind: str, plan: _Plan, symbol_names: tuple[str, ...]):
+        key = (kind, _plan_key(plan), symbol_names)
+        function = self._functions.get(key)
+        if function is not None:
+            self._functions.move_to_end(key)
+            return function
+        builder = {"expectation": self._expectation_fn, "state": self._state_fn,
+                   "adjoint": self._adjoint_fn, "adjoint_from_state": self._adjoint_fn}[kind]
+        function = tf.function(builder(plan, symbol_names, kind == "adjoint_from_state"),
+                               jit_compile=self.jit_compile, reduce_retracing=True,
+                               autograph=False)
+        self._functions[key] = function
+        if len(self._functions) > _PLAN_CACHE_SIZE:
+            self._functions.popitem(last=False)
+        return function
+
+    def _matrices(self, plan: _Plan, symbol_names, values: tf.Tensor, constants) -> list:
+        index = {name: i for i, name in enumerate(symbol_names)}
+        rows = tf.shape(values)[0]
+        columns = {name: tf.cast(values[:, i], tf.float64) for name, i in index.items()}
+        matrices, constant_iter = [], iter(constants)
+        for placed in plan.blocks:
+            if placed.symbolic:
+                matrices.append(_symbolic_matrix(placed.block, columns, rows, self.dtype))
+            else:
+                matrices.append(next(constant_iter))
+        return matrices
+
+    def _simulate(self, plan: _Plan, matrices: list, rows: tf.Tensor) -> tf.Tensor:
+        state = tf.one_hot(tf.zeros([rows], tf.int32), 2**plan.num_qubits, dtype=self.dtype)
+        for placed, matrix in zip(plan.blocks, matrices):
+            state = apply_matrix(state, matrix, placed.positions, plan.num_qubits)
+        return state
+
+    def _state_fn(self, plan: _Plan, symbol_names, _unused: bool):
+        def state(values, constants):
+            matrices = self._matrices(plan, symbol_names, values, constants)
+            return self._simulate(plan, matrices, tf.shape(values)[0])
+        return state
+
+    def _expectation_fn(self, plan: _Plan, symbol_names, _unused: bool):
+        def expectation(values, constants, weights):
+            matrices = self._matrices(plan, symbol_names, values, constants)
+            state = self._simulate(plan, matrices, tf.shape(values)[0])
+            return measure(state, plan.terms, weights, plan.num_qubits)
+        return expectation
+
+    def _adjoint_fn(self, plan: _Plan, symbol_names, from_state: bool):
+        n = plan.num_qubits
+
+        def adjoint(values, constants, weights, upstream, state=None):
+            matrix_tape = tf.GradientTape(watch_accessed_variables=False)
+            with matrix_tape:
+                matrix_tape.watch(values)
+                matrices = self._matrices(plan, symbol_names, values, constants)
+            if state is None:
+                state = self._simulate(plan, matrices, tf.shape(values)[0])
+            with tf.GradientTape() as tape:
+                tape.watch(state)
+                loss = tf.reduce_sum(upstream * measure(state, plan.terms, weights, n))
+            # TF's gradient of a real loss is 2 dL/d(conj psi), so this is H psi.
+            adjoint_state = tape.gradient(loss, state) / 2
+            overlaps = {}
+            for index in range(len(plan.blocks) - 1, -1, -1):
+                placed, inverse = plan.blocks[index], tf.linalg.adjoint(matrices[index])
+                state = apply_matrix(state, inverse, placed.positions, n)
+                if placed.symbolic:
+                    overlaps[index] = overlap_matrix(adjoint_state, state, placed.positions, n)
+                adjoint_state = apply_matrix(adjoint_state, inverse, placed.positions, n)
+            # d(loss)/d(values) = 2 Re sum(dU * G) over the parameterized blocks U: the
+            # gradient of each block matrix's entries is conj(G), pulled back to values.
+            symbolic = sorted(overlaps)
+            return 2 * matrix_tape.gradient(
+                [matrices[i] for i in symbolic], values,
+                output_gradients=[tf.math.conj(overlaps[i]) for i in symbolic])
+
+        if from_state:
+            return adjoint
+        return lambda values, constants, weights, upstream: adjoint(
+            values, constants, weights, upstream)
+
+
+def _plan_key(plan: _Plan) -> tuple:
+    blocks = tuple((p.positions, id(p.block) if p.symbolic else None) for p in plan.blocks)
+    return plan.num_qubits, blocks, plan.terms
+
+
+def _stitch(indices: list, outputs: list, batch: Batch) -> tf.Tensor:
+    """Puts each group's rows back in batch order; padding rows get TFQ's values."""
+    padded = [r for r, p in enumerate(batch.programs) if not p.num_qubits]
+    if padded:
+        indices = indices + [np.asarray(padded)]
+        dtype = outputs[0].dtype if outputs else tf.float32
+        outputs = outputs + [tf.fill([len(padded), batch.num_operators],
+                                     tf.constant(PADDED_CIRCUIT_VALUE, dtype))]
+    covered = sum(len(i) for i in indices)
+    if covered < batch.batch_size:  # no operators: every row is [n_ops = 0]
+        return tf.zeros([batch.batch_size, batch.num_operators], dtype)
+    if len(outputs) == 1:
+        return outputs[0]
+    return tf.dynamic_stitch([tf.constant(i, tf.int32) for i in indices], outputs)
