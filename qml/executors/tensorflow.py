@@ -148,8 +148,9 @@ def _symbolic_matrix(block: compiler.Block, columns: dict, rows: tf.Tensor,
             angle = tf.stack([tf.broadcast_to(_as_float64(gates.phase_value(p, values)),
                                               [rows]) for p in phases], axis=1)
             factors = tf.cast(tf.complex(tf.cos(angle), tf.sin(angle)), dtype)
-            unitary = tf.einsum("rm,mij->rij", factors, tf.constant(matrices, dtype))
-        result = unitary if result is None else tf.matmul(unitary, result)
+            unitary = tf.reduce_sum(factors[:, :, None, None] * tf.constant(matrices, dtype),
+                                    axis=1)
+        result = unitary if result is None else _small_matmul(unitary, result)
     if block.controls:
         dim_t = 2**size
         dim = dim_t * 2 ** len(block.controls)
@@ -159,6 +160,12 @@ def _symbolic_matrix(block: compiler.Block, columns: dict, rows: tf.Tensor,
         padding = [[0, 0], [active, dim - active - dim_t], [active, dim - active - dim_t]]
         result = tf.constant(identity[None], dtype) + tf.pad(result, padding)
     return result
+
+
+def _small_matmul(left: tf.Tensor, right: tf.Tensor) -> tf.Tensor:
+    """Batched product of small matrices as a broadcast multiply and sum, which XLA
+    fuses; batched matmul of 4x4 matrices runs one tiny kernel per row."""
+    return tf.reduce_sum(left[:, :, :, None] * right[:, None, :, :], axis=2)
 
 
 # ------------------------------------------------------------- state kernels
@@ -541,12 +548,19 @@ class TensorflowExecutor(Executor):
             # TF's gradient of a real loss is 2 dL/d(conj psi), so this is H psi.
             adjoint_state = tape.gradient(loss, state) / 2
             overlaps = {}
+            rows = tf.shape(state)[0]
+            # psi and lambda are un-applied together, as one batch of 2 * rows states.
+            both = tf.concat([state, adjoint_state], axis=0)
             for index in range(len(plan.blocks) - 1, -1, -1):
                 placed, inverse = plan.blocks[index], tf.linalg.adjoint(matrices[index])
-                state = apply_matrix(state, inverse, placed.positions, n)
+                if inverse.shape[0] != 1:
+                    inverse = tf.concat([inverse, inverse], axis=0)
                 if placed.symbolic:
-                    overlaps[index] = overlap_matrix(adjoint_state, state, placed.positions, n)
-                adjoint_state = apply_matrix(adjoint_state, inverse, placed.positions, n)
+                    after = both
+                both = apply_matrix(both, inverse, placed.positions, n)
+                if placed.symbolic:  # lambda after the block, psi before it
+                    overlaps[index] = overlap_matrix(after[rows:], both[:rows],
+                                                     placed.positions, n)
             # d(loss)/d(values) = 2 Re sum(dU * G) over the parameterized blocks U: the
             # gradient of each block matrix's entries is conj(G), pulled back to values.
             symbolic = sorted(overlaps)
