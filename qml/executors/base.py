@@ -150,7 +150,11 @@ def prepare(
         )
     else:
         programs = tuple(compiler.compile_row(row) for row in circuit_rows)
-    operators = tuple(tuple(bytes(op) for op in row) for row in operator_rows)
+    if isinstance(operator_rows, np.ndarray):  # from a tensor: rows of bytes already
+        operator_rows = operator_rows.tolist()
+    operators = tuple(map(tuple, operator_rows))
+    if not all(type(op) is bytes for row in operators for op in row):
+        operators = tuple(tuple(bytes(op) for op in row) for row in operators)
     if len({len(row) for row in operators}) > 1:
         raise BatchSizeError("every row of operators must have the same length")
     known = set(symbol_names)

@@ -65,13 +65,13 @@ def expectation(
     def forward(rows, names, values, ops, extra_rows) -> np.ndarray:
         if len(rows) == 0:
             return np.zeros((0, ops.shape[1]), np.float32)
-        batch = prepare(list(rows), list(names), values, list(ops), list(extra_rows))
+        batch = prepare(list(rows), list(names), values, ops, list(extra_rows))
         return np.asarray(executor.expectation(batch), np.float32)
 
     def backward(rows, names, values, ops, extra_rows, upstream) -> np.ndarray:
         if len(rows) == 0:
             return np.zeros((0, len(names)), np.float32)
-        batch = prepare(list(rows), list(names), values, list(ops), list(extra_rows))
+        batch = prepare(list(rows), list(names), values, ops, list(extra_rows))
         return differentiator.differentiate_analytic(executor, batch, upstream)
 
     @tf.custom_gradient
@@ -136,7 +136,7 @@ def _autodiff_expectation(executor: Executor, circuits, symbol_names, symbol_val
         rows, names, ops, extra_rows = (t.numpy() for t in (rows, names, ops, extra_rows))
         if len(rows) == 0:
             return tf.zeros((0, ops.shape[1]), tf.float32)
-        batch = prepare(list(rows), list(names), values.numpy(), list(ops), list(extra_rows))
+        batch = prepare(list(rows), list(names), values.numpy(), ops, list(extra_rows))
         return tf.cast(executor.expectation_tensor(batch, values), tf.float32)
 
     args = [symbol_values, circuits, symbol_names, operators, extra]
