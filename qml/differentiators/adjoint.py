@@ -3,13 +3,12 @@
 Example:
     >>> import cirq, sympy, tensorflow as tf, qml
     >>> q = cirq.LineQubit(0)
-    >>> layer = qml.layers.Expectation(differentiator=Adjoint())
-    >>> angle = tf.Variable([[0.5]])
-    >>> with tf.GradientTape() as tape:
-    ...     z = layer(cirq.Circuit(cirq.ry(sympy.Symbol("a"))(q)), symbol_names=["a"],
-    ...               symbol_values=angle, operators=cirq.Z(q))
-    >>> round(float(tape.gradient(z, angle)[0, 0]), 4)  # d cos(a) / da = -sin(0.5)
-    -0.4794
+    >>> a = tf.Variable([[0.5]])
+    >>> with tf.GradientTape() as tape:  # <Y> after rx(a) is -sin(a)
+    ...     y = qml.layers.Expectation()(cirq.Circuit(cirq.rx(sympy.Symbol("a"))(q)),
+    ...         symbol_names=["a"], symbol_values=a, operators=cirq.Y(q))
+    >>> round(float(tape.gradient(y, a)[0, 0]), 4)  # Adjoint, the default: -cos(0.5)
+    -0.8776
 """
 
 from __future__ import annotations
