@@ -239,6 +239,9 @@ def test_tensorflow_executor_padding_follows_tfq():
     ops = [[serialize.serialize_paulisum(cirq.Z(q[0])), b""]] * 2
     got = TensorflowExecutor().expectation(prepare(rows, [], np.zeros((2, 0)), ops))
     np.testing.assert_array_equal(got, [[-1.0, 0.0], [-2.0, -2.0]])
+    no_operators = TensorflowExecutor().expectation(prepare(rows[:1], [], np.zeros((1, 0)),
+                                                            [[]]))
+    assert no_operators.shape == (1, 0)
 
 
 @pytest.mark.skipif(not tf.config.list_physical_devices("GPU"), reason="no GPU")

@@ -74,12 +74,8 @@ class _Placed:
         return self.block.constant is None
 
 
-def _placed_blocks(row_program) -> tuple[_Placed, ...]:
-    return _placed_cached(row_program)
-
-
 @functools.lru_cache(maxsize=8192)
-def _placed_cached(row_program) -> tuple[_Placed, ...]:
+def _placed_blocks(row_program) -> tuple[_Placed, ...]:
     placed = []
     for segment in row_program.segments:
         for block in segment.program.blocks:
@@ -88,28 +84,21 @@ def _placed_cached(row_program) -> tuple[_Placed, ...]:
     return tuple(placed)
 
 
+@functools.lru_cache(maxsize=8192)
 def _structure_key(row_program) -> tuple:
     """Rows with equal keys are simulated together: same qubits per block, and the
     same parameterized blocks (their matrices then come from one computation)."""
-    return _structure_cached(row_program)
-
-
-@functools.lru_cache(maxsize=8192)
-def _structure_cached(row_program) -> tuple:
     return (row_program.num_qubits,) + tuple(
         (p.positions, id(p.block)) if p.symbolic else p.positions
         for p in _placed_blocks(row_program))
 
 
-def _constant_matrix(placed: _Placed) -> np.ndarray:
-    """A constant block's matrix on its controls and targets, ``[d, d]`` complex128."""
-    return _constant_cached(placed.block)
-
-
 _CONSTANTS: dict[int, tuple[compiler.Block, np.ndarray]] = {}
 
 
-def _constant_cached(block: compiler.Block) -> np.ndarray:
+def _constant_matrix(placed: _Placed) -> np.ndarray:
+    """A constant block's matrix on its controls and targets, ``[d, d]`` complex128."""
+    block = placed.block
     entry = _CONSTANTS.get(id(block))
     if entry is None or entry[0] is not block:
         if len(_CONSTANTS) > 65536:
@@ -418,18 +407,6 @@ class TensorflowExecutor(Executor):
                 "a gate parameter evaluates to NaN or infinity for the given symbol_values")
         return result
 
-    def final_states(self, batch: Batch) -> list[np.ndarray]:
-        """Each row's final state vector, ``[2**n]`` in Cirq's qubit order."""
-        states: list[Optional[np.ndarray]] = [np.ones(1, self.dtype.as_numpy_dtype)] * \
-            batch.batch_size
-        values = tf.constant(batch.symbol_values, tf.float32)
-        for plan, rows, constants, _ in self._groups(batch):
-            function = self._function("state", plan, batch.symbol_names)
-            result = function(tf.gather(values, rows), constants).numpy()
-            for i, row in enumerate(rows):
-                states[row] = result[i]
-        return states
-
     def adjoint_gradient(self, batch: Batch, upstream: np.ndarray,
                          final_states: Optional[Sequence[np.ndarray]] = None) -> np.ndarray:
         """``[batch, n_symbols]`` gradient of ``sum(upstream * expectation)``.
@@ -491,8 +468,8 @@ class TensorflowExecutor(Executor):
         if function is not None:
             self._functions.move_to_end(key)
             return function
-        builder = {"expectation": self._expectation_fn, "state": self._state_fn,
-                   "adjoint": self._adjoint_fn, "adjoint_from_state": self._adjoint_fn}[kind]
+        builder = {"expectation": self._expectation_fn, "adjoint": self._adjoint_fn,
+                   "adjoint_from_state": self._adjoint_fn}[kind]
         function = tf.function(builder(plan, symbol_names, kind == "adjoint_from_state"),
                                jit_compile=self.jit_compile, reduce_retracing=True,
                                autograph=False)
@@ -517,12 +494,6 @@ class TensorflowExecutor(Executor):
         state = tf.one_hot(tf.zeros([rows], tf.int32), 2**plan.num_qubits, dtype=self.dtype)
         for placed, matrix in zip(plan.blocks, matrices):
             state = apply_matrix(state, matrix, placed.positions, plan.num_qubits)
-        return state
-
-    def _state_fn(self, plan: _Plan, symbol_names, _unused: bool):
-        def state(values, constants):
-            matrices = self._matrices(plan, symbol_names, values, constants)
-            return self._simulate(plan, matrices, tf.shape(values)[0])
         return state
 
     def _expectation_fn(self, plan: _Plan, symbol_names, _unused: bool):
@@ -581,10 +552,10 @@ def _plan_key(plan: _Plan) -> tuple:
 
 def _stitch(indices: list, outputs: list, batch: Batch) -> tf.Tensor:
     """Puts each group's rows back in batch order; padding rows get TFQ's values."""
+    dtype = outputs[0].dtype if outputs else tf.float32
     padded = [r for r, p in enumerate(batch.programs) if not p.num_qubits]
     if padded:
         indices = indices + [np.asarray(padded)]
-        dtype = outputs[0].dtype if outputs else tf.float32
         outputs = outputs + [tf.fill([len(padded), batch.num_operators],
                                      tf.constant(PADDED_CIRCUIT_VALUE, dtype))]
     covered = sum(len(i) for i in indices)
