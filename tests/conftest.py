@@ -165,6 +165,22 @@ def cirq_expectations(circuits, values, names, operators) -> np.ndarray:
     return out
 
 
+def reference_gradient(circuits, values: np.ndarray, operators, upstream: np.ndarray,
+                       step: float = 1e-5) -> np.ndarray:
+    """Gradient of ``sum(upstream * expectations)`` with respect to ``values``:
+    central differences of :func:`cirq_expectations`, in complex128."""
+    names = [s.name for s in SYMBOLS]
+    gradient = np.zeros(values.shape)
+    for col in range(values.shape[1]):
+        plus, minus = values.astype(np.float64), values.astype(np.float64)
+        plus[:, col] += step
+        minus[:, col] -= step
+        slope = (cirq_expectations(circuits, plus, names, operators)
+                 - cirq_expectations(circuits, minus, names, operators)) / (2 * step)
+        gradient[:, col] = np.sum(upstream * slope, axis=1)
+    return gradient
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)

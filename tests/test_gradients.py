@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import sympy
 import tensorflow as tf
-from conftest import SYMBOLS, random_circuit, random_paulisum, random_values
+from conftest import (SYMBOLS, cirq_expectations, random_circuit, random_paulisum,
+                      random_values, reference_gradient)
 
 import qml
 from qml.errors import UnsupportedGateError
@@ -19,28 +20,10 @@ def eager(eager_functions):
     """Every test here runs the TensorFlow executor's functions eagerly."""
 
 
-def reference_loss(circuits, operators, values: np.ndarray) -> float:
-    """sum(UPSTREAM * expectations) by cirq.Simulator in complex128."""
-    simulator = cirq.Simulator(dtype=np.complex128)
-    total = 0.0
-    for row, circuit in enumerate(circuits):
-        resolver = {name: float(values[row, k]) for k, name in enumerate(NAMES)}
-        qubits = sorted(circuit.all_qubits())
-        expectations = simulator.simulate_expectation_values(
-            circuit, operators, param_resolver=resolver, qubit_order=qubits)
-        total += float(np.sum(UPSTREAM[row] * np.real(expectations)))
-    return total
-
-
-def reference_gradient(circuits, operators, values: np.ndarray, step: float = 1e-5):
-    gradient = np.zeros_like(values)
-    for index in np.ndindex(values.shape):
-        plus, minus = values.copy(), values.copy()
-        plus[index] += step
-        minus[index] -= step
-        gradient[index] = (reference_loss(circuits, operators, plus)
-                           - reference_loss(circuits, operators, minus)) / (2 * step)
-    return gradient
+def reference_loss(circuit, operators, values: np.ndarray) -> float:
+    """sum(UPSTREAM * expectations) of one circuit by cirq.Simulator in complex128."""
+    return float(np.sum(UPSTREAM[:1] * cirq_expectations([circuit], values, NAMES,
+                                                         [operators])))
 
 
 def layer_gradient(backend, differentiator, circuits, operators, values) -> np.ndarray:
@@ -70,7 +53,7 @@ def test_differentiators_match_finite_differences(num_qubits):
     circuits = [random_circuit(qubits, 3 * num_qubits + 4, rng) for _ in range(2)]
     operators = [random_paulisum(qubits, rng) for _ in range(2)]
     values = random_values(rng, 2).astype(np.float64)
-    expected = reference_gradient(circuits, operators, values)
+    expected = reference_gradient(circuits, values, [operators] * 2, UPSTREAM)
     assert np.abs(expected).max() > 1e-3  # the circuits do depend on their symbols
     for name, (backend, differentiator) in COMBINATIONS.items():
         got = layer_gradient(backend, differentiator, circuits, operators, values)
@@ -100,7 +83,7 @@ def test_every_parameterized_gate_alone():
         for op in [ops] + ([ops.controlled_by(q[2])] if cirq.num_qubits(gate) < 3 else []):
             circuits = [cirq.Circuit(prepare, op, cirq.rx(0.2)(q[0]))] * 2
             values = random_values(rng, 2).astype(np.float64)
-            expected = reference_gradient(circuits, operators, values)
+            expected = reference_gradient(circuits, values, [operators] * 2, UPSTREAM)
             for name, (backend, differentiator) in COMBINATIONS.items():
                 got = layer_gradient(backend, differentiator, circuits, operators, values)
                 np.testing.assert_allclose(got, expected, atol=1e-4, err_msg=f"{op}: {name}")
@@ -133,7 +116,7 @@ def test_hessian_with_autodiff_matches_finite_differences():
                 shifted = values.copy()
                 shifted[0, i] += si * step
                 shifted[0, j] += sj * step
-                total += si * sj * reference_loss([circuit], operators, shifted)
+                total += si * sj * reference_loss(circuit, operators, shifted)
             expected[i, j] = total / (4 * step**2)
     assert np.abs(expected).max() > 1e-2
     np.testing.assert_allclose(hessian, expected, atol=1e-4)
@@ -152,7 +135,8 @@ def test_adjoint_starts_from_qsim_final_states(monkeypatch):
                         lambda self, batch: calls.append(1) or original(self, batch))
     got = layer_gradient("qsim", qml.differentiators.Adjoint(), circuits, operators, values)
     assert calls
-    np.testing.assert_allclose(got, reference_gradient(circuits, operators, values), atol=1e-4)
+    expected = reference_gradient(circuits, values, [operators] * 2, UPSTREAM)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
 
 
 def test_autodiff_needs_the_tensorflow_backend():

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import sympy
 import tensorflow as tf
-from conftest import SYMBOLS, cirq_expectations, random_circuit, random_values
+from conftest import (SYMBOLS, cirq_expectations, random_circuit, random_values,
+                      reference_gradient)
 
 import qml
 
@@ -157,17 +158,8 @@ def test_finite_difference_gradients_match_cirq(differentiator, rng):
         loss = tf.reduce_sum(weights * layer(circuit, symbol_names=NAMES,
                                              symbol_values=values, operators=operators))
     got = tape.gradient(loss, values).numpy()
-    # Reference: complex128 central differences of cirq.Simulator.
-    base = values.numpy().astype(np.float64)
-    step = 1e-5
-    expected = np.zeros_like(base)
-    for col in range(base.shape[1]):
-        plus, minus = base.copy(), base.copy()
-        plus[:, col] += step
-        minus[:, col] -= step
-        diff = (cirq_expectations([circuit] * 2, plus, NAMES, [operators] * 2)
-                - cirq_expectations([circuit] * 2, minus, NAMES, [operators] * 2)) / (2 * step)
-        expected[:, col] = np.sum(weights.numpy() * diff, axis=1)
+    expected = reference_gradient([circuit] * 2, values.numpy(), [operators] * 2,
+                                  weights.numpy())
     np.testing.assert_allclose(got, expected, rtol=1e-2, atol=2e-2)
 
 

@@ -9,9 +9,9 @@ import tensorflow as tf
 from conftest import (
     SYMBOLS,
     circuit_from_makers,
-    cirq_expectations,
     random_parameter,
     random_paulisum,
+    reference_gradient,
 )
 
 import qml
@@ -41,19 +41,6 @@ def shiftable_circuit(qubits, num_ops, rng):
         return op
 
     return circuit_from_makers(qubits, num_ops, rng, one, two, control)
-
-
-def reference_gradient(circuits, values, operators, upstream, step=1e-5):
-    """Central differences of cirq.Simulator in complex128, contracted with upstream."""
-    grad = np.zeros(values.shape)
-    for col in range(values.shape[1]):
-        plus, minus = values.astype(np.float64), values.astype(np.float64)
-        plus[:, col] += step
-        minus[:, col] -= step
-        slope = (cirq_expectations(circuits, plus, NAMES, operators)
-                 - cirq_expectations(circuits, minus, NAMES, operators)) / (2 * step)
-        grad[:, col] = np.sum(upstream * slope, axis=1)
-    return grad
 
 
 def layer_gradient(differentiator, circuits, values, operators, upstream):

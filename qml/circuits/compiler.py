@@ -82,6 +82,11 @@ class Block:
     def symbols(self) -> frozenset[str]:
         return frozenset().union(*(step.gate.symbols for step in self.steps))
 
+    @functools.cached_property
+    def controlled_constant(self) -> np.ndarray:
+        """A constant block's ``[d, d]`` matrix on its controls, then its targets."""
+        return controlled(self.constant[0], self.control_values)
+
     def unitary(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
         """``[batch or 1, d, d]`` complex128 unitary of the whole block."""
         if self.constant is not None:
@@ -118,12 +123,17 @@ def controlled(unitary: np.ndarray, control_values: tuple[int, ...]) -> np.ndarr
     if not control_values:
         return unitary
     dim_c, dim_t = 2 ** len(control_values), unitary.shape[-1]
-    active = int("".join(str(v) for v in control_values), 2)
     out = np.broadcast_to(np.eye(dim_c * dim_t, dtype=complex),
                           unitary.shape[:-2] + (dim_c * dim_t,) * 2).copy()
-    window = slice(active * dim_t, (active + 1) * dim_t)
-    out[..., window, window] = unitary
+    start = control_offset(control_values, dim_t)
+    out[..., start:start + dim_t, start:start + dim_t] = unitary
     return out
+
+
+def control_offset(control_values: tuple[int, ...], target_dim: int) -> int:
+    """Where the target block sits in a controlled matrix: the index of the basis
+    state whose controls hold ``control_values`` and whose targets are all 0."""
+    return int("".join(str(v) for v in control_values), 2) * target_dim
 
 
 def _apply(unitary: np.ndarray, places: tuple[int, ...], size: int,

@@ -220,7 +220,7 @@ def phase_value(phase: Phase, values: Mapping[str, Number]) -> Number:
     return total
 
 
-def phase_slopes(phase: Phase, name: str, constants: Mapping[str, float]) -> Optional[float]:
+def phase_slope(phase: Phase, name: str, constants: Mapping[str, float]) -> Optional[float]:
     """d(phase)/d(parameter ``name``), or None if it depends on a non-constant parameter.
 
     ``constants`` holds the values of the gate's parameters that have no symbols.

@@ -179,7 +179,7 @@ def _frequencies(gate: compiler.Gate, name: str, controlled: bool) -> Optional[t
                  if not expressions.symbols_of(gate.fields[field])}
     slopes = set()
     for term in gates.fourier_terms(gate.kind, gate.fields):
-        slope = gates.phase_slopes(term.phase, name, constants)
+        slope = gates.phase_slope(term.phase, name, constants)
         if slope is None:
             return None
         slopes.add(round(slope, 9))

@@ -15,14 +15,12 @@ so gradients with respect to ``symbol_values`` follow from automatic
 differentiation, to any order, and the adjoint method needs no finite differences.
 
 Example:
-    >>> import cirq
-    >>> from qml.circuits.serialize import serialize_circuit, serialize_paulisum
-    >>> from qml.executors.base import prepare
-    >>> q = cirq.LineQubit(0)
-    >>> batch = prepare([serialize_circuit(cirq.Circuit(cirq.X(q)))], [],
-    ...                 np.zeros((1, 0)), [[serialize_paulisum(cirq.Z(q))]])
-    >>> TensorflowExecutor().expectation(batch)
-    array([[-1.]], dtype=float32)
+    >>> import cirq, qml
+    >>> a, b = cirq.LineQubit.range(2)
+    >>> bell = cirq.Circuit(cirq.H(a), cirq.CNOT(a, b))
+    >>> op = qml.get_expectation_op("tensorflow")
+    >>> np.round(op([bell], [], np.zeros((1, 0)), [[cirq.Z(a) * cirq.Z(b), cirq.X(a)]]), 4)
+    array([[1., 0.]], dtype=float32)
 """
 
 from __future__ import annotations
@@ -93,21 +91,6 @@ def _structure_key(row_program) -> tuple:
         for p in _placed_blocks(row_program))
 
 
-_CONSTANTS: dict[int, tuple[compiler.Block, np.ndarray]] = {}
-
-
-def _constant_matrix(placed: _Placed) -> np.ndarray:
-    """A constant block's matrix on its controls and targets, ``[d, d]`` complex128."""
-    block = placed.block
-    entry = _CONSTANTS.get(id(block))
-    if entry is None or entry[0] is not block:
-        if len(_CONSTANTS) > 65536:
-            _CONSTANTS.clear()
-        entry = (block, compiler.controlled(block.constant[0], block.control_values))
-        _CONSTANTS[id(block)] = entry
-    return entry[1]
-
-
 def _embedded_terms(step: compiler.Step, size: int) -> tuple[tuple, np.ndarray]:
     """A gate's Fourier phases and its term matrices embedded in a ``size``-qubit block."""
     fields = step.gate.fields if step.gate.kind == "Matrix" else {}
@@ -140,14 +123,13 @@ def _symbolic_matrix(block: compiler.Block, columns: dict, rows: tf.Tensor,
             unitary = tf.reduce_sum(factors[:, :, None, None] * tf.constant(matrices, dtype),
                                     axis=1)
         result = unitary if result is None else _small_matmul(unitary, result)
-    if block.controls:
+    if block.controls:  # the identity outside the controlled window, result inside it
         dim_t = 2**size
-        dim = dim_t * 2 ** len(block.controls)
-        active = int("".join(str(v) for v in block.control_values), 2) * dim_t
-        identity = np.eye(dim, dtype=complex)
-        identity[active:active + dim_t, active:active + dim_t] = 0
-        padding = [[0, 0], [active, dim - active - dim_t], [active, dim - active - dim_t]]
-        result = tf.constant(identity[None], dtype) + tf.pad(result, padding)
+        outside = compiler.controlled(np.zeros((dim_t, dim_t)), block.control_values)
+        start = compiler.control_offset(block.control_values, dim_t)
+        end = outside.shape[0] - start - dim_t
+        result = tf.constant(outside[None], dtype) + tf.pad(
+            result, [[0, 0], [start, end], [start, end]])
     return result
 
 
@@ -426,8 +408,7 @@ class TensorflowExecutor(Executor):
             if not any(p.symbolic for p in plan.blocks):
                 continue
             up = tf.constant(upstream[rows], self.dtype.real_dtype)
-            kind = "adjoint_from_state" if final_states is not None else "adjoint"
-            function = self._function(kind, plan, batch.symbol_names)
+            function = self._function("adjoint", plan, batch.symbol_names)
             args = [tf.gather(values, rows), constants, weights, up]
             if final_states is not None:
                 args.append(tf.constant(np.stack([final_states[r] for r in rows]), self.dtype))
@@ -453,11 +434,9 @@ class TensorflowExecutor(Executor):
             for index, block in enumerate(placed):
                 if block.symbolic:
                     continue
-                if shared:
-                    matrices = _constant_matrix(block)[None]
-                else:
-                    matrices = np.stack([_constant_matrix(_placed_blocks(batch.programs[r])[index])
-                                         for r in rows])
+                row_blocks = [block] if shared else \
+                    [_placed_blocks(batch.programs[r])[index] for r in rows]
+                matrices = np.stack([b.block.controlled_constant for b in row_blocks])
                 constants.append(tf.constant(matrices, self.dtype))
             yield plan, rows, constants, tf.constant(weights, self.dtype.real_dtype)
 
@@ -468,9 +447,8 @@ class TensorflowExecutor(Executor):
         if function is not None:
             self._functions.move_to_end(key)
             return function
-        builder = {"expectation": self._expectation_fn, "adjoint": self._adjoint_fn,
-                   "adjoint_from_state": self._adjoint_fn}[kind]
-        function = tf.function(builder(plan, symbol_names, kind == "adjoint_from_state"),
+        builder = {"expectation": self._expectation_fn, "adjoint": self._adjoint_fn}[kind]
+        function = tf.function(builder(plan, symbol_names),
                                jit_compile=self.jit_compile, reduce_retracing=True,
                                autograph=False)
         self._functions[key] = function
@@ -496,14 +474,14 @@ class TensorflowExecutor(Executor):
             state = apply_matrix(state, matrix, placed.positions, plan.num_qubits)
         return state
 
-    def _expectation_fn(self, plan: _Plan, symbol_names, _unused: bool):
+    def _expectation_fn(self, plan: _Plan, symbol_names):
         def expectation(values, constants, weights):
             matrices = self._matrices(plan, symbol_names, values, constants)
             state = self._simulate(plan, matrices, tf.shape(values)[0])
             return measure(state, plan.terms, weights, plan.num_qubits)
         return expectation
 
-    def _adjoint_fn(self, plan: _Plan, symbol_names, from_state: bool):
+    def _adjoint_fn(self, plan: _Plan, symbol_names):
         n = plan.num_qubits
 
         def adjoint(values, constants, weights, upstream, state=None):
@@ -539,10 +517,7 @@ class TensorflowExecutor(Executor):
                 [matrices[i] for i in symbolic], values,
                 output_gradients=[tf.math.conj(overlaps[i]) for i in symbolic])
 
-        if from_state:
-            return adjoint
-        return lambda values, constants, weights, upstream: adjoint(
-            values, constants, weights, upstream)
+        return adjoint  # traced once without a final state and once with one
 
 
 def _plan_key(plan: _Plan) -> tuple:

@@ -30,7 +30,7 @@ import tensorflow as tf
 from qml.circuits import serialize
 from qml.differentiators import Adjoint, Autodiff, Differentiator
 from qml.errors import NotACircuitError
-from qml.executors.base import Executor, prepare
+from qml.executors.base import Batch, Executor, prepare
 from qml.executors.tensorflow import TensorflowExecutor
 
 
@@ -62,26 +62,44 @@ def expectation(
                                      tf.cast(symbol_values, tf.float32), operators, extra,
                                      num_ops)
 
-    def forward(rows, names, values, ops, extra_rows) -> np.ndarray:
+    def batch_of(rows, names, values, ops, extra_rows) -> Optional[Batch]:
         if len(rows) == 0:
+            return None
+        return prepare(list(rows), list(names), values, ops, list(extra_rows))
+
+    def value(batch: Optional[Batch], ops: np.ndarray) -> np.ndarray:
+        if batch is None:
             return np.zeros((0, ops.shape[1]), np.float32)
-        batch = prepare(list(rows), list(names), values, ops, list(extra_rows))
         return np.asarray(executor.expectation(batch), np.float32)
 
-    def backward(rows, names, values, ops, extra_rows, upstream) -> np.ndarray:
-        if len(rows) == 0:
+    def gradient(batch: Optional[Batch], names: np.ndarray, upstream: np.ndarray) -> np.ndarray:
+        if batch is None:
             return np.zeros((0, len(names)), np.float32)
-        batch = prepare(list(rows), list(names), values, ops, list(extra_rows))
         return differentiator.differentiate_analytic(executor, batch, upstream)
 
     @tf.custom_gradient
     def op(values: tf.Tensor) -> tf.Tensor:
         args = [circuits, symbol_names, values, operators, extra]
-        result = _run(forward, args, [circuits.shape[0], num_ops])
+        if tf.executing_eagerly():  # one checked batch serves the value and its gradient
+            arrays = [a.numpy() for a in args]
+            batch = batch_of(*arrays)
+
+            def eager_grad(upstream: tf.Tensor) -> tf.Tensor:
+                upstream = upstream.numpy().astype(np.float32)
+                return tf.constant(gradient(batch, arrays[1], upstream), tf.float32)
+
+            return tf.constant(value(batch, arrays[3]), tf.float32), eager_grad
+
+        result = tf.numpy_function(lambda *a: value(batch_of(*a), a[3]), args, tf.float32,
+                                   stateful=False)
+        result.set_shape([circuits.shape[0], num_ops])
 
         def grad(upstream: tf.Tensor) -> tf.Tensor:
-            upstream = tf.cast(upstream, tf.float32)
-            return _run(backward, args + [upstream], values.shape)
+            out = tf.numpy_function(lambda *a: gradient(batch_of(*a[:5]), a[1], a[5]),
+                                    args + [tf.cast(upstream, tf.float32)], tf.float32,
+                                    stateful=False)
+            out.set_shape(values.shape)
+            return out
 
         return result, grad
 
@@ -144,14 +162,6 @@ def _autodiff_expectation(executor: Executor, circuits, symbol_names, symbol_val
         return simulate(*args)
     out = tf.py_function(simulate, args, tf.float32)
     out.set_shape([circuits.shape[0], num_ops])
-    return out
-
-
-def _run(fn, args: list, shape) -> tf.Tensor:
-    if tf.executing_eagerly():
-        return tf.constant(fn(*(a.numpy() for a in args)), dtype=tf.float32)
-    out = tf.numpy_function(fn, args, tf.float32, stateful=False)
-    out.set_shape(shape)
     return out
 
 
