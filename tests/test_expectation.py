@@ -11,6 +11,7 @@ from conftest import SYMBOLS, cirq_expectations, random_circuit, random_paulisum
 import qml
 from qml.circuits import serialize
 from qml.circuits import compiler
+from qml.executors import tensorflow as tensorflow_executor
 from qml.executors import (CirqExecutor, QsimExecutor, QsimOptions, TensorflowExecutor,
                            prepare)
 
@@ -197,6 +198,47 @@ def test_tensorflow_executor_matches_cirq(num_qubits, precision, tolerance, eage
     got = TensorflowExecutor(precision).expectation(_batch(circuits, values, operators))
     assert got.shape == (len(circuits), 2)
     np.testing.assert_allclose(got, expected, atol=tolerance)
+
+
+@pytest.mark.parametrize("block_qubits", [1, 2])
+@pytest.mark.parametrize("num_qubits", [2, 4, 6])
+def test_tensorflow_executor_plans_match_cirq(num_qubits, block_qubits, eager_functions):
+    """Single-qubit runs with combined diagonals, and two-qubit blocks, both exact on
+    circuits rich in constant diagonal gates, controlled ones included."""
+    rng = np.random.default_rng(250 + num_qubits)
+    qubits = cirq.LineQubit.range(num_qubits)
+    diagonals = [cirq.CZ, cirq.Z, cirq.S, cirq.T, cirq.ZPowGate(exponent=0.3),
+                 cirq.CZPowGate(exponent=0.7), cirq.CCZ, cirq.ZZPowGate(exponent=0.2)]
+    ops = list(random_circuit(qubits, 3 * num_qubits, rng).all_operations())
+    for _ in range(4 * num_qubits):
+        gate = diagonals[rng.integers(len(diagonals))]
+        if gate.num_qubits() > num_qubits:
+            continue
+        chosen = [qubits[i] for i in rng.choice(num_qubits, gate.num_qubits(), replace=False)]
+        op = gate.on(*chosen)
+        if num_qubits > gate.num_qubits() and rng.random() < 0.3:
+            free = [q for q in qubits if q not in chosen]
+            op = op.controlled_by(free[0], control_values=[int(rng.integers(2))])
+        ops.insert(int(rng.integers(len(ops) + 1)), op)
+    circuit = cirq.Circuit(ops)
+    operators = [[random_paulisum(qubits, rng) for _ in range(2)]] * 3
+    values = random_values(rng, 3)
+    executor = TensorflowExecutor(block_qubits=block_qubits)
+    got = executor.expectation(_batch([circuit] * 3, values, operators))
+    expected = cirq_expectations([circuit] * 3, values, NAMES, operators)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_tensorflow_executor_combines_diagonal_gates():
+    """A CZ ladder (even, then odd neighbours) after each rotation layer becomes one
+    diagonal per layer; each qubit's rotations become one run per layer."""
+    qubits = cirq.LineQubit.range(6)
+    layer = [cirq.rx(SYMBOLS[0])(q) for q in qubits] + [cirq.rz(SYMBOLS[1])(q) for q in qubits]
+    ladder = [cirq.CZ(qubits[i], qubits[i + 1]) for start in (0, 1) for i in range(start, 5, 2)]
+    program = compiler.compile_circuit(cirq.Circuit(layer, ladder, layer, ladder))
+    plan = tensorflow_executor._placed_blocks(program, 1)
+    assert [p.diagonal is not None for p in plan] == ([False] * 6 + [True]) * 2
+    assert [len(p.block.steps) for p in plan if p.diagonal is None] == [2] * 12
 
 
 def test_tensorflow_executor_compiled_with_xla(rng):

@@ -38,6 +38,10 @@ def layer_gradient(backend, differentiator, circuits, operators, values) -> np.n
 COMBINATIONS = {
     "adjoint-qsim": (None, None),
     "adjoint-tensorflow": ("tensorflow", qml.differentiators.Adjoint()),
+    "adjoint-tensorflow-runs": (qml.executors.TensorflowExecutor(block_qubits=1),
+                                qml.differentiators.Adjoint()),
+    "adjoint-tensorflow-blocks": (qml.executors.TensorflowExecutor(block_qubits=2),
+                                  qml.differentiators.Adjoint()),
     "adjoint-cirq": (cirq.Simulator(), qml.differentiators.Adjoint()),
     "parameter-shift-qsim": ("qsim", qml.differentiators.ParameterShift()),
     "central-difference-tf128": (qml.executors.TensorflowExecutor("complex128"),

@@ -414,12 +414,12 @@ def _absorb_into_two_qubit_blocks(blocks: list[Block]) -> list[Block]:
     fold(-1)  # into the previous block on the qubit
     fold(+1)  # then what is left, into the next one
     return [
-        _make_block(b.targets, b.controls, b.control_values, tuple(steps))
+        make_block(b.targets, b.controls, b.control_values, tuple(steps))
         for b, steps in (entry for entry in merged if entry is not None)
     ]
 
 
-def _make_block(targets, controls, values, steps: tuple[Step, ...]) -> Block:
+def make_block(targets, controls, values, steps: tuple[Step, ...]) -> Block:
     block = Block(targets, controls, values, steps, None)
     if block.symbols:
         return block

@@ -62,33 +62,148 @@ _PLAN_CACHE_SIZE = 256
 # ------------------------------------------------------------------------ plans
 @dataclasses.dataclass(frozen=True, eq=False)
 class _Placed:
-    """A block placed on a row's register: ``positions`` are its controls, then targets."""
+    """A block placed on a row's register: ``positions`` are its controls, then targets.
 
-    block: compiler.Block
+    A ``diagonal`` holds the ``[2**n]`` diagonal of constant diagonal gates combined on
+    the whole register; ``block`` is then None and ``positions`` all qubits.
+    """
+
+    block: Optional[compiler.Block]
     positions: tuple[int, ...]
+    diagonal: Optional[np.ndarray] = None
 
     @property
     def symbolic(self) -> bool:
-        return self.block.constant is None
+        return self.diagonal is None and self.block.constant is None
+
+    @property
+    def constant(self) -> np.ndarray:
+        """The constant ``[d, d]`` matrix, or the ``[2**n]`` diagonal."""
+        return self.diagonal if self.diagonal is not None else self.block.controlled_constant
 
 
 @functools.lru_cache(maxsize=8192)
-def _placed_blocks(row_program) -> tuple[_Placed, ...]:
-    placed = []
-    for segment in row_program.segments:
-        for block in segment.program.blocks:
-            qubits = block.controls + block.targets
-            placed.append(_Placed(block, tuple(segment.positions[q] for q in qubits)))
-    return tuple(placed)
+def _placed_blocks(row_program, block_qubits: Optional[int]) -> tuple[_Placed, ...]:
+    """The row's ops: two-qubit blocks (2), single-qubit runs and combined diagonals
+    (1), or whichever :func:`plan_cost` finds cheaper (None)."""
+    plans = {k: sum((_segment_plan(segment.program, segment.positions, row_program.num_qubits,
+                                   k) for segment in row_program.segments), ())
+             for k in (1, 2)}
+    if block_qubits is None:
+        return min(plans.values(), key=lambda plan: plan_cost(plan, row_program.num_qubits))
+    return plans[block_qubits]
 
 
 @functools.lru_cache(maxsize=8192)
-def _structure_key(row_program) -> tuple:
-    """Rows with equal keys are simulated together: same qubits per block, and the
-    same parameterized blocks (their matrices then come from one computation)."""
+def _segment_plan(program: compiler.Program, positions: tuple[int, ...], num_qubits: int,
+                  block_qubits: int) -> tuple[_Placed, ...]:
+    """One segment's ops on the register; cached per program, so that rows sharing a
+    model circuit share its parameterized blocks. Segments never merge their gates."""
+    blocks = tuple(
+        _Placed(block, tuple(positions[q] for q in block.controls + block.targets))
+        for block in program.blocks)
+    return blocks if block_qubits == 2 else _single_qubit_plan(blocks, num_qubits)
+
+
+def plan_cost(plan: Sequence[_Placed], num_qubits: int) -> int:
+    """Estimated work per row of a forward and backward pass, in complex products.
+
+    Applying a k-qubit matrix costs ``2**n * 2**k``, and its adjoint overlap the same
+    again with ``4**k`` for a parameterized one; building a parameterized block's
+    matrix costs ``8**k`` per gate. Few qubits therefore favour single-qubit runs, and
+    circuits dense in two-qubit gates favour two-qubit blocks (measured in
+    docs/backends.md).
+    """
+    cost = 0
+    for placed in plan:
+        dim = 2 ** len(placed.positions) if placed.diagonal is None else 1
+        cost += 2 * 2**num_qubits * dim
+        if placed.symbolic:
+            cost += 2**num_qubits * dim * dim + len(placed.block.steps) * dim**3
+    return cost
+
+
+def _single_qubit_plan(placed: Sequence[_Placed], num_qubits: int) -> tuple[_Placed, ...]:
+    """Gates one by one: single-qubit runs merged, constant diagonal gates combined.
+
+    Gates are taken in order of their depth (as early as their qubits allow), so that
+    a layer of gates is not interleaved with the next. A diagonal gate then joins the
+    latest diagonal that no later gate touches on its qubits; diagonal gates commute,
+    so the product is unchanged.
+    """
+    gates_in_order = []  # (depth, gate, controls, control_values, targets)
+    depth: dict[int, int] = {}
+    for item in placed:
+        block = item.block
+        controls = item.positions[:len(block.controls)]
+        for step in block.steps:
+            targets = tuple(item.positions[len(controls) + p] for p in step.places)
+            level = 1 + max(depth.get(q, 0) for q in controls + targets)
+            depth.update({q: level for q in controls + targets})
+            gates_in_order.append((level, step.gate, controls, block.control_values, targets))
+    gates_in_order.sort(key=lambda entry: entry[0])  # stable: ties keep program order
+    ops: list[list] = []  # [kind, positions, steps or diagonal or block]
+    last: dict[int, int] = {}  # qubit -> index of the last op that touches it
+    latest_diagonal = -1
+    for _, gate, controls, control_values, targets in gates_in_order:
+        qubits = controls + targets
+        before = max(last.get(q, -1) for q in qubits)
+        if not controls and len(targets) == 1 and before >= 0 \
+                and ops[before][0] == "run" and ops[before][1] == targets:
+            ops[before][2].append(compiler.Step(gate, (0,)))
+            continue
+        diagonal = _constant_diagonal(gate, control_values, qubits, num_qubits)
+        if diagonal is not None and latest_diagonal >= max(before, 0):
+            ops[latest_diagonal][2] = ops[latest_diagonal][2] * diagonal
+            index = latest_diagonal
+        elif diagonal is not None:
+            ops.append(["diagonal", tuple(range(num_qubits)), diagonal])
+            index = latest_diagonal = len(ops) - 1
+        elif controls or len(targets) > 1:
+            ops.append(["gate", qubits, compiler.make_block(
+                targets, controls, control_values,
+                (compiler.Step(gate, tuple(range(len(targets)))),))])
+            index = len(ops) - 1
+        else:
+            ops.append(["run", targets, [compiler.Step(gate, (0,))]])
+            index = len(ops) - 1
+        last.update({q: index for q in qubits})
+    plan = []
+    for kind, positions, content in ops:
+        if kind == "diagonal":
+            plan.append(_Placed(None, positions, content))
+        elif kind == "run":
+            plan.append(_Placed(compiler.make_block(positions, (), (), tuple(content)),
+                                positions))
+        else:
+            plan.append(_Placed(content, positions))
+    return tuple(plan)
+
+
+def _constant_diagonal(gate: compiler.Gate, control_values: tuple[int, ...],
+                       qubits: tuple[int, ...], num_qubits: int) -> Optional[np.ndarray]:
+    """The ``[2**n]`` diagonal of a constant diagonal gate on ``qubits``, else None."""
+    if gate.constant is None:
+        return None
+    matrix = compiler.controlled(gate.constant[0], control_values)
+    entries = np.diagonal(matrix)
+    if np.count_nonzero(matrix - np.diag(entries)):
+        return None
+    basis = np.arange(2**num_qubits)
+    index = np.zeros_like(basis)
+    for qubit in qubits:
+        index = (index << 1) | ((basis >> (num_qubits - 1 - qubit)) & 1)
+    return entries[index]
+
+
+@functools.lru_cache(maxsize=8192)
+def _structure_key(row_program, block_qubits: Optional[int]) -> tuple:
+    """Rows with equal keys are simulated together: the same kind of op on the same
+    qubits, and the same parameterized blocks (their matrices then come from one
+    computation)."""
     return (row_program.num_qubits,) + tuple(
-        (p.positions, id(p.block)) if p.symbolic else p.positions
-        for p in _placed_blocks(row_program))
+        (p.positions, id(p.block)) if p.symbolic else (p.positions, p.diagonal is None)
+        for p in _placed_blocks(row_program, block_qubits))
 
 
 def _embedded_terms(step: compiler.Step, size: int) -> tuple[tuple, np.ndarray]:
@@ -227,8 +342,15 @@ def overlap_matrix(bra: tf.Tensor, ket: tf.Tensor, positions: Sequence[int],
     For ``bra = lambda`` after a block and ``ket = psi`` before it,
     ``<lambda| dU |psi> = sum(dU * G)``: the adjoint method's gradient of a block matrix.
     """
-    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY"
     k = len(positions)
+    if k <= _MAX_SLICED_QUBITS:
+        bras = _split(tf.math.conj(bra), positions, num_qubits)
+        kets = _split(ket, positions, num_qubits)
+        keys = list(itertools.product((0, 1), repeat=k))
+        axes = list(range(1, k + 2))
+        entries = [tf.reduce_sum(bras[r] * kets[c], axis=axes) for r in keys for c in keys]
+        return tf.reshape(tf.stack(entries, axis=1), [-1, 2**k, 2**k])
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY"
     qubits = letters[:num_qubits]
     rows = "".join(qubits[p] for p in positions)
     cols = letters[num_qubits:num_qubits + k]
@@ -346,6 +468,9 @@ class TensorflowExecutor(Executor):
     Args:
         precision: ``"complex64"`` (default) or ``"complex128"``.
         jit_compile: compile each group's simulation with XLA.
+        block_qubits: apply gates in single-qubit runs with constant diagonal gates
+            combined (1), or packed into two-qubit blocks (2); None (default) chooses
+            per program by :func:`plan_cost`.
 
     Example:
         >>> TensorflowExecutor(precision="complex128").dtype
@@ -354,12 +479,16 @@ class TensorflowExecutor(Executor):
 
     name = "tensorflow"
 
-    def __init__(self, precision: str = "complex64", jit_compile: bool = True) -> None:
+    def __init__(self, precision: str = "complex64", jit_compile: bool = True,
+                 block_qubits: Optional[int] = None) -> None:
         if precision not in PRECISIONS:
             raise ValueError(
                 f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
         if not isinstance(jit_compile, bool):
             raise TypeError(f"jit_compile must be a bool, got {jit_compile!r}")
+        if block_qubits not in (None, 1, 2):
+            raise ValueError(f"block_qubits must be None, 1 or 2, got {block_qubits!r}")
+        self.block_qubits = block_qubits
         self.precision = precision
         self.dtype = PRECISIONS[precision]
         self.jit_compile = jit_compile
@@ -421,13 +550,14 @@ class TensorflowExecutor(Executor):
         groups: dict[tuple, list[int]] = {}
         for row, program in enumerate(batch.programs):
             if program.num_qubits and batch.num_operators:
-                groups.setdefault(_structure_key(program), []).append(row)
+                key = _structure_key(program, self.block_qubits)
+                groups.setdefault(key, []).append(row)
         for rows in groups.values():
             rows = np.asarray(rows)
             first = batch.programs[rows[0]]
             num_qubits = first.num_qubits
             terms, weights = _operator_terms(batch, rows, num_qubits)
-            placed = _placed_blocks(first)
+            placed = _placed_blocks(first, self.block_qubits)
             plan = _Plan(num_qubits, placed, terms)
             shared = all(batch.programs[r] is first for r in rows)
             constants = []
@@ -435,9 +565,9 @@ class TensorflowExecutor(Executor):
                 if block.symbolic:
                     continue
                 row_blocks = [block] if shared else \
-                    [_placed_blocks(batch.programs[r])[index] for r in rows]
-                matrices = np.stack([b.block.controlled_constant for b in row_blocks])
-                constants.append(tf.constant(matrices, self.dtype))
+                    [_placed_blocks(batch.programs[r], self.block_qubits)[index] for r in rows]
+                constants.append(tf.constant(np.stack([b.constant for b in row_blocks]),
+                                             self.dtype))
             yield plan, rows, constants, tf.constant(weights, self.dtype.real_dtype)
 
     # -- traced functions
@@ -471,7 +601,7 @@ class TensorflowExecutor(Executor):
     def _simulate(self, plan: _Plan, matrices: list, rows: tf.Tensor) -> tf.Tensor:
         state = tf.one_hot(tf.zeros([rows], tf.int32), 2**plan.num_qubits, dtype=self.dtype)
         for placed, matrix in zip(plan.blocks, matrices):
-            state = apply_matrix(state, matrix, placed.positions, plan.num_qubits)
+            state = _apply(state, placed, matrix, plan.num_qubits)
         return state
 
     def _expectation_fn(self, plan: _Plan, symbol_names):
@@ -501,12 +631,14 @@ class TensorflowExecutor(Executor):
             # psi and lambda are un-applied together, as one batch of 2 * rows states.
             both = tf.concat([state, adjoint_state], axis=0)
             for index in range(len(plan.blocks) - 1, -1, -1):
-                placed, inverse = plan.blocks[index], tf.linalg.adjoint(matrices[index])
+                placed, matrix = plan.blocks[index], matrices[index]
+                inverse = tf.math.conj(matrix) if placed.diagonal is not None \
+                    else tf.linalg.adjoint(matrix)
                 if inverse.shape[0] != 1:
                     inverse = tf.concat([inverse, inverse], axis=0)
                 if placed.symbolic:
                     after = both
-                both = apply_matrix(both, inverse, placed.positions, n)
+                both = _apply(both, placed, inverse, n)
                 if placed.symbolic:  # lambda after the block, psi before it
                     overlaps[index] = overlap_matrix(after[rows:], both[:rows],
                                                      placed.positions, n)
@@ -520,8 +652,16 @@ class TensorflowExecutor(Executor):
         return adjoint  # traced once without a final state and once with one
 
 
+def _apply(state: tf.Tensor, placed: _Placed, matrix: tf.Tensor, num_qubits: int) -> tf.Tensor:
+    """Applies a placed block's matrix, or its register-wide diagonal, to ``state``."""
+    if placed.diagonal is not None:
+        return state * matrix
+    return apply_matrix(state, matrix, placed.positions, num_qubits)
+
+
 def _plan_key(plan: _Plan) -> tuple:
-    blocks = tuple((p.positions, id(p.block) if p.symbolic else None) for p in plan.blocks)
+    blocks = tuple((p.positions, id(p.block) if p.symbolic else p.diagonal is None)
+                   for p in plan.blocks)
     return plan.num_qubits, blocks, plan.terms
 
 
