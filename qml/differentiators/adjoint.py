@@ -19,6 +19,7 @@ import numpy as np
 
 from qml.differentiators.base import Differentiator
 from qml.executors.base import Batch, Executor
+from qml.executors.default import DefaultExecutor
 from qml.executors.tensorflow import TensorflowExecutor
 
 
@@ -40,6 +41,8 @@ class Adjoint(Differentiator):
     def differentiate_analytic(
         self, executor: Executor, batch: Batch, upstream: np.ndarray
     ) -> np.ndarray:
+        if isinstance(executor, DefaultExecutor):
+            executor = executor.choose(batch)
         if isinstance(executor, TensorflowExecutor):
             return executor.adjoint_gradient(batch, upstream)
         final_states = getattr(executor, "final_states", None)

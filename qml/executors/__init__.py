@@ -1,12 +1,12 @@
 """Executors: the simulators behind the layers, with one interface.
 
 ``get_executor(backend)`` maps a layer's ``backend`` argument to an executor:
-``None`` (the default policy, qsim for now), ``'qsim'``, ``'tensorflow'``, an
-:class:`Executor`, or any ``cirq.SimulatesExpectationValues``.
+``None`` (the default policy, :class:`DefaultExecutor`), ``'qsim'``, ``'tensorflow'``,
+an :class:`Executor`, or any ``cirq.SimulatesExpectationValues``.
 
 Example:
-    >>> get_executor(None).name
-    'qsim'
+    >>> get_executor(None).name, get_executor("qsim").name
+    ('default', 'qsim')
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ import cirq
 
 from qml.executors.base import Batch, Executor, prepare
 from qml.executors.cirq_backend import CirqExecutor
+from qml.executors.default import DefaultExecutor
 from qml.executors.qsim import QsimExecutor, QsimOptions
 from qml.executors.tensorflow import TensorflowExecutor
 
-__all__ = ["Batch", "CirqExecutor", "Executor", "QsimExecutor", "QsimOptions",
+__all__ = ["Batch", "CirqExecutor", "DefaultExecutor", "Executor", "QsimExecutor", "QsimOptions",
            "TensorflowExecutor", "get_executor", "prepare"]
 
-_DEFAULT = QsimExecutor()
-_NAMED = {"qsim": _DEFAULT, "tensorflow": TensorflowExecutor()}
+_NAMED = {"qsim": QsimExecutor(), "tensorflow": TensorflowExecutor()}
+_DEFAULT = DefaultExecutor(_NAMED["qsim"], _NAMED["tensorflow"])
 
 
 def get_executor(backend: Any) -> Executor:

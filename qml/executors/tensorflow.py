@@ -57,6 +57,8 @@ PRECISIONS = {"complex64": tf.complex64, "complex128": tf.complex128}
 # Blocks on more qubits than this are applied with einsum instead of slices.
 _MAX_SLICED_QUBITS = 3
 _PLAN_CACHE_SIZE = 256
+# One traced call simulates at most this many amplitudes (rows * 2**n).
+_MAX_AMPLITUDES_PER_CALL = 2**22
 
 
 # ------------------------------------------------------------------------ plans
@@ -194,6 +196,11 @@ def _constant_diagonal(gate: compiler.Gate, control_values: tuple[int, ...],
     for qubit in qubits:
         index = (index << 1) | ((basis >> (num_qubits - 1 - qubit)) & 1)
     return entries[index]
+
+
+def structure_key(row_program) -> tuple:
+    """Rows with equal keys run as one group, in one traced function."""
+    return _structure_key(row_program, None)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -546,13 +553,21 @@ class TensorflowExecutor(Executor):
 
     # -- grouping
     def _groups(self, batch: Batch):
-        """Yields ``(plan, rows, constants, weights)`` per group of rows."""
+        """Yields ``(plan, rows, constants, weights)`` per group of rows.
+
+        A group is cut into calls of at most ``_MAX_AMPLITUDES_PER_CALL`` amplitudes,
+        which bounds memory on wide registers (20 qubits: 4 rows per call).
+        """
         groups: dict[tuple, list[int]] = {}
         for row, program in enumerate(batch.programs):
             if program.num_qubits and batch.num_operators:
                 key = _structure_key(program, self.block_qubits)
                 groups.setdefault(key, []).append(row)
+        chunks = []
         for rows in groups.values():
+            size = max(1, _MAX_AMPLITUDES_PER_CALL >> batch.programs[rows[0]].num_qubits)
+            chunks += [rows[start:start + size] for start in range(0, len(rows), size)]
+        for rows in chunks:
             rows = np.asarray(rows)
             first = batch.programs[rows[0]]
             num_qubits = first.num_qubits
@@ -642,6 +657,7 @@ class TensorflowExecutor(Executor):
                 if placed.symbolic:  # lambda after the block, psi before it
                     overlaps[index] = overlap_matrix(after[rows:], both[:rows],
                                                      placed.positions, n)
+                    both = _after(both, overlaps[index])
             # d(loss)/d(values) = 2 Re sum(dU * G) over the parameterized blocks U: the
             # gradient of each block matrix's entries is conj(G), pulled back to values.
             symbolic = sorted(overlaps)
@@ -657,6 +673,14 @@ def _apply(state: tf.Tensor, placed: _Placed, matrix: tf.Tensor, num_qubits: int
     if placed.diagonal is not None:
         return state * matrix
     return apply_matrix(state, matrix, placed.positions, num_qubits)
+
+
+def _after(state: tf.Tensor, overlap: tf.Tensor) -> tf.Tensor:
+    """``state``, made to depend on ``overlap`` (adding zero), so that the next block
+    waits for this overlap. Otherwise XLA may schedule every overlap after the sweep
+    and keep every intermediate state alive: gigabytes at 20 qubits."""
+    zero = tf.zeros_like(tf.math.real(overlap[:1, :1, 0])) * tf.math.real(overlap[:1, :1, 0])
+    return state + tf.cast(tf.stop_gradient(zero), state.dtype)
 
 
 def _plan_key(plan: _Plan) -> tuple:

@@ -63,8 +63,9 @@ class Expectation(_QuantumLayer):
     """Computes expectation values of operators on parameterized circuits.
 
     Args:
-        backend: None (qml's default policy: qsim for now), ``'qsim'``, ``'tensorflow'``, or any
-            ``cirq.SimulatesExpectationValues``.
+        backend: None (qml's default policy: qsim, or the TensorFlow executor for large
+            batches of one structure on up to 14 qubits), ``'qsim'``, ``'tensorflow'``,
+            or any ``cirq.SimulatesExpectationValues``.
         differentiator: a ``qml.differentiators.Differentiator``; None selects
             ``Adjoint``.
 
@@ -98,6 +99,7 @@ class Expectation(_QuantumLayer):
         if num_symbol_weights:  # a saved layer that had created its weights
             self._create_symbol_weights(num_symbol_weights, None)
 
+    @tf.autograph.experimental.do_not_convert  # argument handling, not graph code
     def __call__(self, inputs: Any, *, symbol_names: Any = None, symbol_values: Any = None,
                  operators: Any = None, initializer: Any = None, **kwargs: Any) -> tf.Tensor:
         tile_single = isinstance(inputs, cirq.AbstractCircuit)
@@ -170,6 +172,7 @@ class AddCircuit(keras.layers.Layer):
         True
     """
 
+    @tf.autograph.experimental.do_not_convert  # argument handling, not graph code
     def __call__(self, inputs: Any, *, append: Any = None, prepend: Any = None,
                  **kwargs: Any) -> tf.Tensor:
         if "added" in kwargs:  # a functional model replaying a recorded call

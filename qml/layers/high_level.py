@@ -143,6 +143,7 @@ class PQC(_ModelCircuitLayer):
             constraint=self.constraint,
         )
 
+    @tf.autograph.experimental.do_not_convert  # argument handling, not graph code
     def __call__(self, inputs: Any, **kwargs: Any) -> tf.Tensor:
         return super().__call__(ops.as_circuit_tensor(inputs), **kwargs)
 
@@ -188,6 +189,7 @@ class ControlledPQC(_ModelCircuitLayer):
         array([[-1.]], dtype=float32)
     """
 
+    @tf.autograph.experimental.do_not_convert  # argument handling, not graph code
     def __call__(self, inputs: Any, **kwargs: Any) -> tf.Tensor:
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
             raise ValueError(

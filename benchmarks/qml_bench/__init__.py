@@ -1,0 +1,1 @@
+"""qml-bench: circuit-simulation throughput of qml, TFQ, qsimcirq and their peers."""

@@ -1,0 +1,492 @@
+"""qml-bench: circuit-simulation throughput of qml and its peers, side by side.
+
+Every system runs the same batch in the same process. Each system's first call is
+checked against cirq.Simulator and reported as its compile time; then the timed calls
+alternate between systems, so that a slow moment of the machine hits all of them.
+
+Examples:
+    qml-bench --workload gradient --qubits 4:12:2 --layers 4 --batch 1000
+    qml-bench --systems qml-tensorflow,tfq --circuit qcnn --qubits 8 --json out.json
+    qml-bench suite                      # W1-W4, recorded in benchmarks/results/
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+WORKLOADS = ("expectation", "gradient", "sample", "train-step")
+SUITE = {  # name: (qubits, layers, batch)
+    "W1": (4, 4, 1000),
+    "W2": (10, 5, 1000),
+    "W3": (16, 5, 100),
+    "W4": (20, 4, 10),
+}
+# PennyLane runs one QNode call per row, which takes minutes at batch 1000; add it
+# with --systems to time it.
+SUITE_SYSTEMS = "qml,qml-qsim,qml-tensorflow,tfq,qsimcirq,tensorcircuit-jax"
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+_VERSIONED = ("qml-qsim", "tensorflow", "keras", "tf-keras", "tensorflow-quantum", "cirq-core",
+              "qsimcirq", "numpy", "jax", "tensorcircuit-ng", "pennylane",
+              "pennylane-lightning")
+
+
+@dataclasses.dataclass
+class Result:
+    """One system on one benchmark cell."""
+
+    workload: str
+    circuit: str
+    qubits: int
+    layers: int
+    batch: int
+    system: str
+    status: str  # "ok", "skipped", "disagrees" or "error"
+    reason: str = ""
+    compile_s: Optional[float] = None
+    max_error: Optional[float] = None
+    seconds: list[float] = dataclasses.field(default_factory=list)
+
+    @property
+    def median_s(self) -> Optional[float]:
+        return statistics.median(self.seconds) if self.seconds else None
+
+    def us_per_circuit(self, seconds: Optional[float]) -> Optional[float]:
+        return None if seconds is None else seconds * 1e6 / self.batch
+
+    def as_dict(self, baseline: Optional["Result"]) -> dict:
+        timed = bool(self.seconds)
+        ratio = None
+        if timed and baseline is not None and baseline.seconds:
+            ratio = baseline.median_s / self.median_s
+        return {
+            "workload": self.workload, "circuit": self.circuit, "qubits": self.qubits,
+            "layers": self.layers, "batch": self.batch, "system": self.system,
+            "status": self.status, "reason": self.reason, "compile_s": self.compile_s,
+            "max_error": self.max_error,
+            "median_us_per_circuit": self.us_per_circuit(self.median_s),
+            "min_us_per_circuit": self.us_per_circuit(min(self.seconds)) if timed else None,
+            "max_us_per_circuit": self.us_per_circuit(max(self.seconds)) if timed else None,
+            "repeats": len(self.seconds), "ratio_to_baseline": ratio,
+        }
+
+
+# ----------------------------------------------------------------- arguments
+def parse_range(text: str, name: str) -> list[int]:
+    """``"4"``, ``"4,6,10"`` or an inclusive ``"start:stop[:step]"`` as a list of ints."""
+    try:
+        if ":" in text:
+            parts = [int(p) for p in text.split(":")]
+            if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] < 1):
+                raise ValueError
+            start, stop, step = parts[0], parts[1], parts[2] if len(parts) == 3 else 1
+            numbers = list(range(start, stop + 1, step))
+        else:
+            numbers = [int(p) for p in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{name} must be N, N,M,... or START:STOP[:STEP] with STEP >= 1, "
+            f"got {text!r}") from None
+    if not numbers or min(numbers) < 1:
+        raise argparse.ArgumentTypeError(f"{name} must be positive integers, got {text!r}")
+    return numbers
+
+
+def _positive(name: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer >= 1, got {text!r}")
+        return value
+    return parse
+
+
+def _count(name: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = -1
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer >= 0, got {text!r}")
+        return value
+    return parse
+
+
+def _common(parser: argparse.ArgumentParser, systems: str) -> None:
+    from qml_bench.systems import SYSTEMS
+
+    parser.add_argument("--systems", default=systems,
+                        help=f"comma-separated, from: {', '.join(SYSTEMS)}")
+    parser.add_argument("--baseline", default="tfq", help="system the ratios divide by")
+    parser.add_argument("--repeats", type=_positive("--repeats"), default=5)
+    parser.add_argument("--warmup", type=_count("--warmup"), default=1,
+                        help="untimed calls after the first (compiling, checked) call")
+    parser.add_argument("--threads", type=_positive("--threads"), default=os.cpu_count() or 1,
+                        help="threads every system may use (default: all cores)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="write the results and machine facts here")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qml-bench", description="Circuit-simulation throughput of qml and its peers.",
+        epilog="'qml-bench suite --help' runs the standard workloads W1-W4.")
+    parser.add_argument("--workload", default="expectation",
+                        help=f"one or more of {', '.join(WORKLOADS)}, comma-separated")
+    parser.add_argument("--circuit", default="hea", help="hea, random or qcnn")
+    parser.add_argument("--qubits", type=lambda t: parse_range(t, "--qubits"), default=[4])
+    parser.add_argument("--layers", type=lambda t: parse_range(t, "--layers"), default=[4])
+    parser.add_argument("--batch", type=lambda t: parse_range(t, "--batch"), default=[1000])
+    parser.add_argument("--repetitions", type=_positive("--repetitions"), default=1000,
+                        help="samples per circuit (sample workload)")
+    parser.add_argument("--plot", type=Path, help="write a PNG of throughput against qubits")
+    _common(parser, "qml,qml-qsim,qml-tensorflow,tfq,qsimcirq")
+    return parser
+
+
+def suite_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qml-bench suite",
+        description="The standard workloads W1-W4 (" + "; ".join(
+            f"{k}: {q} qubits, {layer} layers, batch {b}" for k, (q, layer, b) in SUITE.items())
+        + "), as expectation and gradient, recorded in benchmarks/results/.")
+    parser.add_argument("--only", default=",".join(SUITE), help="comma-separated: W1,W2,...")
+    parser.add_argument("--output", type=Path, default=RESULTS,
+                        help="folder for suite-<stack>.json and .md")
+    parser.add_argument("--stack", default=_stack_name(), help="name used in the file names")
+    _common(parser, SUITE_SYSTEMS)
+    return parser
+
+
+def _stack_name() -> str:
+    return "compat" if importlib.util.find_spec("tensorflow_quantum") else "latest"
+
+
+def _checked_systems(parser: argparse.ArgumentParser, text: str) -> list[str]:
+    from qml_bench.systems import SYSTEMS
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SYSTEMS]
+    if unknown or not names:
+        parser.error(f"--systems: unknown system(s) {unknown or text!r}; "
+                     f"choose from {', '.join(SYSTEMS)}")
+    return names
+
+
+# ------------------------------------------------------------------ machine
+def _configure_threads(threads: int, systems: Sequence[str]) -> None:
+    """One thread budget for every system; must run before TensorFlow or JAX start."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if threads == 1:  # JAX's XLA otherwise sizes its pool to the cores
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread"
+                                   "_eigen=false intra_op_parallelism_threads=1").strip()
+    if "tfq" in systems and importlib.util.find_spec("tensorflow_quantum"):
+        os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # TFQ's layers are Keras 2
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # TensorFlow already started in this process (tests, notebooks)
+        print("note: TensorFlow was already running; its thread pools are unchanged",
+              file=sys.stderr)
+
+
+def machine_facts() -> dict:
+    """CPU model, core count and library versions, for the JSON record."""
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for package in _VERSIONED:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version(), "versions": versions}
+
+
+# ----------------------------------------------------------------- measuring
+def run_cell(workload: str, family: str, num_qubits: int, layers: int, batch: int,
+             systems: Sequence[str], args, progress=None) -> list[Result]:
+    """Checks, warms up and times every system on one cell, calls interleaved."""
+    import numpy as np
+
+    from qml_bench.circuits import make_case
+    from qml_bench.reference import Disagreement, Reference
+    from qml_bench.systems import SYSTEMS, Inputs, Unsupported
+
+    case = make_case(family, num_qubits, layers, args.seed)
+    rng = np.random.default_rng(args.seed)
+    values = rng.uniform(0, 2 * np.pi, (batch, len(case.symbols))).astype(np.float32)
+    data = rng.uniform(0, np.pi, (batch, num_qubits))
+    inputs = Inputs(case, workload, values, data, args.threads,
+                    getattr(args, "repetitions", 1000), args.seed)
+    reference = Reference(case, values, data)
+    results, runners = [], {}
+    for name in systems:
+        result = Result(workload, family, num_qubits, layers, batch, name, "ok")
+        results.append(result)
+        missing = SYSTEMS[name].missing()
+        if missing:
+            result.status, result.reason = "skipped", missing
+            continue
+        try:
+            runner = SYSTEMS[name].build(inputs)
+            start = time.perf_counter()
+            output = runner()
+            result.compile_s = time.perf_counter() - start
+            result.max_error = reference.check(workload, np.asarray(output), inputs.repetitions)
+            for _ in range(args.warmup):
+                runner()
+        except Unsupported as reason:
+            result.status, result.reason = "skipped", str(reason)
+            continue
+        except Disagreement as reason:
+            result.status, result.reason = "disagrees", str(reason)
+            continue
+        except Exception as error:  # a system's own failure is reported, not fatal
+            result.status = "error"
+            result.reason = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+            continue
+        runners[name] = (runner, result)
+    for _ in range(args.repeats):
+        for runner, result in runners.values():
+            start = time.perf_counter()
+            runner()
+            result.seconds.append(time.perf_counter() - start)
+            if progress is not None:
+                progress()
+    return results
+
+
+def _baseline(results: list[Result], result: Result, baseline: str) -> Optional[Result]:
+    for other in results:
+        if (other.system == baseline and other.workload == result.workload
+                and other.circuit == result.circuit and other.qubits == result.qubits
+                and other.layers == result.layers and other.batch == result.batch):
+            return other
+    return None
+
+
+def records(results: list[Result], baseline: str) -> list[dict]:
+    return [r.as_dict(_baseline(results, r, baseline)) for r in results]
+
+
+def write_json(path: Path, rows: list[dict], args, command: str) -> None:
+    document = {
+        "schema": "qml-bench/1",
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": command,
+        "threads": args.threads, "baseline": args.baseline, "repeats": args.repeats,
+        "warmup": args.warmup, "seed": args.seed,
+        "machine": machine_facts(),
+        "results": rows,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=1) + "\n")
+
+
+def _fmt(value: Optional[float], digits: int = 1) -> str:
+    return "" if value is None else f"{value:,.{digits}f}"
+
+
+def table_rows(rows: list[dict]) -> list[list[str]]:
+    out = []
+    for r in rows:
+        timed = r["median_us_per_circuit"] is not None
+        out.append([
+            f"{r['workload']} {r['circuit']} {r['qubits']}q {r['layers']}L b{r['batch']}",
+            r["system"],
+            _fmt(r["median_us_per_circuit"]) if timed else r["status"],
+            f"{_fmt(r['min_us_per_circuit'])}–{_fmt(r['max_us_per_circuit'])}" if timed else "",
+            _fmt(r["compile_s"], 2),
+            f"{r['ratio_to_baseline']:.2f}×" if r["ratio_to_baseline"] else ""])
+    return out
+
+
+HEADER = ["cell", "system", "µs/circuit", "min–max", "first call s", "vs baseline"]
+
+
+def print_table(rows: list[dict], title: str) -> None:
+    """The results as a table; reasons for skipped systems are printed above it."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in HEADER:
+        table.add_column(column, no_wrap=True,
+                         justify="left" if column in ("cell", "system") else "right")
+    for row in table_rows(rows):
+        table.add_row(*row)
+    Console(width=max(100, Console().width)).print(table)
+
+
+def plot(path: Path, rows: list[dict]) -> None:
+    """Throughput (circuits per second) against qubits, one line per system."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    workloads = sorted({r["workload"] for r in rows})
+    figure, axes = plt.subplots(1, len(workloads), figsize=(6 * len(workloads), 4.5),
+                                squeeze=False)
+    for axis, workload in zip(axes[0], workloads):
+        for system in dict.fromkeys(r["system"] for r in rows):
+            points = sorted((r["qubits"], 1e6 / r["median_us_per_circuit"]) for r in rows
+                            if r["system"] == system and r["workload"] == workload
+                            and r["median_us_per_circuit"])
+            if points:
+                axis.plot(*zip(*points), marker="o", label=system)
+        axis.set(xlabel="qubits", ylabel="circuits per second", yscale="log", title=workload)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def _measure(cells: list[tuple], systems: list[str], args,
+             after_cell: Optional[Callable[[list[Result]], None]] = None) -> list[Result]:
+    """Runs every cell; ``after_cell`` receives the results so far after each one."""
+    from rich.progress import Progress
+
+    results: list[Result] = []
+    total = len(cells) * len(systems) * args.repeats
+    with Progress(transient=True, disable=args.quiet) as bar:
+        task = bar.add_task("timing", total=total)
+        for cell in cells:
+            bar.update(task, description=f"{cell[0]} {cell[1]} q={cell[2]} L={cell[3]} "
+                                         f"b={cell[4]}")
+            cell_results = run_cell(*cell, systems, args,
+                                    progress=lambda: bar.advance(task))
+            skipped = sum(not r.seconds for r in cell_results) * args.repeats
+            bar.advance(task, skipped)
+            results += cell_results
+            if after_cell is not None:
+                after_cell(results)
+    return results
+
+
+def _report_skips(results: list[Result]) -> None:
+    seen = set()
+    for r in results:
+        if r.status != "ok" and (r.system, r.reason) not in seen:
+            seen.add((r.system, r.reason))
+            print(f"{r.system}: {r.status} ({r.reason})", file=sys.stderr)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["suite"]:
+        return suite(argv[1:])
+    parser = run_parser()
+    args = parser.parse_args(argv)
+    workloads = [w.strip() for w in args.workload.split(",")]
+    bad = [w for w in workloads if w not in WORKLOADS]
+    if bad:
+        parser.error(f"--workload: unknown {bad}; choose from {', '.join(WORKLOADS)}")
+    from qml_bench.circuits import FAMILIES
+
+    if args.circuit not in FAMILIES:
+        parser.error(f"--circuit must be one of {', '.join(FAMILIES)}, got {args.circuit!r}")
+    systems = _checked_systems(parser, args.systems)
+    _configure_threads(args.threads, systems)
+    print(f"threads: {args.threads} for every system (TensorFlow intra- and inter-op pools, "
+          f"qsim cpu_threads, OMP_NUM_THREADS)")
+    cells = [(w, args.circuit, q, layer, b) for w in workloads for q in args.qubits
+             for layer in args.layers for b in args.batch]
+    results = _measure(cells, systems, args)
+    _report_skips(results)
+    rows = records(results, args.baseline)
+    print_table(rows, f"qml-bench, median of {args.repeats}, baseline {args.baseline}")
+    command = "qml-bench " + " ".join(argv)
+    if args.json:
+        write_json(args.json, rows, args, command)
+    if args.plot:
+        plot(args.plot, rows)
+    return 0
+
+
+def markdown(rows: list[dict], baseline: str) -> str:
+    """The suite's table: µs/circuit per system, and each system's ratio to baseline."""
+    systems = list(dict.fromkeys(r["system"] for r in rows))
+    lines = ["| workload | | " + " | ".join(systems) + " |",
+             "|---|---|" + "---|" * len(systems)]
+    names = {v: k for k, v in SUITE.items()}
+    for key in dict.fromkeys((r["qubits"], r["layers"], r["batch"], r["workload"]) for r in rows):
+        cells = {r["system"]: r for r in rows
+                 if (r["qubits"], r["layers"], r["batch"], r["workload"]) == key}
+        label = f"{names.get(key[:3], '')} {key[3]} ({key[0]} q, {key[1]} L, batch {key[2]})"
+        entries = []
+        for system in systems:
+            r = cells.get(system)
+            if r is None or r["median_us_per_circuit"] is None:
+                entries.append("—" if r is None else r["status"])
+                continue
+            text = f"{r['median_us_per_circuit']:,.1f}"
+            if r["ratio_to_baseline"] and system != baseline:
+                text += f" ({r['ratio_to_baseline']:.1f}×)"
+            entries.append(text)
+        lines.append(f"| {label} | µs/circuit | " + " | ".join(entries) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def suite(argv: Sequence[str]) -> int:
+    parser = suite_parser()
+    args = parser.parse_args(list(argv))
+    names = [n.strip() for n in args.only.split(",")]
+    if any(n not in SUITE for n in names):
+        parser.error(f"--only: choose from {', '.join(SUITE)}, got {args.only!r}")
+    systems = _checked_systems(parser, args.systems)
+    _configure_threads(args.threads, systems)
+    print(f"threads: {args.threads} for every system")
+    cells = [(w, "hea", *SUITE[n]) for n in names for w in ("expectation", "gradient")]
+    stem = args.output / f"suite-{args.stack}"
+    facts = machine_facts()
+    versions = ", ".join(f"{k} {v}" for k, v in facts["versions"].items())
+
+    def record(results: list[Result]) -> None:  # after every cell, so a stop keeps data
+        rows = records(results, args.baseline)
+        write_json(stem.with_suffix(".json"), rows, args, "qml-bench suite " + " ".join(argv))
+        stem.with_suffix(".md").write_text(
+            f"qml-bench suite on {facts['cpu']} ({facts['cores']} cores, {args.threads} "
+            f"threads), median of {args.repeats}; ratios are against {args.baseline}, "
+            f"measured in the same run (higher is faster). Versions: {versions}.\n\n"
+            + markdown(rows, args.baseline))
+
+    results = _measure(cells, systems, args, after_cell=record)
+    _report_skips(results)
+    print_table(records(results, args.baseline),
+                f"qml-bench suite, median of {args.repeats}, baseline {args.baseline}")
+    print(f"wrote {stem}.json and {stem}.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

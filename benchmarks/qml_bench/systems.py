@@ -1,0 +1,285 @@
+"""The systems qml-bench times, each behind one small adapter.
+
+An adapter turns a :class:`~qml_bench.circuits.Case` and a workload into a function
+of no arguments that runs the whole batch once and returns a numpy array:
+
+* ``expectation``: ``[batch, n_qubits]`` values of Z on each qubit;
+* ``gradient``: ``[batch, n_symbols]`` gradient of the summed values;
+* ``sample``: ``[batch, repetitions, n_qubits]`` bits;
+* ``train-step``: ``[batch, n_qubits]`` quantum-layer outputs of one optimizer step
+  of a hybrid model (data circuit, then the case's circuit as a PQC, then Dense).
+
+A system that cannot run a workload raises :class:`Unsupported` with the reason.
+
+Example:
+    >>> sorted(SYSTEMS)[:3]
+    ['cirq', 'pennylane-lightning', 'qml']
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+from qml_bench.circuits import Case
+
+Runner = Callable[[], np.ndarray]
+
+
+class Unsupported(Exception):
+    """The system cannot run this workload or circuit; the message says why."""
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What every system receives for one benchmark cell."""
+
+    case: Case
+    workload: str
+    values: np.ndarray  # [batch, n_symbols] float32
+    data: np.ndarray  # [batch, n_qubits] data-circuit angles (train-step)
+    threads: int
+    repetitions: int
+    seed: int
+
+
+def _resolvers(inputs: Inputs) -> list:
+    import cirq
+
+    return [cirq.ParamResolver(dict(zip(inputs.case.symbols, map(float, row))))
+            for row in inputs.values]
+
+
+def data_circuits(inputs: Inputs) -> list:
+    """The train-step's data circuits: rx(angle) on every qubit, one row each."""
+    import cirq
+
+    return [cirq.Circuit(cirq.rx(float(x))(q) for x, q in zip(row, inputs.case.qubits))
+            for row in inputs.data]
+
+
+# ------------------------------------------------------------------ TF layers
+def _keras_layers_runner(lib, options: dict, inputs: Inputs) -> Runner:
+    """qml and TFQ share TFQ's layer API, so one adapter serves both."""
+    import tensorflow as tf
+
+    case, batch = inputs.case, len(inputs.values)
+    if inputs.workload == "sample":
+        if not hasattr(lib.layers, "Sample"):
+            raise Unsupported("sampling is not in qml yet")
+        layer = lib.layers.Sample(**options)
+        circuits = lib.convert_to_tensor([case.circuit] * batch)
+        return lambda: layer(circuits, symbol_names=list(case.symbols),
+                             symbol_values=inputs.values,
+                             repetitions=inputs.repetitions).to_tensor().numpy()
+    if inputs.workload == "train-step":
+        return _train_step(lib, options, inputs)
+    circuits = lib.convert_to_tensor([case.circuit] * batch)
+    layer = lib.layers.Expectation(**options)
+    operators = list(case.operators)
+    if inputs.workload == "expectation":
+        return lambda: layer(circuits, symbol_names=list(case.symbols),
+                             symbol_values=inputs.values, operators=operators).numpy()
+    if not case.symbols:
+        raise Unsupported("the circuit has no symbols to differentiate")
+    variable = tf.Variable(inputs.values)
+
+    def gradient() -> np.ndarray:
+        with tf.GradientTape() as tape:
+            total = tf.reduce_sum(layer(circuits, symbol_names=list(case.symbols),
+                                        symbol_values=variable, operators=operators))
+        return tf.convert_to_tensor(tape.gradient(total, variable)).numpy()
+
+    return gradient
+
+
+def _train_step(lib, options: dict, inputs: Inputs) -> Runner:
+    import tensorflow as tf
+
+    case = inputs.case
+    if not case.symbols:
+        raise Unsupported("the circuit has no symbols to train")
+    if lib.__name__ == "qml":
+        import keras
+    else:  # TFQ's layers are tf.keras (Keras 2) layers
+        keras = tf.keras
+    circuits = lib.convert_to_tensor(data_circuits(inputs))
+    pqc = lib.layers.PQC(case.circuit, list(case.operators), **options)
+    pqc(circuits[:1])
+    # Both PQC layers order their weights by symbol name.
+    by_name = dict(zip(case.symbols, inputs.values[0]))
+    pqc.set_weights([np.array([by_name[name] for name in map(str, pqc.symbols)])])
+    dense = keras.layers.Dense(1)
+    dense(tf.zeros([1, len(case.operators)]))
+    optimizer = keras.optimizers.Adam(0.01)
+    targets = tf.constant(np.sign(inputs.data[:, :1]), tf.float32)
+    variables = pqc.trainable_variables + dense.trainable_variables
+    initial = [v.numpy() for v in variables]
+
+    def step() -> np.ndarray:
+        for variable, value in zip(variables, initial):  # every call times the same step
+            variable.assign(value)
+        with tf.GradientTape() as tape:
+            quantum = pqc(circuits)
+            loss = tf.reduce_mean((dense(quantum) - targets) ** 2)
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return quantum.numpy()
+
+    return step
+
+
+def qml_runner(backend: Optional[str]) -> Callable[[Inputs], Runner]:
+    def build(inputs: Inputs) -> Runner:
+        import qml
+        from qml.executors import QsimExecutor, QsimOptions
+
+        if backend == "qsim":  # the same thread budget as every other system
+            chosen = QsimExecutor(QsimOptions(cpu_threads=inputs.threads))
+        else:
+            chosen = backend
+        return _keras_layers_runner(qml, {"backend": chosen}, inputs)
+    return build
+
+
+def tfq_runner(inputs: Inputs) -> Runner:
+    import tensorflow_quantum as tfq
+
+    return _keras_layers_runner(tfq, {}, inputs)
+
+
+# ------------------------------------------------------------- Cirq front ends
+def _cirq_simulator_runner(simulator, inputs: Inputs) -> Runner:
+    import cirq
+
+    case = inputs.case
+    if inputs.workload in ("gradient", "train-step"):
+        raise Unsupported(f"no {inputs.workload} in its documented API")
+    resolvers = _resolvers(inputs)
+    if inputs.workload == "expectation":
+        observables = list(case.operators)
+
+        def expectation() -> np.ndarray:
+            rows = simulator.simulate_expectation_values_sweep(
+                case.circuit, observables=observables, params=resolvers)
+            return np.real(np.asarray(rows))
+        return expectation
+    measured = case.circuit + cirq.measure(*case.qubits, key="m")
+
+    def sample() -> np.ndarray:
+        results = simulator.run_sweep(measured, params=resolvers,
+                                      repetitions=inputs.repetitions)
+        return np.stack([r.measurements["m"] for r in results])
+    return sample
+
+
+def qsimcirq_runner(inputs: Inputs) -> Runner:
+    import qsimcirq
+
+    options = qsimcirq.QSimOptions(cpu_threads=inputs.threads)
+    return _cirq_simulator_runner(qsimcirq.QSimSimulator(options, seed=inputs.seed), inputs)
+
+
+def cirq_runner(inputs: Inputs) -> Runner:
+    import cirq
+
+    return _cirq_simulator_runner(cirq.Simulator(seed=inputs.seed), inputs)
+
+
+# -------------------------------------------------------------------- peers
+def _needs_plain(inputs: Inputs) -> None:
+    if inputs.case.gate_list is None:
+        raise Unsupported(f"--circuit {inputs.case.family} has gates without a plain form")
+    if inputs.workload not in ("expectation", "gradient"):
+        raise Unsupported(f"the {inputs.workload} workload is timed for qml, TFQ and Cirq")
+
+
+def pennylane_runner(inputs: Inputs) -> Runner:
+    """lightning.qubit with adjoint differentiation, one circuit per row, as its docs
+    show for batches of parameters."""
+    _needs_plain(inputs)
+    import pennylane
+    from pennylane import numpy as pnp
+
+    case = inputs.case
+    num_qubits = len(case.qubits)
+    device = pennylane.device("lightning.qubit", wires=num_qubits)
+    operations = {"rx": pennylane.RX, "ry": pennylane.RY, "rz": pennylane.RZ,
+                  "cz": pennylane.CZ, "cnot": pennylane.CNOT}
+
+    @pennylane.qnode(device, diff_method="adjoint")
+    def circuit(params):
+        for name, wires, symbol in case.gate_list:
+            if symbol is None:
+                operations[name](wires=list(wires))
+            else:
+                operations[name](params[symbol], wires=list(wires))
+        return [pennylane.expval(pennylane.PauliZ(w)) for w in range(num_qubits)]
+
+    if inputs.workload == "expectation":
+        return lambda: np.array([circuit(row) for row in inputs.values.astype(np.float64)])
+    total = pennylane.grad(lambda params: pnp.sum(pnp.stack(circuit(params))))
+    rows = [pnp.array(row, requires_grad=True) for row in inputs.values.astype(np.float64)]
+    return lambda: np.array([total(row) for row in rows])
+
+
+def tensorcircuit_runner(backend: str) -> Callable[[Inputs], Runner]:
+    """TensorCircuit-NG with vmap over the batch and jit, on JAX or TensorFlow."""
+    def build(inputs: Inputs) -> Runner:
+        _needs_plain(inputs)
+        import tensorcircuit as tc
+
+        case = inputs.case
+        num_qubits = len(case.qubits)
+        k = tc.set_backend(backend)
+        tc.set_dtype("complex64")
+
+        def values(params):
+            c = tc.Circuit(num_qubits)
+            for name, wires, symbol in case.gate_list:
+                if symbol is None:
+                    getattr(c, name)(*wires)
+                else:
+                    getattr(c, name)(*wires, theta=params[symbol])
+            return k.stack([k.real(c.expectation_ps(z=[w])) for w in range(num_qubits)])
+
+        params = k.convert_to_tensor(inputs.values)
+        if inputs.workload == "expectation":
+            function = k.jit(k.vmap(values, vectorized_argnums=0))
+        else:
+            # TensorCircuit's documented batched gradient: vectorized_value_and_grad.
+            value_and_grad = k.jit(k.vectorized_value_and_grad(
+                lambda p: k.sum(values(p)), argnums=0, vectorized_argnums=0))
+            function = lambda p: value_and_grad(p)[1]  # noqa: E731
+        return lambda: np.asarray(function(params))
+    return build
+
+
+@dataclass(frozen=True)
+class System:
+    """A named system: the module it needs and how to build a runner."""
+
+    name: str
+    module: str
+    build: Callable[[Inputs], Runner]
+
+    def missing(self) -> Optional[str]:
+        """Why the system cannot run here, or None."""
+        if importlib.util.find_spec(self.module) is None:
+            return f"{self.module} is not installed"
+        return None
+
+
+SYSTEMS: dict[str, System] = {s.name: s for s in [
+    System("qml", "qml", qml_runner(None)),
+    System("qml-qsim", "qml", qml_runner("qsim")),
+    System("qml-tensorflow", "qml", qml_runner("tensorflow")),
+    System("tfq", "tensorflow_quantum", tfq_runner),
+    System("qsimcirq", "qsimcirq", qsimcirq_runner),
+    System("cirq", "cirq", cirq_runner),
+    System("pennylane-lightning", "pennylane_lightning", pennylane_runner),
+    System("tensorcircuit-jax", "tensorcircuit", tensorcircuit_runner("jax")),
+    System("tensorcircuit-tf", "tensorcircuit", tensorcircuit_runner("tensorflow")),
+]}

@@ -1,0 +1,124 @@
+"""qml-bench's command line on tiny sizes: arguments, systems, checks and records."""
+
+import json
+
+import cirq
+import numpy as np
+import pytest
+from qml_bench import cli, circuits
+from qml_bench.reference import Disagreement, Reference
+from qml_bench.systems import SYSTEMS, System, cirq_runner
+
+TINY = ["--qubits", "2", "--layers", "1", "--batch", "3", "--repeats", "2", "--warmup", "0",
+        "--quiet"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--qubits", "0"], "--qubits must be positive integers, got '0'"),
+    (["--qubits", "4:2:0"], "--qubits must be N, N,M,... or START:STOP[:STEP]"),
+    (["--layers", "x"], "--layers must be N"),
+    (["--repeats", "0"], "--repeats must be an integer >= 1, got '0'"),
+    (["--warmup", "-1"], "--warmup must be an integer >= 0, got '-1'"),
+    (["--workload", "nope"], "--workload: unknown ['nope']"),
+    (["--circuit", "nope"], "--circuit must be one of hea, random, qcnn, got 'nope'"),
+    (["--systems", "qml,nothere"], "--systems: unknown system(s) ['nothere']"),
+])
+def test_argument_errors_name_the_argument(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_suite_argument_errors(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["suite", "--only", "W9"])
+    assert "--only: choose from W1, W2, W3, W4, got 'W9'" in capsys.readouterr().err
+
+
+def test_ranges_sweep_inclusively():
+    assert cli.parse_range("4:20:4", "--qubits") == [4, 8, 12, 16, 20]
+    assert cli.parse_range("4:6", "--qubits") == [4, 5, 6]
+    assert cli.parse_range("3,5", "--qubits") == [3, 5]
+
+
+def _wrong_runner(inputs):
+    right = cirq_runner(inputs)
+    return lambda: right() + 1e-2  # a system that is off by 0.01
+
+
+def test_json_record_missing_system_and_wrong_system(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(SYSTEMS, "absent", System("absent", "no_such_module_xyz", cirq_runner))
+    monkeypatch.setitem(SYSTEMS, "wrong", System("wrong", "cirq", _wrong_runner))
+    path = tmp_path / "out.json"
+    code = cli.main(TINY + ["--workload", "expectation,gradient",
+                            "--systems", "qml-qsim,cirq,absent,wrong", "--baseline", "cirq",
+                            "--json", str(path)])
+    assert code == 0
+    document = json.loads(path.read_text())
+    assert document["schema"] == "qml-bench/1"
+    assert {"cpu", "cores", "versions"} <= set(document["machine"])
+    assert document["machine"]["versions"]["cirq-core"]
+    assert document["threads"] >= 1
+    rows = {(r["workload"], r["system"]): r for r in document["results"]}
+    assert len(rows) == 8
+    for row in document["results"]:
+        assert set(row) >= {"workload", "circuit", "qubits", "layers", "batch", "system",
+                            "status", "reason", "compile_s", "median_us_per_circuit",
+                            "min_us_per_circuit", "max_us_per_circuit", "ratio_to_baseline"}
+    ok = rows[("expectation", "qml-qsim")]
+    assert ok["status"] == "ok" and ok["repeats"] == 2
+    assert ok["min_us_per_circuit"] <= ok["median_us_per_circuit"] <= ok["max_us_per_circuit"]
+    assert ok["max_error"] < 1e-4 and ok["ratio_to_baseline"] > 0
+    assert rows[("expectation", "cirq")]["ratio_to_baseline"] == 1.0
+    assert rows[("expectation", "absent")]["status"] == "skipped"
+    assert "no_such_module_xyz is not installed" in rows[("expectation", "absent")]["reason"]
+    wrong = rows[("expectation", "wrong")]
+    assert wrong["status"] == "disagrees" and wrong["median_us_per_circuit"] is None
+    assert "differs from cirq.Simulator" in wrong["reason"]
+    assert rows[("gradient", "cirq")]["status"] == "skipped"  # no gradient API
+    assert rows[("gradient", "qml-qsim")]["status"] == "ok"
+    assert "absent: skipped" in capsys.readouterr().err
+
+
+def test_plot_is_a_png(tmp_path):
+    rows = [{"workload": "expectation", "system": s, "qubits": q,
+             "median_us_per_circuit": 10.0 * q} for s in ("a", "b") for q in (2, 4)]
+    cli.plot(tmp_path / "p.png", rows)
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("family", circuits.FAMILIES)
+@pytest.mark.parametrize("num_qubits", [1, 3, 6])
+def test_families_are_seeded_and_consistent(family, num_qubits):
+    case = circuits.make_case(family, num_qubits, 2, seed=4)
+    again = circuits.make_case(family, num_qubits, 2, seed=4)
+    assert case.circuit == again.circuit
+    assert len(case.operators) == num_qubits
+    assert cirq.parameter_names(case.circuit) == set(case.symbols)
+    if family == "hea":
+        assert len(case.symbols) == 2 * num_qubits * 2
+
+
+def test_reference_catches_wrong_gradients_and_samples():
+    case = circuits.hea(3, 2)
+    rng = np.random.default_rng(1)
+    values = rng.uniform(0, 6, (2, len(case.symbols))).astype(np.float32)
+    reference = Reference(case, values, np.zeros((2, 3)))
+    # The exact gradient, by central differences of each symbol, passes; a perturbed one fails.
+    gradient = np.zeros_like(values[:1], dtype=np.float64)
+    for i in range(len(case.symbols)):
+        step = np.zeros(len(case.symbols))
+        step[i] = 1e-4
+        gradient[0, i] = (reference._expectations(reference.row + step).sum()
+                          - reference._expectations(reference.row - step).sum()) / 2e-4
+    assert reference.check("gradient", gradient, 1) < 1e-4
+    with pytest.raises(Disagreement):
+        reference.check("gradient", gradient + 1e-2, 1)
+    exact = reference._expectations(reference.row)
+    probabilities_one = (1 - exact) / 2
+    bits = (rng.random((1, 4000, 3)) < probabilities_one).astype(np.int8)
+    assert reference.check("sample", bits, 4000) < 5 / np.sqrt(4000) + 1e-4
+    assert exact.max() < 0.9  # so that all-zero samples are far off
+    with pytest.raises(Disagreement):
+        reference.check("sample", np.zeros_like(bits), 4000)
