@@ -36,6 +36,7 @@ SUITE = {  # name: (qubits, layers, batch)
 # PennyLane runs one QNode call per row, which takes minutes at batch 1000; add it
 # with --systems to time it.
 SUITE_SYSTEMS = "qml,qml-qsim,qml-tensorflow,tfq,qsimcirq,tensorcircuit-jax"
+_PAUSE_S = 0.05  # untimed, before each timed call
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 _VERSIONED = ("qml-qsim", "tensorflow", "keras", "tf-keras", "tensorflow-quantum", "cirq-core",
               "qsimcirq", "numpy", "jax", "tensorcircuit-ng", "pennylane",
@@ -103,26 +104,16 @@ def parse_range(text: str, name: str) -> list[int]:
     return numbers
 
 
-def _positive(name: str):
+def _integer(name: str, minimum: int):
+    """An argparse type: an int of at least ``minimum``, or an error naming ``name``."""
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            value = 0
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer >= 1, got {text!r}")
-        return value
-    return parse
-
-
-def _count(name: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = -1
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer >= 0, got {text!r}")
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"{name} must be an integer >= {minimum}, got {text!r}")
         return value
     return parse
 
@@ -133,10 +124,10 @@ def _common(parser: argparse.ArgumentParser, systems: str) -> None:
     parser.add_argument("--systems", default=systems,
                         help=f"comma-separated, from: {', '.join(SYSTEMS)}")
     parser.add_argument("--baseline", default="tfq", help="system the ratios divide by")
-    parser.add_argument("--repeats", type=_positive("--repeats"), default=5)
-    parser.add_argument("--warmup", type=_count("--warmup"), default=1,
+    parser.add_argument("--repeats", type=_integer("--repeats", 1), default=5)
+    parser.add_argument("--warmup", type=_integer("--warmup", 0), default=1,
                         help="untimed calls after the first (compiling, checked) call")
-    parser.add_argument("--threads", type=_positive("--threads"), default=os.cpu_count() or 1,
+    parser.add_argument("--threads", type=_integer("--threads", 1), default=os.cpu_count() or 1,
                         help="threads every system may use (default: all cores)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="write the results and machine facts here")
@@ -153,7 +144,7 @@ def run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--qubits", type=lambda t: parse_range(t, "--qubits"), default=[4])
     parser.add_argument("--layers", type=lambda t: parse_range(t, "--layers"), default=[4])
     parser.add_argument("--batch", type=lambda t: parse_range(t, "--batch"), default=[1000])
-    parser.add_argument("--repetitions", type=_positive("--repetitions"), default=1000,
+    parser.add_argument("--repetitions", type=_integer("--repetitions", 1), default=1000,
                         help="samples per circuit (sample workload)")
     parser.add_argument("--plot", type=Path, help="write a PNG of throughput against qubits")
     _common(parser, "qml,qml-qsim,qml-tensorflow,tfq,qsimcirq")
@@ -193,6 +184,7 @@ def _checked_systems(parser: argparse.ArgumentParser, text: str) -> list[str]:
 def _configure_threads(threads: int, systems: Sequence[str]) -> None:
     """One thread budget for every system; must run before TensorFlow or JAX start."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads must not spin
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if threads == 1:  # JAX's XLA otherwise sizes its pool to the cores
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread"
@@ -232,7 +224,8 @@ def machine_facts() -> dict:
 # ----------------------------------------------------------------- measuring
 def run_cell(workload: str, family: str, num_qubits: int, layers: int, batch: int,
              systems: Sequence[str], args, progress=None) -> list[Result]:
-    """Checks, warms up and times every system on one cell, calls interleaved."""
+    """Checks, warms up and times every system on one cell, calls interleaved in a
+    shuffled order each round."""
     import numpy as np
 
     from qml_bench.circuits import make_case
@@ -273,8 +266,14 @@ def run_cell(workload: str, family: str, num_qubits: int, layers: int, batch: in
             result.reason = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
             continue
         runners[name] = (runner, result)
+    timed = list(runners.values())
+    order = np.random.default_rng(args.seed)
     for _ in range(args.repeats):
-        for runner, result in runners.values():
+        # A fresh order each round, and a pause before each call: the previous system's
+        # thread pools may still be spinning (JAX's and TensorFlow's do, briefly).
+        for index in order.permutation(len(timed)):
+            runner, result = timed[index]
+            time.sleep(_PAUSE_S)
             start = time.perf_counter()
             runner()
             result.seconds.append(time.perf_counter() - start)
