@@ -46,10 +46,12 @@ class DefaultExecutor(Executor):
     def choose(self, batch: Batch) -> Executor:
         """The TensorFlow executor for many rows per structure on at most
         ``TENSORFLOW_MAX_QUBITS`` qubits, otherwise qsim."""
-        widest = max((p.num_qubits for p in batch.programs), default=0)
-        if widest > TENSORFLOW_MAX_QUBITS or batch.batch_size < TENSORFLOW_MIN_ROWS_PER_STRUCTURE:
+        if batch.batch_size < TENSORFLOW_MIN_ROWS_PER_STRUCTURE:
             return self.qsim
-        structures = {structure_key(p) for p in batch.programs if p.num_qubits}
+        programs = set(batch.programs)  # rows repeat programs; look at each once
+        if max(p.num_qubits for p in programs) > TENSORFLOW_MAX_QUBITS:
+            return self.qsim
+        structures = {structure_key(p) for p in programs if p.num_qubits}
         if batch.batch_size < TENSORFLOW_MIN_ROWS_PER_STRUCTURE * max(len(structures), 1):
             return self.qsim
         return self.tensorflow
