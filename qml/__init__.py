@@ -17,9 +17,15 @@ if _keras.backend.backend() != "tensorflow":  # pragma: no cover
         f"{_keras.backend.backend()!r}; set KERAS_BACKEND=tensorflow"
     )
 
-from qml import differentiators, errors, executors, layers, util  # noqa: E402
+from qml import differentiators, errors, executors, layers, math, noise, util  # noqa: E402
 from qml.circuits.serialize import convert_to_tensor, from_tensor  # noqa: E402
-from qml.layers.ops import get_expectation_op  # noqa: E402
+from qml.layers.ops import (  # noqa: E402
+    get_expectation_op,
+    get_sampled_expectation_op,
+    get_sampling_op,
+    get_state_op,
+    get_unitary_op,
+)
 
 __version__ = "0.1.0"
 __all__ = [
@@ -29,6 +35,12 @@ __all__ = [
     "executors",
     "from_tensor",
     "get_expectation_op",
+    "get_sampled_expectation_op",
+    "get_sampling_op",
+    "get_state_op",
+    "get_unitary_op",
     "layers",
+    "math",
+    "noise",
     "util",
 ]

@@ -141,3 +141,86 @@ def test_adjoint_gradients_match_tfq(num_qubits, backend, eager_functions):
                       tfq.convert_to_tensor(circuits))
     assert np.abs(theirs).max() > 1e-2
     np.testing.assert_allclose(ours, theirs, atol=1e-3)
+
+
+# ------------------------------------------------- sampling, states, unitaries and noise
+def _tfq_circuits(num_qubits, count, seed):
+    rng = np.random.default_rng(seed)
+    qubits = cirq.GridQubit.rect(1, num_qubits)
+    circuits = [tfq_random_circuit(qubits, 3 * num_qubits + 3, rng) for _ in range(count)]
+    values = rng.uniform(-2, 2, (count, len(SYMBOLS))).astype(np.float32)
+    return qubits, circuits, values
+
+
+@pytest.mark.parametrize("num_qubits", [1, 3, 5])
+def test_states_and_unitaries_match_tfq(num_qubits):
+    tfq = tfq_or_skip()
+    _, circuits, values = _tfq_circuits(num_qubits, 3, 60 + num_qubits)
+    tensor = tfq.convert_to_tensor(circuits)
+    ours = qml.layers.State()(circuits, symbol_names=NAMES, symbol_values=values)
+    theirs = tfq.layers.State()(tensor, symbol_names=NAMES, symbol_values=values)
+    np.testing.assert_allclose(ours.to_tensor().numpy(), theirs.to_tensor().numpy(), atol=1e-5)
+    ours = qml.layers.Unitary()(circuits, symbol_names=NAMES, symbol_values=values)
+    theirs = tfq.layers.Unitary()(tensor, symbol_names=NAMES, symbol_values=values)
+    np.testing.assert_allclose(ours.to_tensor().numpy(), theirs.to_tensor().numpy(), atol=1e-5)
+
+
+def test_sample_shapes_and_frequencies_agree_with_tfq():
+    tfq = tfq_or_skip()
+    qubits, circuits, values = _tfq_circuits(3, 2, 70)
+    circuits.append(cirq.Circuit(cirq.X(qubits[0])))  # fewer qubits: a ragged row
+    values = np.concatenate([values, values[:1]])
+    reps = 3000
+    ours = qml.layers.Sample(seed=1)(circuits, symbol_names=NAMES, symbol_values=values,
+                                     repetitions=reps)
+    theirs = tfq.layers.Sample()(tfq.convert_to_tensor(circuits), symbol_names=NAMES,
+                                 symbol_values=values, repetitions=reps)
+    assert ours.dtype == theirs.dtype
+    assert ours.shape.as_list() == theirs.shape.as_list()
+    assert ours.nested_row_lengths()[1].numpy().tolist() == \
+        theirs.nested_row_lengths()[1].numpy().tolist()
+    for row in range(len(circuits)):
+        a, b = ours[row].to_tensor().numpy(), theirs[row].to_tensor().numpy()
+        # Per-qubit frequencies of two independent samples: their difference has a
+        # standard deviation of at most sqrt(2 * 0.25 / reps).
+        assert np.all(np.abs(a.mean(axis=0) - b.mean(axis=0)) < 4 * np.sqrt(0.5 / reps))
+
+
+def test_sampled_and_noisy_expectations_agree_with_tfq():
+    tfq = tfq_or_skip()
+    qubits, circuits, values = _tfq_circuits(3, 2, 80)
+    operators = [cirq.Z(qubits[0]), cirq.X(qubits[1]) * cirq.Z(qubits[2])]
+    reps = 4000
+    bound = 4 * np.sqrt(2.0 / reps)  # two estimates, each with variance at most 1 / reps
+    ours = qml.layers.SampledExpectation(seed=2)(
+        circuits, symbol_names=NAMES, symbol_values=values, operators=operators,
+        repetitions=reps)
+    theirs = tfq.layers.SampledExpectation()(
+        tfq.convert_to_tensor(circuits), symbol_names=NAMES, symbol_values=values,
+        operators=operators, repetitions=reps)
+    assert np.all(np.abs(ours.numpy() - theirs.numpy()) < bound)
+
+    resolved = [cirq.resolve_parameters(c, dict(zip(NAMES, map(float, v))))
+                for c, v in zip(circuits, values)]
+    noisy = [c.with_noise(cirq.depolarize(0.05)) + cirq.amplitude_damp(0.2).on_each(*qubits)
+             for c in resolved]
+    counts = np.full((len(noisy), len(operators)), reps, np.int32)
+    ours = qml.noise.expectation(noisy, [], np.zeros((2, 0), np.float32), [operators] * 2,
+                                 counts, seed=3)
+    theirs = tfq.noise.expectation(tfq.convert_to_tensor(noisy), [],
+                                   np.zeros((2, 0), np.float32),
+                                   tfq.convert_to_tensor([operators] * 2), counts)
+    assert np.all(np.abs(ours.numpy() - theirs.numpy()) < bound)
+
+
+def test_inner_product_matches_tfq():
+    tfq = tfq_or_skip()
+    qubits, circuits, values = _tfq_circuits(3, 2, 90)
+    rng = np.random.default_rng(91)
+    others = [[cirq.resolve_parameters(tfq_random_circuit(qubits, 8, rng),
+                                       {n: 0.3 for n in NAMES}) for _ in range(2)]
+              for _ in range(2)]
+    ours = qml.math.inner_product(circuits, NAMES, values, others)
+    theirs = tfq.math.inner_product(tfq.convert_to_tensor(circuits), NAMES, values,
+                                    tfq.convert_to_tensor(others))
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=1e-5)

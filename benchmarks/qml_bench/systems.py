@@ -68,8 +68,8 @@ def _keras_layers_runner(lib, options: dict, inputs: Inputs) -> Runner:
 
     case, batch = inputs.case, len(inputs.values)
     if inputs.workload == "sample":
-        if not hasattr(lib.layers, "Sample"):
-            raise Unsupported("sampling is not in qml yet")
+        if options.get("backend") == "tensorflow":
+            raise Unsupported("the TensorFlow executor does not sample; qml samples on qsim")
         layer = lib.layers.Sample(**options)
         circuits = lib.convert_to_tensor([case.circuit] * batch)
         return lambda: layer(circuits, symbol_names=list(case.symbols),

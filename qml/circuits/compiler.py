@@ -26,7 +26,7 @@ from typing import Mapping, Optional
 import cirq
 import numpy as np
 
-from qml.circuits import expressions, gates, serialize
+from qml.circuits import channels, expressions, gates, serialize
 from qml.errors import (
     CircuitFormatError,
     MeasurementError,
@@ -156,6 +156,24 @@ def _apply(unitary: np.ndarray, places: tuple[int, ...], size: int,
     return product.reshape(product.shape[:-size - 1] + (2**size, matrix.shape[-1]))
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class Channel:
+    """A noise channel on ``targets``, applied after the program's first ``position``
+    blocks.
+
+    Attributes:
+        position: how many of the program's blocks come before the channel.
+        targets: qubit positions, most significant first as in Cirq.
+        kraus: the Kraus operators, ``[d, d]`` complex128 each.
+        gate: the channel's gate, with its JSON fields.
+    """
+
+    position: int
+    targets: tuple[int, ...]
+    kraus: tuple[np.ndarray, ...]
+    gate: "Gate"
+
+
 class _OnQubits:
     """Register helpers shared by programs and joined programs."""
 
@@ -171,16 +189,21 @@ class _OnQubits:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Program(_OnQubits):
-    """A compiled circuit: sorted qubits and fused blocks.
+    """A compiled circuit: sorted qubits, fused blocks and noise channels.
 
     ``qubits`` holds the circuit's qubits as JSON keys in Cirq's sorted order, so
     position ``i`` is the ``i``-th qubit of every output. An empty program (no qubits)
-    is a padding row.
+    is a padding row. Gates are never fused across a channel.
     """
 
     qubits: tuple[QubitKey, ...]
     blocks: tuple[Block, ...]
     symbols: frozenset[str]
+    channels: tuple[Channel, ...] = ()
+
+    @property
+    def noisy(self) -> bool:
+        return bool(self.channels)
 
     @functools.cached_property
     def segments(self) -> tuple["Segment", ...]:
@@ -208,6 +231,10 @@ class Joined(_OnQubits):
     qubits: tuple[QubitKey, ...]
     segments: tuple[Segment, ...]
     symbols: frozenset[str]
+
+    @property
+    def noisy(self) -> bool:
+        return any(segment.program.noisy for segment in self.segments)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -258,9 +285,20 @@ def _compile_parsed(parsed: dict, row: bytes) -> Program:
             f"malformed circuit row {row[:60]!r}...: {type(error).__name__} {error}"
         ) from None
     operations = _drop_terminal_measurements(operations, qubits)
-    blocks = _absorb_into_two_qubit_blocks(_fuse_single_qubit_runs(operations))
+    blocks: list[Block] = []
+    noise: list[Channel] = []
+    stretch: list[_Operation] = []  # the gates since the last channel
+    for op in operations + [None]:
+        if op is not None and op.gate.kind != "Channel":
+            stretch.append(op)
+            continue
+        blocks += _absorb_into_two_qubit_blocks(_fuse_single_qubit_runs(stretch))
+        stretch = []
+        if op is not None:
+            noise.append(Channel(len(blocks), op.targets, op.gate.constant, op.gate))
     symbols = frozenset().union(*(b.symbols for b in blocks)) if blocks else frozenset()
-    return Program(qubits=qubits, blocks=tuple(blocks), symbols=symbols)
+    return Program(qubits=qubits, blocks=tuple(blocks), symbols=symbols,
+                   channels=tuple(noise))
 
 
 def compile_circuit(circuit: cirq.AbstractCircuit) -> Program:
@@ -272,6 +310,8 @@ def _compile_gate(fields: dict) -> Gate:
     kind = fields["g"]
     if kind == "Measure":
         return Gate("Measure", fields, frozenset())
+    if kind == "Channel":  # its "constant" is the tuple of Kraus operators
+        return Gate("Channel", fields, frozenset(), channels.kraus_of(fields))
     if kind not in gates.KIND_PARAMS:
         raise CircuitFormatError(f"unknown gate kind {kind!r}")
     symbols = frozenset().union(
@@ -317,8 +357,8 @@ def _parse_operation(encoded: list, table: list[Gate], num_qubits: int) -> _Oper
     targets = tuple(int(i) for i in encoded[1])
     controls = tuple(int(i) for i in encoded[2]) if len(encoded) == 4 else ()
     values = tuple(int(v) for v in encoded[3]) if len(encoded) == 4 else ()
-    expected = gates.num_qubits_of(gate.kind, gate.fields) if gate.kind != "Measure" \
-        else int(gate.fields["n"])
+    expected = int(gate.fields["n"]) if gate.kind in ("Measure", "Channel") \
+        else gates.num_qubits_of(gate.kind, gate.fields)
     all_qubits = targets + controls
     if (
         len(targets) != expected
@@ -345,6 +385,8 @@ def _drop_terminal_measurements(
                     f"{op.gate.kind} to it; qml allows measurements only at the end of "
                     "a circuit, where they are ignored"
                 )
+        if op.gate.kind == "Channel" and op.controls:
+            raise CircuitFormatError("a controlled noise channel is not supported")
         if op.gate.kind == "Measure":
             if op.controls:
                 raise MeasurementError("a controlled measurement is not supported")

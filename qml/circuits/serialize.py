@@ -21,7 +21,7 @@ import cirq
 import numpy as np
 import tensorflow as tf
 
-from qml.circuits import gates
+from qml.circuits import channels, gates
 from qml.errors import CircuitFormatError, NotACircuitError, UnsupportedGateError
 
 FORMAT_VERSION = 1
@@ -150,6 +150,8 @@ def _encode_gate(gate: cirq.Gate) -> dict:
             "key": str(gate.key),
             "invert": [int(b) for b in gate.full_invert_mask()],
         }
+    if channels.is_channel(gate):
+        return channels.encode_channel(gate)
     kind, fields = gates.encode_gate(gate)
     return {"g": kind, **fields}
 
@@ -262,6 +264,8 @@ def _decode_gate(fields: dict) -> cirq.Gate:
             key=str(fields["key"]),
             invert_mask=tuple(bool(b) for b in fields["invert"]),
         )
+    if kind == "Channel":
+        return channels.decode_channel(fields)
     if kind not in gates.KIND_PARAMS:
         raise CircuitFormatError(f"unknown gate kind {kind!r}")
     return gates.decode_gate(kind, fields)

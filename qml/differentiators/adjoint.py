@@ -41,6 +41,8 @@ class Adjoint(Differentiator):
     def differentiate_analytic(
         self, executor: Executor, batch: Batch, upstream: np.ndarray
     ) -> np.ndarray:
+        if batch.repetitions is not None or batch.noisy:
+            self.differentiate_sampled(executor, batch, upstream)
         if isinstance(executor, DefaultExecutor):
             executor = executor.choose(batch)
         if isinstance(executor, TensorflowExecutor):
@@ -49,6 +51,16 @@ class Adjoint(Differentiator):
         if final_states is not None:
             return _sweeper("complex64").adjoint_gradient(batch, upstream, final_states(batch))
         return _sweeper("complex128").adjoint_gradient(batch, upstream)
+
+    def differentiate_sampled(
+        self, executor: Executor, batch: Batch, upstream: np.ndarray
+    ) -> np.ndarray:
+        raise TypeError(
+            "Adjoint differentiates exact, noiseless expectations only: it needs the "
+            "final state, which sampled and noisy runs do not have. Use "
+            "qml.differentiators.ParameterShift(), CentralDifference() or "
+            "ForwardDifference()"
+        )
 
 
 class Autodiff(Differentiator):

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from qml.differentiators.base import Differentiator
-from qml.executors.base import Batch, Executor
+from qml.executors.base import Batch, Executor, evaluate
 
 
 class LinearCombination(Differentiator):
@@ -61,13 +61,16 @@ class LinearCombination(Differentiator):
         values = values.reshape(num_symbols, num_shifts, size, num_symbols)
         for symbol in range(num_symbols):
             values[symbol, :, :, symbol] += np.asarray(self.perturbations)[:, None]
-        shifted = Batch(
-            programs=batch.programs * (num_symbols * num_shifts),
-            symbol_names=batch.symbol_names,
+        copies = num_symbols * num_shifts
+        shifted = dataclasses.replace(
+            batch,
+            programs=batch.programs * copies,
             symbol_values=values.reshape(-1, num_symbols).astype(np.float32),
-            operators=batch.operators * (num_symbols * num_shifts),
+            operators=batch.operators * copies,
+            repetitions=None if batch.repetitions is None
+            else np.tile(batch.repetitions, (copies, 1)),
         )
-        expectations = executor.expectation(shifted).astype(np.float64)
+        expectations = evaluate(executor, shifted).astype(np.float64)
         expectations = expectations.reshape(num_symbols, num_shifts, size, -1)
         derivative = np.einsum("i,sibk->bsk", np.asarray(self.weights), expectations)
         padded = np.array([not p.num_qubits for p in batch.programs])

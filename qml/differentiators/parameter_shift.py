@@ -33,7 +33,7 @@ import sympy
 from qml.circuits import compiler, expressions, gates
 from qml.differentiators.base import Differentiator
 from qml.errors import UnsupportedGateError
-from qml.executors.base import Batch, Executor
+from qml.executors.base import Batch, Executor, evaluate
 
 SHIFT_SYMBOL = "__qml_parameter_shift__"
 
@@ -86,7 +86,7 @@ class ParameterShift(Differentiator):
             groups.setdefault(id(row_program), []).append(row)
 
         # Two copies of each row per parameter occurrence: shifted up, then down.
-        programs, values, operators, records = [], [], [], []
+        programs, values, operators, repetitions, records = [], [], [], [], []
         for rows in groups.values():
             rows = np.asarray(rows)
             row_program = batch.programs[rows[0]]
@@ -100,12 +100,18 @@ class ParameterShift(Differentiator):
                         column = np.full((len(rows), 1), sign * shift, np.float32)
                         values.append(np.concatenate([row_values, column], axis=1))
                         operators += row_operators
+                        if batch.repetitions is not None:
+                            repetitions.append(batch.repetitions[rows])
         if not programs:
             return grad.astype(np.float32)
 
-        shifted_batch = Batch(tuple(programs), batch.symbol_names + (SHIFT_SYMBOL,),
-                              np.concatenate(values).astype(np.float32), tuple(operators))
-        expectations = executor.expectation(shifted_batch).astype(np.float64)
+        shifted_batch = dataclasses.replace(
+            batch, programs=tuple(programs),
+            symbol_names=batch.symbol_names + (SHIFT_SYMBOL,),
+            symbol_values=np.concatenate(values).astype(np.float32),
+            operators=tuple(operators),
+            repetitions=np.concatenate(repetitions) if repetitions else None)
+        expectations = evaluate(executor, shifted_batch).astype(np.float64)
         index = {name: k for k, name in enumerate(batch.symbol_names)}
         for rows, occurrence, shift, start in records:
             count = len(rows)
@@ -239,5 +245,6 @@ def _shifted_program(program: compiler.Program, block_index: int, step_index: in
     steps[step_index] = compiler.Step(gate, step.places)
     blocks = list(program.blocks)
     blocks[block_index] = dataclasses.replace(block, steps=tuple(steps), constant=None)
-    return compiler.Program(program.qubits, tuple(blocks), program.symbols | {SHIFT_SYMBOL})
+    return dataclasses.replace(program, blocks=tuple(blocks),
+                               symbols=program.symbols | {SHIFT_SYMBOL})
 

@@ -1,8 +1,9 @@
 """Executors: the simulators behind the layers, with one interface.
 
 ``get_executor(backend)`` maps a layer's ``backend`` argument to an executor:
-``None`` (the default policy, :class:`DefaultExecutor`), ``'qsim'``, ``'tensorflow'``,
-an :class:`Executor`, or any ``cirq.SimulatesExpectationValues``.
+``None`` or ``'noiseless'`` (the default policy, :class:`DefaultExecutor`),
+``'qsim'``, ``'noisy'`` (qsim, whose trajectories simulate noise channels),
+``'tensorflow'``, an :class:`Executor`, or a Cirq simulator or sampler.
 
 Example:
     >>> get_executor(None).name, get_executor("qsim").name
@@ -13,10 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import cirq
-
 from qml.executors.base import Batch, Executor, prepare
-from qml.executors.cirq_backend import CirqExecutor
+from qml.executors.cirq_backend import CIRQ_BACKENDS, CirqExecutor
 from qml.executors.default import DefaultExecutor
 from qml.executors.qsim import QsimExecutor, QsimOptions
 from qml.executors.tensorflow import TensorflowExecutor
@@ -26,6 +25,8 @@ __all__ = ["Batch", "CirqExecutor", "DefaultExecutor", "Executor", "QsimExecutor
 
 _NAMED = {"qsim": QsimExecutor(), "tensorflow": TensorflowExecutor()}
 _DEFAULT = DefaultExecutor(_NAMED["qsim"], _NAMED["tensorflow"])
+_NAMED.update(noisy=_NAMED["qsim"], noiseless=_DEFAULT)
+BACKEND_NAMES = ("noiseless", "noisy", "qsim", "tensorflow")
 
 
 def get_executor(backend: Any) -> Executor:
@@ -40,14 +41,15 @@ def get_executor(backend: Any) -> Executor:
     if isinstance(backend, str):
         if backend not in _NAMED:
             raise ValueError(
-                f"backend must be None, 'qsim', 'tensorflow' or a Cirq simulator, got "
-                f"{backend!r}")
+                f"backend must be None, one of {list(BACKEND_NAMES)} or a Cirq simulator, "
+                f"got {backend!r}")
         return _NAMED[backend]
     if isinstance(backend, Executor):
         return backend
-    if isinstance(backend, cirq.SimulatesExpectationValues):
+    if isinstance(backend, CIRQ_BACKENDS):
         return CirqExecutor(backend)
     raise TypeError(
-        "backend must be None, 'qsim', 'tensorflow', a qml executor or a "
-        f"cirq.SimulatesExpectationValues, got {type(backend).__name__}: {backend!r}"
+        f"backend must be None, one of {list(BACKEND_NAMES)}, a qml executor, or a "
+        "cirq.SimulatesExpectationValues, cirq.SimulatesFinalState or cirq.Sampler, got "
+        f"{type(backend).__name__}: {backend!r}"
     )

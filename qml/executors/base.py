@@ -21,7 +21,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import os
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
@@ -46,6 +46,16 @@ class Batch:
     symbol_names: tuple[str, ...]
     symbol_values: np.ndarray  # [batch, n_symbols] float32
     operators: tuple[tuple[bytes, ...], ...]  # [batch][n_operators]
+    # How expectations are estimated (see :func:`evaluate`): None for exact values;
+    # else [batch, n_operators] measurement shots (sampled) or trajectories (noisy).
+    repetitions: Optional[np.ndarray] = None
+    sampled: bool = False
+    seed: Optional[int] = None  # of sampling and trajectories; None draws one
+
+    @property
+    def noisy(self) -> bool:
+        """Whether any row's circuit holds a noise channel."""
+        return any(program.noisy for program in set(self.programs))
 
     @property
     def batch_size(self) -> int:
@@ -89,7 +99,63 @@ class Executor(abc.ABC):
 
     @abc.abstractmethod
     def expectation(self, batch: Batch) -> np.ndarray:
-        """``[batch, n_operators]`` float32 expectation values of ``batch``."""
+        """``[batch, n_operators]`` float32 exact expectation values of ``batch``."""
+
+
+def evaluate(executor: Executor, batch: Batch) -> np.ndarray:
+    """``[batch, n_operators]`` expectations, estimated as ``batch`` asks.
+
+    Exact values when ``batch.repetitions`` is None; else sampled expectations
+    (``batch.sampled``) or averages over noise trajectories, from the executor's
+    ``sampled_expectation`` and ``noisy_expectation`` capabilities.
+
+    Raises:
+        TypeError: if the executor lacks the capability the batch needs.
+    """
+    if batch.repetitions is None:
+        return executor.expectation(batch)
+    capability = "sampled_expectation" if batch.sampled else "noisy_expectation"
+    method = getattr(executor, capability, None)
+    if method is None:
+        raise TypeError(
+            f"the {executor.name!r} executor cannot compute "
+            f"{'sampled' if batch.sampled else 'noisy'} expectations; use backend='qsim' "
+            "(or backend='noisy' for noise channels)"
+        )
+    return method(batch)
+
+
+def require_noiseless(batch: Batch, executor_name: str) -> None:
+    """Raises ValueError if a row holds a noise channel, which ``executor_name``
+    cannot simulate."""
+    if not batch.noisy:  # looks at each distinct program once
+        return
+    for index, program in enumerate(batch.programs):
+        if program.noisy:
+            raise ValueError(
+                f"circuit {index} holds noise channels, which the {executor_name} "
+                "executor does not simulate; use backend='noisy' with repetitions "
+                "(trajectories), SampledExpectation, Sample, or qml.noise"
+            )
+
+
+def check_repetitions(repetitions: np.ndarray, shape: tuple[int, ...],
+                      argument: str = "repetitions") -> np.ndarray:
+    """``repetitions`` as int64 of ``shape``, each at least 1.
+
+    Raises:
+        ValueError: for a wrong shape or a value below 1, naming ``argument``.
+    """
+    values = np.asarray(repetitions)
+    if values.dtype.kind not in "iu" and not (
+            values.dtype.kind == "f" and np.all(np.mod(values, 1) == 0)):
+        raise TypeError(f"{argument} must hold integers, got dtype {values.dtype}")
+    values = values.astype(np.int64)
+    if values.shape != tuple(shape):
+        raise BatchSizeError(f"{argument} has shape {values.shape}; expected {tuple(shape)}")
+    if values.size and values.min() < 1:
+        raise ValueError(f"{argument} must be at least 1, got {int(values.min())}")
+    return values
 
 
 def prepare(

@@ -1,9 +1,12 @@
-"""An executor that runs programs on any Cirq simulator with expectation values.
+"""An executor that runs programs on any Cirq simulator or sampler.
 
-This is the path for ``backend=cirq.Simulator()`` and other
-``cirq.SimulatesExpectationValues``, as in TFQ. It rebuilds each row's Cirq circuit
-and resolves its symbols, so it is as slow as the simulator behind it; it exists for
-reach (any Cirq simulator) and as the reference the fast executors are checked against.
+This is the path for ``backend=cirq.Simulator()``, ``cirq.DensityMatrixSimulator()``
+and other ``cirq.SimulatesExpectationValues``, ``cirq.SimulatesFinalState`` or
+``cirq.Sampler`` objects (hardware included), as in TFQ. Noise channels are passed on
+to the simulator. Sampling uses the sampler's own randomness, not qml's seeds. It
+rebuilds each row's Cirq circuit and resolves its symbols, so it is as slow as the
+simulator behind it; it exists for reach (any Cirq simulator) and as the reference the
+fast executors are checked against.
 
 Example:
     >>> import cirq
@@ -27,20 +30,61 @@ from qml.circuits import serialize
 from qml.executors.base import Batch, Executor, fill_padding
 
 
+CIRQ_BACKENDS = (cirq.SimulatesExpectationValues, cirq.SimulatesFinalState, cirq.Sampler)
+
+
 class CirqExecutor(Executor):
-    """Runs programs on a ``cirq.SimulatesExpectationValues``."""
+    """Runs programs on a Cirq simulator or sampler: expectations need
+    ``cirq.SimulatesExpectationValues``, states ``cirq.SimulatesFinalState`` and
+    samples ``cirq.Sampler``."""
 
     name = "cirq"
 
-    def __init__(self, simulator: cirq.SimulatesExpectationValues) -> None:
-        if not isinstance(simulator, cirq.SimulatesExpectationValues):
+    def __init__(self, simulator: object) -> None:
+        if not isinstance(simulator, CIRQ_BACKENDS):
             raise TypeError(
-                "backend must be 'qsim' or a cirq.SimulatesExpectationValues, got "
-                f"{simulator!r}"
+                "backend must be a cirq.SimulatesExpectationValues, "
+                f"cirq.SimulatesFinalState or cirq.Sampler, got {simulator!r}"
             )
         self.simulator = simulator
 
+    def _require(self, capability: type, purpose: str) -> None:
+        if not isinstance(self.simulator, capability):
+            raise TypeError(
+                f"backend {self.simulator!r} cannot compute {purpose}: it is not a "
+                f"cirq.{capability.__name__}"
+            )
+
+    def final_states(self, batch: Batch) -> list[np.ndarray]:
+        """Each row's final state vector, complex64, in Cirq's qubit order."""
+        self._require(cirq.SimulatesFinalState, "states")
+        states = []
+        for index, program in enumerate(batch.programs):
+            if not program.num_qubits:
+                states.append(np.ones(1, np.complex64))
+                continue
+            result = self.simulator.simulate(
+                _circuit_of(program), param_resolver=_resolver(batch, index),
+                qubit_order=program.cirq_qubits())
+            states.append(np.asarray(result.final_state_vector, np.complex64))
+        return states
+
+    def samples(self, batch: Batch, repetitions: int) -> list[np.ndarray]:
+        """Each row's ``[repetitions, n_qubits]`` int8 measurements, from the sampler."""
+        self._require(cirq.Sampler, "samples")
+        out = []
+        for index, program in enumerate(batch.programs):
+            qubits = program.cirq_qubits()
+            if not qubits:
+                out.append(np.zeros((repetitions, 0), np.int8))
+                continue
+            circuit = _circuit_of(program) + cirq.measure(*qubits, key="qml")
+            result = self.simulator.run(circuit, _resolver(batch, index), repetitions)
+            out.append(np.asarray(result.measurements["qml"], np.int8))
+        return out
+
     def expectation(self, batch: Batch) -> np.ndarray:
+        self._require(cirq.SimulatesExpectationValues, "expectation values")
         out = np.zeros((batch.batch_size, batch.num_operators), dtype=np.float32)
         for index, program in enumerate(batch.programs):
             if not program.num_qubits or not batch.num_operators:
@@ -49,19 +93,20 @@ class CirqExecutor(Executor):
             observables = [
                 serialize.deserialize_paulisum(op) for op in batch.operators[index]
             ]
-            resolver = {
-                name: float(batch.symbol_values[index, k])
-                for k, name in enumerate(batch.symbol_names)
-            }
             values = self.simulator.simulate_expectation_values(
                 circuit,
                 observables=[o if len(o) else cirq.PauliSum() for o in observables],
-                param_resolver=resolver,
+                param_resolver=_resolver(batch, index),
                 qubit_order=program.cirq_qubits(),
                 permit_terminal_measurements=True,
             )
             out[index] = np.real(values)
         return fill_padding(batch, out)
+
+
+def _resolver(batch: Batch, index: int) -> dict[str, float]:
+    return {name: float(batch.symbol_values[index, k])
+            for k, name in enumerate(batch.symbol_names)}
 
 
 @functools.lru_cache(maxsize=1024)
@@ -71,7 +116,14 @@ def _circuit_of(row_program) -> cirq.Circuit:
     ops = [cirq.I(q) for q in qubits]
     for segment in row_program.segments:
         place = [qubits[p] for p in segment.positions]
-        for block in segment.program.blocks:
+        channels = list(segment.program.channels)
+        for index, block in enumerate(segment.program.blocks + (None,)):
+            while channels and channels[0].position == index:
+                channel = channels.pop(0)
+                ops.append(_cirq_channel(channel.gate).on(
+                    *(place[t] for t in channel.targets)))
+            if block is None:
+                break
             for step in block.steps:
                 op = _cirq_gate(step.gate).on(*(place[block.targets[p]] for p in step.places))
                 if block.controls:
@@ -81,6 +133,12 @@ def _circuit_of(row_program) -> cirq.Circuit:
                     )
                 ops.append(op)
     return cirq.Circuit(ops)
+
+
+def _cirq_channel(gate) -> cirq.Gate:
+    from qml.circuits import channels
+
+    return channels.decode_channel(gate.fields)
 
 
 def _cirq_gate(gate) -> cirq.Gate:

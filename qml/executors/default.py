@@ -46,7 +46,7 @@ class DefaultExecutor(Executor):
     def choose(self, batch: Batch) -> Executor:
         """The TensorFlow executor for many rows per structure on at most
         ``TENSORFLOW_MAX_QUBITS`` qubits, otherwise qsim."""
-        if batch.batch_size < TENSORFLOW_MIN_ROWS_PER_STRUCTURE:
+        if batch.batch_size < TENSORFLOW_MIN_ROWS_PER_STRUCTURE or batch.noisy:
             return self.qsim
         programs = set(batch.programs)  # rows repeat programs; look at each once
         if max(p.num_qubits for p in programs) > TENSORFLOW_MAX_QUBITS:
@@ -58,3 +58,16 @@ class DefaultExecutor(Executor):
 
     def expectation(self, batch: Batch) -> np.ndarray:
         return self.choose(batch).expectation(batch)
+
+    # Sampling, noise and states run on qsim.
+    def sampled_expectation(self, batch: Batch) -> np.ndarray:
+        return self.qsim.sampled_expectation(batch)
+
+    def noisy_expectation(self, batch: Batch) -> np.ndarray:
+        return self.qsim.noisy_expectation(batch)
+
+    def samples(self, batch: Batch, repetitions: int) -> list[np.ndarray]:
+        return self.qsim.samples(batch, repetitions)
+
+    def final_states(self, batch: Batch) -> list[np.ndarray]:
+        return self.qsim.final_states(batch)

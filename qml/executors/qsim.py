@@ -1,9 +1,14 @@
-"""The qsim executor: expectation values through qsimcirq's pybind module.
+"""The qsim executor: expectations, samples, states and noise through qsimcirq's pybind.
 
 qsimcirq picks its AVX-512, AVX2, SSE or plain build at import. For each batch the
 executor binds every block's unitary for all rows at once (:func:`compiler.bind`),
 then builds one qsim circuit per row from those matrices. It never resolves or
 translates a Cirq circuit per row, which is where plain qsimcirq spends its time.
+
+A row with noise channels becomes a qsim ``NoisyCircuit`` and runs as Monte Carlo
+trajectories. Sampling draws every repetition from one simulation of a noiseless row,
+and one trajectory per repetition of a noisy row. Every random draw comes from the
+batch's seed, so a seeded batch gives the same numbers on every run.
 
 Example:
     >>> import cirq
@@ -27,7 +32,13 @@ import numpy as np
 import qsimcirq
 
 from qml.circuits import compiler, expressions, gates
-from qml.executors.base import Batch, Executor, fill_padding, operator_qubits
+from qml.executors.base import (
+    Batch,
+    Executor,
+    fill_padding,
+    operator_qubits,
+    require_noiseless,
+)
 
 qsim = qsimcirq.qsim
 _PAULI_KINDS = {"X": qsim.kX, "Y": qsim.kY, "Z": qsim.kZ}
@@ -88,6 +99,7 @@ class QsimExecutor(Executor):
         self.options = options
 
     def expectation(self, batch: Batch) -> np.ndarray:
+        require_noiseless(batch, "qsim")
         out = np.zeros((batch.batch_size, batch.num_operators), dtype=np.float32)
         if not batch.num_operators:
             return out
@@ -98,8 +110,104 @@ class QsimExecutor(Executor):
             out[row] = np.real(values)
         return fill_padding(batch, out)
 
+    def noisy_expectation(self, batch: Batch) -> np.ndarray:
+        """Expectations averaged over ``batch.repetitions`` trajectories per operator.
+
+        Noiseless rows are computed exactly. Each distinct trajectory count of a row
+        is one qsim call, seeded from the batch's seed.
+        """
+        out = np.zeros((batch.batch_size, batch.num_operators), dtype=np.float32)
+        if not batch.num_operators:
+            return out
+        seeds = _row_seeds(batch)
+        for row, circuit in self._circuits(batch):
+            opsums = _opsums(batch.programs[row], batch.operators[row])
+            options = self.options.qsim_dict(circuit, circuit.num_qubits)
+            if not batch.programs[row].noisy:
+                out[row] = np.real(qsim.qsim_simulate_expectation_values(options, opsums, 0))
+                continue
+            counts = batch.repetitions[row]
+            for count in np.unique(counts):
+                columns = np.flatnonzero(counts == count)
+                options.update(r=int(count), s=int(seeds[row]) + int(count))
+                values = qsim.qtrajectory_simulate_expectation_values(
+                    options, [opsums[k] for k in columns], 0)
+                out[row, columns] = np.real(values)
+        return fill_padding(batch, out)
+
+    def sampled_expectation(self, batch: Batch) -> np.ndarray:
+        """Expectations estimated from ``batch.repetitions`` shots per operator.
+
+        Each Pauli term is measured in its own basis with that many shots, as on
+        hardware: its shot average is ``2 k / shots - 1`` with ``k`` drawn from
+        ``Binomial(shots, (1 + <P>) / 2)``, where ``<P>`` is the term's exact value on
+        a noiseless row and its value on one fresh trajectory per shot on a noisy row.
+        """
+        out = np.zeros((batch.batch_size, batch.num_operators), dtype=np.float32)
+        if not batch.num_operators:
+            return out
+        seeds = _row_seeds(batch)
+        for row, circuit in self._circuits(batch):
+            program, operators = batch.programs[row], batch.operators[row]
+            terms = [_term_opsums(program, op) for op in operators]
+            flat = [term for row_terms in terms for term, _ in row_terms]
+            options = self.options.qsim_dict(circuit, circuit.num_qubits)
+            rng = np.random.default_rng(int(seeds[row]))
+            shots = batch.repetitions[row]
+            if not flat:
+                continue
+            if program.noisy:
+                # One trajectory per shot; each term's shot is +1 with probability
+                # (1 + <P>) / 2 on its trajectory.
+                values = np.empty((int(shots.max()), len(flat)))
+                for shot in range(len(values)):
+                    options.update(r=1, s=int(rng.integers(2**31 - 1)))
+                    values[shot] = np.real(
+                        qsim.qtrajectory_simulate_expectation_values(options, flat, 0))
+            else:
+                exact = np.real(qsim.qsim_simulate_expectation_values(options, flat, 0))
+            start = 0
+            for k, row_terms in enumerate(terms):
+                total = 0.0
+                for j, (_, coefficient) in enumerate(row_terms):
+                    count = int(shots[k])
+                    if program.noisy:
+                        probability = (1 + values[:count, start + j]) / 2
+                        ones = np.sum(rng.random(count) < probability)
+                    else:
+                        probability = np.clip((1 + exact[start + j]) / 2, 0.0, 1.0)
+                        ones = rng.binomial(count, probability)
+                    total += coefficient * (2.0 * ones / count - 1.0)
+                out[row, k] = total + _identity_part(program, operators[k])
+                start += len(row_terms)
+        return fill_padding(batch, out)
+
+    def samples(self, batch: Batch, repetitions: int) -> list[np.ndarray]:
+        """Each row's measured bitstrings, ``[repetitions, n_qubits]`` int8.
+
+        Columns follow the row's sorted qubits. A noiseless row is simulated once and
+        every repetition drawn from its final state; a noisy row runs one trajectory
+        per repetition.
+        """
+        seeds = _row_seeds(batch)
+        out = [np.zeros((repetitions, 0), np.int8)] * batch.batch_size
+        for row, circuit in self._circuits(batch):
+            options = self.options.qsim_dict(circuit, circuit.num_qubits)
+            if batch.programs[row].noisy:
+                rng = np.random.default_rng(int(seeds[row]))
+                values = []
+                for _ in range(repetitions):
+                    options["s"] = int(rng.integers(2**31 - 1))
+                    values += qsim.qtrajectory_sample_final(options, 1)
+            else:
+                options["s"] = int(seeds[row])
+                values = qsim.qsim_sample_final(options, repetitions)
+            out[row] = _bits(np.asarray(values, np.uint64), circuit.num_qubits)
+        return out
+
     def final_states(self, batch: Batch) -> list[np.ndarray]:
         """Each row's final state vector, ``[2**n]`` complex64 in Cirq's qubit order."""
+        require_noiseless(batch, "qsim state")
         states = [np.ones(1, np.complex64)] * batch.batch_size
         for row, circuit in self._circuits(batch):
             options = self.options.qsim_dict(circuit, circuit.num_qubits)
@@ -107,7 +215,8 @@ class QsimExecutor(Executor):
         return states
 
     def _circuits(self, batch: Batch):
-        """Yields ``(row, qsim.Circuit)`` for every row that has qubits."""
+        """Yields ``(row, circuit)`` for every row that has qubits: a ``qsim.Circuit``,
+        or a ``qsim.NoisyCircuit`` for a row with noise channels."""
         # Bind each distinct program once, for all the rows that run it.
         bound = {}
         for key, (program, rows) in batch.segment_groups().items():
@@ -116,13 +225,14 @@ class QsimExecutor(Executor):
         for row, row_program in enumerate(batch.programs):
             if not row_program.num_qubits:
                 continue
-            circuit = qsim.Circuit()
+            circuit = qsim.NoisyCircuit() if row_program.noisy else qsim.Circuit()
             circuit.num_qubits = row_program.num_qubits
             time = 0
             for segment in row_program.segments:
                 flats, position = bound[id(segment.program)]
                 layout = _qsim_layout(segment, row_program.num_qubits)
-                time = _add_blocks(circuit, layout, flats, position[row], time)
+                noise = _qsim_noise(segment, row_program.num_qubits)
+                time = _add_blocks(circuit, layout, flats, position[row], time, noise)
             yield row, circuit
 
 
@@ -190,19 +300,108 @@ def _qsim_layout(segment: compiler.Segment, num_qubits: int) -> list[Layout]:
     return layout
 
 
-def _add_blocks(circuit: "qsim.Circuit", layout: list[Layout], flats: list, position: int,
-                time: int) -> int:
-    """Adds a segment's blocks to ``circuit`` from ``time`` on; returns the next time."""
-    for (native, targets, controls, values), flat in zip(layout, flats):
+NoiseLayout = tuple[tuple[int, list[int], list], ...]
+
+
+@functools.lru_cache(maxsize=8192)
+def _qsim_noise(segment: compiler.Segment, num_qubits: int) -> NoiseLayout:
+    """Per channel: its position among the blocks, qsim qubits, and qsim's Kraus data.
+
+    A channel whose Kraus operators are all multiples of unitaries is a mixture and is
+    passed as (probability, unitary, True) pairs, which qsim samples directly; other
+    channels pass each operator with a lower bound of its probability, as qsimcirq does.
+    """
+    last = num_qubits - 1
+    noise = []
+    for channel in segment.program.channels:
+        qubits = [last - segment.positions[t] for t in channel.targets]
+        dim = channel.kraus[0].shape[0]
+        products = [k.conj().T @ k for k in channel.kraus]
+        weights = [float(np.real(np.trace(p))) / dim for p in products]
+        mixture = all(np.allclose(p, w * np.eye(dim), atol=1e-8)
+                      for p, w in zip(products, weights))
+        data = []
+        for kraus, product, weight in zip(channel.kraus, products, weights):
+            if mixture and weight > 0:
+                entry = (weight, kraus / np.sqrt(weight), True)
+            elif mixture:
+                continue
+            else:
+                bound = float(np.linalg.svd(kraus, compute_uv=False).min() ** 2)
+                entry = (bound, kraus, bool(np.allclose(product, np.eye(dim), atol=1e-8)))
+            matrix = np.ascontiguousarray(entry[1], dtype=np.complex64).reshape(-1)
+            data.append((entry[0], matrix.view(np.float32).tolist(), entry[2]))
+        noise.append((channel.position, qubits, data))
+    return tuple(noise)
+
+
+# qsim's names for adding gates to a Circuit (False) or a NoisyCircuit (True).
+_ADD_GATE = {noisy: tuple(name + ("_channel" if noisy else "")
+                          for name in ("add_gate", "add_matrix_gate", "control_last_gate"))
+             for noisy in (False, True)}
+
+
+def _add_blocks(circuit, layout: list[Layout], flats: list, position: int, time: int,
+                noise: NoiseLayout = ()) -> int:
+    """Adds a segment's blocks and channels to ``circuit`` (a ``qsim.Circuit`` or
+    ``qsim.NoisyCircuit``) from ``time`` on; returns the next time."""
+    add_gate, add_matrix, control = (
+        getattr(qsim, name) for name in _ADD_GATE[isinstance(circuit, qsim.NoisyCircuit)])
+    pending = list(noise)
+    for index, ((native, targets, controls, values), flat) in enumerate(zip(layout, flats)):
+        while pending and pending[0][0] == index:
+            qsim.add_channel(time, pending[0][1], pending[0][2], circuit)
+            pending.pop(0)
+            time += 1
         if native is not None:
-            qsim.add_gate(native[0], time, targets, native[1], circuit)
+            add_gate(native[0], time, targets, native[1], circuit)
         else:
             row = flat if isinstance(flat, list) else flat[position]
-            qsim.add_matrix_gate(time, targets, row, circuit)
+            add_matrix(time, targets, row, circuit)
         if controls:
-            qsim.control_last_gate(controls, values, circuit)
+            control(controls, values, circuit)
+        time += 1
+    for _, qubits, data in pending:  # channels after the last block
+        qsim.add_channel(time, qubits, data, circuit)
         time += 1
     return time
+
+
+def _row_seeds(batch: Batch) -> np.ndarray:
+    """One seed per row, drawn from the batch's seed."""
+    return np.random.default_rng(batch.seed).integers(0, 2**31 - 1 - 2**20,
+                                                      size=batch.batch_size)
+
+
+def _bits(values: np.ndarray, num_qubits: int) -> np.ndarray:
+    """Basis-state indices as ``[len, num_qubits]`` int8 bits, most significant first."""
+    shifts = np.arange(num_qubits - 1, -1, -1, dtype=np.uint64)
+    return ((values[:, None] >> shifts) & np.uint64(1)).astype(np.int8)
+
+
+@functools.lru_cache(maxsize=4096)
+def _term_opsums(program, operator: bytes) -> tuple[tuple[tuple, float], ...]:
+    """Each non-identity Pauli term of ``operator`` as ``(qsim opsum, coefficient)``.
+
+    Coefficients must be real, as for any Hermitian operator.
+    """
+    last = program.num_qubits - 1
+    terms = []
+    for coefficient, paulis in operator_qubits(program, operator) if operator else ():
+        if not paulis:
+            continue
+        opstring = qsim.OpString()
+        opstring.weight = 1.0
+        for pauli, position in paulis:
+            qsim.add_gate_to_opstring(_PAULI_KINDS[pauli], [last - position], opstring)
+        terms.append((([opstring], len(paulis)), float(np.real(coefficient))))
+    return tuple(terms)
+
+
+def _identity_part(program, operator: bytes) -> float:
+    """The coefficient of the identity term of ``operator``, which needs no shots."""
+    return float(sum(np.real(c) for c, paulis in operator_qubits(program, operator)
+                     if not paulis)) if operator else 0.0
 
 
 _OPSUM_CACHE: dict[tuple, list] = {}

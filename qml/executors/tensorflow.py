@@ -37,7 +37,13 @@ import tensorflow as tf
 
 from qml.circuits import compiler, expressions, gates
 from qml.errors import NonFiniteValueError
-from qml.executors.base import PADDED_CIRCUIT_VALUE, Batch, Executor, operator_qubits
+from qml.executors.base import (
+    PADDED_CIRCUIT_VALUE,
+    Batch,
+    Executor,
+    operator_qubits,
+    require_noiseless,
+)
 
 
 
@@ -512,6 +518,7 @@ class TensorflowExecutor(Executor):
 
         The values are float32 in complex64 precision and float64 in complex128.
         """
+        require_noiseless(batch, "tensorflow")
         outputs, indices = [], []
         for plan, rows, constants, weights in self._groups(batch):
             whole = len(rows) == batch.batch_size  # then rows is 0, 1, ..., batch - 1
@@ -538,6 +545,7 @@ class TensorflowExecutor(Executor):
             final_states: optional final states per row, from another executor's
                 forward pass (qsim's); otherwise the forward pass runs here.
         """
+        require_noiseless(batch, "tensorflow")
         grad = np.zeros(batch.symbol_values.shape, np.float32)
         values = tf.constant(batch.symbol_values, tf.float32)
         for plan, rows, constants, weights in self._groups(batch):
@@ -551,16 +559,34 @@ class TensorflowExecutor(Executor):
             grad[rows] = function(*args).numpy()
         return grad
 
+    def final_states(self, batch: Batch) -> list[np.ndarray]:
+        """Each row's final state vector, ``[2**n]``, in Cirq's qubit order."""
+        values = tf.constant(batch.symbol_values, tf.float32)
+        return [state.numpy() for state in self.final_states_tensor(batch, values)]
+
+    def final_states_tensor(self, batch: Batch, symbol_values: tf.Tensor) -> list[tf.Tensor]:
+        """Each row's final state ``[2**n]`` (``[1]`` for an empty circuit), as
+        TensorFlow ops differentiable in ``symbol_values``."""
+        require_noiseless(batch, "tensorflow")
+        states = [tf.ones([1], self.dtype)] * batch.batch_size
+        for plan, rows, constants, _ in self._groups(batch, with_operators=False):
+            function = self._function("state", plan, batch.symbol_names)
+            out = function(tf.gather(symbol_values, rows), constants)
+            for index, row in enumerate(rows):
+                states[row] = out[index]
+        return states
+
     # -- grouping
-    def _groups(self, batch: Batch):
+    def _groups(self, batch: Batch, with_operators: bool = True):
         """Yields ``(plan, rows, constants, weights)`` per group of rows.
 
         A group is cut into calls of at most ``_MAX_AMPLITUDES_PER_CALL`` amplitudes,
-        which bounds memory on wide registers (20 qubits: 4 rows per call).
+        which bounds memory on wide registers (20 qubits: 4 rows per call). Without
+        operators (for states) the plan has no terms and the weights are None.
         """
         groups: dict[tuple, list[int]] = {}
         for row, program in enumerate(batch.programs):
-            if program.num_qubits and batch.num_operators:
+            if program.num_qubits and (batch.num_operators or not with_operators):
                 key = _structure_key(program, self.block_qubits)
                 groups.setdefault(key, []).append(row)
         chunks = []
@@ -571,7 +597,8 @@ class TensorflowExecutor(Executor):
             rows = np.asarray(rows)
             first = batch.programs[rows[0]]
             num_qubits = first.num_qubits
-            terms, weights = _operator_terms(batch, rows, num_qubits)
+            terms, weights = _operator_terms(batch, rows, num_qubits) if with_operators \
+                else (_Terms((), ()), None)
             placed = _placed_blocks(first, self.block_qubits)
             plan = _Plan(num_qubits, placed, terms)
             shared = all(batch.programs[r] is first for r in rows)
@@ -583,7 +610,8 @@ class TensorflowExecutor(Executor):
                     [_placed_blocks(batch.programs[r], self.block_qubits)[index] for r in rows]
                 constants.append(tf.constant(np.stack([b.constant for b in row_blocks]),
                                              self.dtype))
-            yield plan, rows, constants, tf.constant(weights, self.dtype.real_dtype)
+            yield plan, rows, constants, (
+                None if weights is None else tf.constant(weights, self.dtype.real_dtype))
 
     # -- traced functions
     def _function(self, kind: str, plan: _Plan, symbol_names: tuple[str, ...]):
@@ -592,7 +620,8 @@ class TensorflowExecutor(Executor):
         if function is not None:
             self._functions.move_to_end(key)
             return function
-        builder = {"expectation": self._expectation_fn, "adjoint": self._adjoint_fn}[kind]
+        builder = {"expectation": self._expectation_fn, "adjoint": self._adjoint_fn,
+                   "state": self._state_fn}[kind]
         function = tf.function(builder(plan, symbol_names),
                                jit_compile=self.jit_compile, reduce_retracing=True,
                                autograph=False)
@@ -625,6 +654,12 @@ class TensorflowExecutor(Executor):
             state = self._simulate(plan, matrices, tf.shape(values)[0])
             return measure(state, plan.terms, weights, plan.num_qubits)
         return expectation
+
+    def _state_fn(self, plan: _Plan, symbol_names):
+        def state(values, constants):
+            matrices = self._matrices(plan, symbol_names, values, constants)
+            return self._simulate(plan, matrices, tf.shape(values)[0])
+        return state
 
     def _adjoint_fn(self, plan: _Plan, symbol_names):
         n = plan.num_qubits

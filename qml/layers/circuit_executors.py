@@ -1,4 +1,5 @@
-"""Circuit-executor layers: ``Expectation`` and ``AddCircuit``, with TFQ's signatures."""
+"""Circuit-executor layers with TFQ's signatures: ``Expectation``,
+``SampledExpectation``, ``Sample``, ``State``, ``Unitary`` and ``AddCircuit``."""
 
 from __future__ import annotations
 
@@ -20,25 +21,60 @@ class _QuantumLayer(keras.layers.Layer):
     """Shared handling of ``backend`` and ``differentiator``, and their config."""
 
     def __init__(self, backend: Any = None, differentiator: Optional[Differentiator] = None,
-                 **kwargs: Any) -> None:
+                 seed: Optional[int] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if differentiator is not None and not isinstance(differentiator, Differentiator):
             differentiator = deserialize_differentiator(differentiator)
         self.backend = backend
         self.executor: Executor = get_executor(backend)
         self.differentiator = differentiator
+        if seed is not None:
+            ops.draw_seed(seed)  # checks it
+        self.seed = seed
+        # Each call draws a fresh seed from this generator: repeatable from `seed`.
+        self.seed_generator = None if seed is None else keras.random.SeedGenerator(seed)
+
+    def _draw_seed(self) -> tf.Tensor:
+        return ops.draw_seed(self.seed_generator)
 
     def get_config(self) -> dict:
         if self.backend is not None and not isinstance(self.backend, str):
             raise ValueError(
                 f"a layer with backend={self.backend!r} cannot be saved; only "
-                "backend=None, 'qsim' or 'tensorflow' can be stored in a model file"
+                "backend=None or a backend name can be stored in a model file"
             )
         return {
             **super().get_config(),
             "backend": self.backend,
             "differentiator": serialize_differentiator(self.differentiator),
+            "seed": self.seed,
         }
+
+
+def _tiled(values: tf.Tensor, circuits: tf.Tensor) -> tf.Tensor:
+    """``values`` with one row repeated for every circuit."""
+    values = tf.convert_to_tensor(values, tf.float32)
+    if values.shape.rank == 2 and values.shape[0] == 1:
+        values = tf.tile(values, tf.stack([tf.shape(circuits)[0], 1]))
+    return values
+
+
+def _circuit_arguments(inputs: Any, symbol_names: Any, symbol_values: Any
+                       ) -> tuple[tf.Tensor, Any, Any]:
+    """Circuits, names and values of a layer call, with one circuit tiled to the batch
+    of ``symbol_values`` and no symbols giving ``[batch, 0]`` values."""
+    tile_single = isinstance(inputs, cirq.AbstractCircuit)
+    circuits = ops.as_circuit_tensor(inputs)
+    names = symbol_names if tf.is_tensor(symbol_names) else ops.symbol_list(symbol_names)
+    if symbol_values is None:
+        if not tf.is_tensor(names) and names:
+            raise ValueError(f"symbol_names {names} were given without symbol_values")
+        symbol_values = np.zeros((1, 0), np.float32)  # tiled to the batch by _tiled
+    elif not isinstance(symbol_values, keras.KerasTensor):
+        symbol_values = ops.as_symbol_values(symbol_values)
+    if tile_single:
+        circuits = tf.tile(circuits, tf.shape(symbol_values)[:1])
+    return circuits, names, symbol_values
 
 
 def serialize_differentiator(differentiator: Optional[Differentiator]) -> Optional[dict]:
@@ -63,11 +99,16 @@ class Expectation(_QuantumLayer):
     """Computes expectation values of operators on parameterized circuits.
 
     Args:
-        backend: None (qml's default policy: qsim, or the TensorFlow executor for large
-            batches of one structure on up to 14 qubits), ``'qsim'``, ``'tensorflow'``,
-            or any ``cirq.SimulatesExpectationValues``.
+        backend: None or ``'noiseless'`` (qml's default policy: qsim, or the
+            TensorFlow executor for large batches of one structure on up to 14 qubits),
+            ``'qsim'``, ``'tensorflow'``, ``'noisy'`` (noise channels simulated as
+            ``repetitions`` Monte Carlo trajectories on qsim), or any
+            ``cirq.SimulatesExpectationValues`` (``cirq.DensityMatrixSimulator``
+            simulates noise exactly).
         differentiator: a ``qml.differentiators.Differentiator``; None selects
-            ``Adjoint``.
+            ``Adjoint``, or ``ParameterShift`` with ``backend='noisy'``.
+        seed: with ``backend='noisy'``, seeds the trajectories; None follows
+            ``tf.random.set_seed``.
 
     Call arguments:
         inputs: a circuit tensor ``tf.string [batch]``, a ``cirq.Circuit`` (tiled to
@@ -78,6 +119,8 @@ class Expectation(_QuantumLayer):
         operators: a PauliSum, a list of them (the same for every row), or a tensor
             ``tf.string [batch, n_ops]``.
         initializer: initializer of those weights.
+        repetitions: with ``backend='noisy'`` only, and required there: trajectories
+            per row and operator, an int or ``int [batch, n_ops]``.
 
     Output shape:
         ``[batch, n_ops]`` float32. An empty circuit gives -2 and an empty operator
@@ -92,16 +135,38 @@ class Expectation(_QuantumLayer):
         array([[-1.]], dtype=float32)
     """
 
+    # How the expectation is estimated: exact, from shots, or over noise trajectories.
+    _sampled = False
+
     def __init__(self, backend: Any = None, differentiator: Optional[Differentiator] = None,
-                 num_symbol_weights: int = 0, **kwargs: Any) -> None:
-        super().__init__(backend=backend, differentiator=differentiator, **kwargs)
+                 num_symbol_weights: int = 0, seed: Optional[int] = None,
+                 **kwargs: Any) -> None:
+        super().__init__(backend=backend, differentiator=differentiator, seed=seed, **kwargs)
         self.symbol_weights = None
         if num_symbol_weights:  # a saved layer that had created its weights
             self._create_symbol_weights(num_symbol_weights, None)
 
+    @property
+    def _estimated(self) -> bool:
+        return self._sampled or self.backend == "noisy"
+
     @tf.autograph.experimental.do_not_convert  # argument handling, not graph code
     def __call__(self, inputs: Any, *, symbol_names: Any = None, symbol_values: Any = None,
-                 operators: Any = None, initializer: Any = None, **kwargs: Any) -> tf.Tensor:
+                 operators: Any = None, initializer: Any = None, repetitions: Any = None,
+                 **kwargs: Any) -> tf.Tensor:
+        if self._estimated and repetitions is None:
+            raise ValueError(
+                f"{type(self).__name__} with backend={self.backend!r} needs repetitions= "
+                f"(the number of {'shots' if self._sampled else 'noise trajectories'})")
+        if not self._estimated and repetitions is not None:
+            raise ValueError(
+                f"repetitions={repetitions!r} is for backend='noisy' (trajectories); "
+                "use SampledExpectation for expectations estimated from shots")
+        if repetitions is not None and not tf.is_tensor(repetitions) and not isinstance(
+                repetitions, (int, np.integer)):
+            repetitions = np.asarray(repetitions).tolist()  # JSON-safe when saved
+        if repetitions is not None:
+            kwargs["repetitions"] = repetitions
         tile_single = isinstance(inputs, cirq.AbstractCircuit)
         circuits = ops.as_circuit_tensor(inputs)
         names = symbol_names if tf.is_tensor(symbol_names) else ops.symbol_list(symbol_names)
@@ -139,15 +204,155 @@ class Expectation(_QuantumLayer):
         return {**super().get_config(), "num_symbol_weights": count}
 
     def call(self, inputs: tf.Tensor, symbol_names: Any, symbol_values: tf.Tensor,
-             operators: Any) -> tf.Tensor:
+             operators: Any, repetitions: Any = None) -> tf.Tensor:
         batch = tf.shape(inputs)[0]
         symbol_names = ops.as_symbol_names(symbol_names)
         values = symbol_values
         if values.shape.rank == 2 and values.shape[0] == 1:
             values = tf.tile(values, tf.stack([batch, 1]))
         operator_tensor = ops.as_operator_tensor(operators, batch)
+        if not self._estimated:
+            return ops.expectation(self.executor, self.differentiator, inputs, symbol_names,
+                                   values, operator_tensor)
+        counts = ops.repetitions_tensor(repetitions, batch, tf.shape(operator_tensor)[1])
         return ops.expectation(self.executor, self.differentiator, inputs, symbol_names,
-                               values, operator_tensor)
+                               values, operator_tensor, repetitions=counts,
+                               sampled=self._sampled, seed=self._draw_seed())
+
+
+@keras.saving.register_keras_serializable(package="qml")
+class SampledExpectation(Expectation):
+    """Expectation values estimated from measurement shots, as on hardware.
+
+    Each Pauli term of each operator is measured ``repetitions`` times in its own
+    basis. A circuit with noise channels runs one qsim trajectory per shot.
+
+    Args:
+        backend: None or ``'noiseless'``, ``'qsim'`` or ``'noisy'`` (all sample on
+            qsim), or a ``cirq.Sampler``'s executor.
+        differentiator: None selects ``ParameterShift``; ``ForwardDifference`` and
+            ``CentralDifference`` also work. ``Adjoint`` refuses sampled values.
+        seed: seeds the shots; each call draws a fresh seed from it. None follows
+            ``tf.random.set_seed``.
+
+    Call arguments:
+        As ``Expectation``, plus ``repetitions`` (required): shots per operator, an int
+        or ``int [batch, n_ops]``.
+
+    Output shape:
+        ``[batch, n_ops]`` float32.
+
+    Example:
+        >>> import cirq
+        >>> q = cirq.LineQubit(0)
+        >>> SampledExpectation(seed=1)(cirq.Circuit(cirq.X(q)), operators=cirq.Z(q),
+        ...                            repetitions=100).numpy()
+        array([[-1.]], dtype=float32)
+    """
+
+    _sampled = True
+
+
+@keras.saving.register_keras_serializable(package="qml")
+class Sample(_QuantumLayer):
+    """Measures every qubit of each circuit ``repetitions`` times.
+
+    Args:
+        backend: None or ``'noiseless'``, ``'qsim'``, ``'noisy'`` (circuits with
+            noise channels run one trajectory per repetition), or a ``cirq.Sampler``.
+        seed: seeds the draws; each call draws a fresh seed from it. None follows
+            ``tf.random.set_seed``.
+
+    Call arguments:
+        inputs: circuits (a tensor, a circuit, or a list of circuits).
+        symbol_names, symbol_values: as ``Expectation``.
+        repetitions: an int, the number of samples per circuit.
+
+    Output shape:
+        A ragged ``int8 [batch, repetitions, n_qubits]``; columns follow each
+        circuit's sorted qubits.
+
+    Example:
+        >>> import cirq
+        >>> q = cirq.LineQubit.range(2)
+        >>> Sample(seed=1)(cirq.Circuit(cirq.X(q[1]), cirq.I(q[0])), repetitions=2).to_list()
+        [[[0, 1], [0, 1]]]
+    """
+
+    @tf.autograph.experimental.do_not_convert  # argument handling, not graph code
+    def __call__(self, inputs: Any, *, symbol_names: Any = None, symbol_values: Any = None,
+                 repetitions: Any = None, **kwargs: Any) -> tf.RaggedTensor:
+        if repetitions is None:
+            raise ValueError("Sample needs repetitions=, the number of samples per circuit")
+        if isinstance(repetitions, (int, np.integer)) and not isinstance(repetitions, bool):
+            if repetitions < 1:
+                raise ValueError(f"repetitions must be at least 1, got {repetitions}")
+            repetitions = int(repetitions)
+        circuits, names, values = _circuit_arguments(inputs, symbol_names, symbol_values)
+        return super().__call__(circuits, symbol_names=names, symbol_values=values,
+                                repetitions=repetitions, **kwargs)
+
+    def call(self, inputs: tf.Tensor, symbol_names: Any, symbol_values: tf.Tensor,
+             repetitions: Any) -> tf.RaggedTensor:
+        return ops.samples(self.executor, inputs, ops.as_symbol_names(symbol_names),
+                           _tiled(symbol_values, inputs), repetitions, self._draw_seed())
+
+
+@keras.saving.register_keras_serializable(package="qml")
+class State(_QuantumLayer):
+    """The final state vector of each circuit.
+
+    Args:
+        backend: None or ``'qsim'``, ``'tensorflow'``, or a ``cirq.SimulatesFinalState``.
+
+    Output shape:
+        A ragged ``complex64 [batch, 2**n_qubits]``, in Cirq's qubit order; an empty
+        circuit gives ``[1]``.
+
+    Example:
+        >>> import cirq
+        >>> q = cirq.LineQubit(0)
+        >>> state = State()(cirq.Circuit(cirq.X(q)))
+        >>> np.round(np.abs(state.to_tensor().numpy()) ** 2, 3)
+        array([[0., 1.]], dtype=float32)
+    """
+
+    @tf.autograph.experimental.do_not_convert  # argument handling, not graph code
+    def __call__(self, inputs: Any, *, symbol_names: Any = None, symbol_values: Any = None,
+                 **kwargs: Any) -> tf.RaggedTensor:
+        circuits, names, values = _circuit_arguments(inputs, symbol_names, symbol_values)
+        return super().__call__(circuits, symbol_names=names, symbol_values=values, **kwargs)
+
+    def call(self, inputs: tf.Tensor, symbol_names: Any, symbol_values: tf.Tensor
+             ) -> tf.RaggedTensor:
+        return ops.states(self.executor, inputs, ops.as_symbol_names(symbol_names),
+                          _tiled(symbol_values, inputs))
+
+
+@keras.saving.register_keras_serializable(package="qml")
+class Unitary(keras.layers.Layer):
+    """The unitary matrix of each circuit.
+
+    Output shape:
+        A ragged ``complex64 [batch, 2**n, 2**n]``, in Cirq's qubit order.
+
+    Example:
+        >>> import cirq
+        >>> q = cirq.LineQubit(0)
+        >>> Unitary()(cirq.Circuit(cirq.X(q))).to_list()
+        [[[0j, (1+0j)], [(1+0j), 0j]]]
+    """
+
+    @tf.autograph.experimental.do_not_convert  # argument handling, not graph code
+    def __call__(self, inputs: Any, *, symbol_names: Any = None, symbol_values: Any = None,
+                 **kwargs: Any) -> tf.RaggedTensor:
+        circuits, names, values = _circuit_arguments(inputs, symbol_names, symbol_values)
+        return super().__call__(circuits, symbol_names=names, symbol_values=values, **kwargs)
+
+    def call(self, inputs: tf.Tensor, symbol_names: Any, symbol_values: tf.Tensor
+             ) -> tf.RaggedTensor:
+        return ops.unitaries(inputs, ops.as_symbol_names(symbol_names),
+                             _tiled(symbol_values, inputs))
 
 
 @keras.saving.register_keras_serializable(package="qml")

@@ -1,4 +1,5 @@
-"""High-level layers: ``PQC`` and ``ControlledPQC``, with TFQ's signatures.
+"""High-level layers with TFQ's signatures: ``PQC``, ``ControlledPQC``, ``NoisyPQC``
+and ``NoisyControlledPQC``.
 
 Both hold a model circuit and operators. Symbols are ordered by name, as in TFQ, so a
 TFQ model's weights carry over. Model circuits and operators are stored in the layer
@@ -28,10 +29,14 @@ Operators = Union[cirq.PauliSum, cirq.PauliString, Sequence[Union[cirq.PauliSum,
 class _ModelCircuitLayer(_QuantumLayer):
     """Shared storage of the model circuit and operators, with their config."""
 
+    # With repetitions: estimate from shots (True) or average noise trajectories.
+    _sample_based = True
+
     def __init__(self, model_circuit: Union[cirq.Circuit, str], operators: Union[Operators, list],
                  *, repetitions: Optional[int] = None, backend: Any = None,
-                 differentiator: Optional[Differentiator] = None, **kwargs: Any) -> None:
-        super().__init__(backend=backend, differentiator=differentiator, **kwargs)
+                 differentiator: Optional[Differentiator] = None, seed: Optional[int] = None,
+                 **kwargs: Any) -> None:
+        super().__init__(backend=backend, differentiator=differentiator, seed=seed, **kwargs)
         if isinstance(model_circuit, str):  # from a saved config
             model_circuit = serialize.deserialize_circuit(model_circuit.encode())
         if not isinstance(model_circuit, cirq.AbstractCircuit):
@@ -47,12 +52,11 @@ class _ModelCircuitLayer(_QuantumLayer):
             )
         self._model_row = serialize.serialize_circuit(self.model_circuit)
         self._operator_rows = _operator_rows(operators)
-        if repetitions is not None:
-            raise NotImplementedError(
-                f"repetitions={repetitions!r}: sampled expectations are not available in "
-                "this version of qml; leave repetitions=None for exact expectations"
-            )
-        self.repetitions = repetitions
+        if repetitions is not None and (
+                isinstance(repetitions, bool) or not isinstance(repetitions, (int, np.integer))
+                or repetitions < 1):
+            raise ValueError(f"repetitions must be None or an int >= 1, got {repetitions!r}")
+        self.repetitions = None if repetitions is None else int(repetitions)
 
     @property
     def symbols(self) -> list[sympy.Symbol]:
@@ -65,8 +69,13 @@ class _ModelCircuitLayer(_QuantumLayer):
                             tf.stack([batch, 1]))
         model = tf.fill(tf.reshape(batch, [1]), tf.constant(self._model_row))
         names = tf.constant(self._symbols_list, tf.string)
+        if self.repetitions is None:
+            return ops.expectation(self.executor, self.differentiator, circuits, names,
+                                   values, operators, appended=model)
+        counts = ops.repetitions_tensor(self.repetitions, batch, len(self._operator_rows))
         return ops.expectation(self.executor, self.differentiator, circuits, names, values,
-                               operators, appended=model)
+                               operators, appended=model, repetitions=counts,
+                               sampled=self._sample_based, seed=self._draw_seed())
 
     def get_config(self) -> dict:
         return {
@@ -106,10 +115,13 @@ class PQC(_ModelCircuitLayer):
         model_circuit: a ``cirq.Circuit`` with symbols; its symbols, sorted by name,
             are the weights.
         operators: a PauliSum or a list of them.
-        repetitions: reserved for sampled expectations; must be None for now.
+        repetitions: None for exact expectations; an int for expectations estimated
+            from that many shots per operator (then ``ParameterShift`` is the default
+            differentiator).
         backend: None, ``'qsim'``, ``'tensorflow'`` or a ``cirq.SimulatesExpectationValues``.
         differentiator: a ``qml.differentiators.Differentiator``.
         initializer, regularizer, constraint: for the weights, as in Keras.
+        seed: seeds the shots; None follows ``tf.random.set_seed``.
 
     Input shape:
         ``tf.string [batch]`` circuits (use empty circuits for none).
@@ -171,9 +183,11 @@ class ControlledPQC(_ModelCircuitLayer):
     Args:
         model_circuit: a ``cirq.Circuit`` with symbols, ordered by name.
         operators: a PauliSum or a list of them.
-        repetitions: reserved for sampled expectations; must be None for now.
+        repetitions: None for exact expectations; an int for expectations estimated
+            from that many shots per operator.
         backend: None, ``'qsim'``, ``'tensorflow'`` or a ``cirq.SimulatesExpectationValues``.
         differentiator: a ``qml.differentiators.Differentiator``.
+        seed: seeds the shots; None follows ``tf.random.set_seed``.
 
     Input shape:
         ``[circuits, symbol_values]``: ``tf.string [batch]`` and
@@ -214,3 +228,83 @@ class ControlledPQC(_ModelCircuitLayer):
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
         return (input_shape[0][0], len(self._operator_rows))
+
+
+def _noisy_arguments(layer: str, repetitions: Any, sample_based: Any) -> None:
+    if repetitions is None:
+        raise ValueError(f"{layer} needs repetitions=: noise trajectories (or shots, with "
+                         "sample_based=True) per operator")
+    if not isinstance(sample_based, bool):
+        raise ValueError(
+            f"{layer} needs sample_based=True (expectations from measured shots, one "
+            "trajectory each) or False (exact expectations averaged over trajectories), "
+            f"got {sample_based!r}")
+
+
+class _NoisyLayer:
+    """Fixes the backend to ``'noisy'`` and keeps ``sample_based`` in the config."""
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        del config["backend"]
+        return {**config, "sample_based": self._sample_based}
+
+
+@keras.saving.register_keras_serializable(package="qml")
+class NoisyPQC(_NoisyLayer, PQC):
+    """A ``PQC`` whose model circuit may hold noise channels, simulated on qsim.
+
+    Args:
+        model_circuit: a ``cirq.Circuit`` with symbols and noise channels.
+        operators: a PauliSum or a list of them.
+        repetitions: required; noise trajectories per operator, or shots with
+            ``sample_based=True``.
+        sample_based: required; True for expectations from measured shots (one
+            trajectory per shot), False for exact expectations averaged over
+            ``repetitions`` trajectories.
+        differentiator: None selects ``ParameterShift``; ``ForwardDifference`` and
+            ``CentralDifference`` also work.
+        initializer, regularizer, constraint, seed: as ``PQC``.
+
+    Example:
+        >>> import cirq, sympy
+        >>> q = cirq.GridQubit(0, 0)
+        >>> circuit = cirq.Circuit(cirq.rx(sympy.Symbol("a"))(q), cirq.depolarize(0.01)(q))
+        >>> NoisyPQC(circuit, cirq.Z(q), repetitions=100, sample_based=False)(
+        ...     [cirq.Circuit()]).shape
+        TensorShape([1, 1])
+    """
+
+    def __init__(self, model_circuit: Union[cirq.Circuit, str], operators: Any, *,
+                 repetitions: Optional[int] = None, sample_based: Optional[bool] = None,
+                 differentiator: Optional[Differentiator] = None, **kwargs: Any) -> None:
+        _noisy_arguments("NoisyPQC", repetitions, sample_based)
+        self._sample_based = sample_based
+        super().__init__(model_circuit, operators, repetitions=repetitions, backend="noisy",
+                         differentiator=differentiator, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="qml")
+class NoisyControlledPQC(_NoisyLayer, ControlledPQC):
+    """A ``ControlledPQC`` whose model circuit may hold noise channels.
+
+    Args:
+        model_circuit, operators, repetitions, sample_based, differentiator, seed: as
+            ``NoisyPQC``.
+
+    Example:
+        >>> import cirq, sympy
+        >>> q = cirq.GridQubit(0, 0)
+        >>> circuit = cirq.Circuit(cirq.rx(sympy.Symbol("a"))(q), cirq.bit_flip(0.01)(q))
+        >>> layer = NoisyControlledPQC(circuit, cirq.Z(q), repetitions=10, sample_based=True)
+        >>> layer([[cirq.Circuit()], np.array([[0.0]])]).shape
+        TensorShape([1, 1])
+    """
+
+    def __init__(self, model_circuit: Union[cirq.Circuit, str], operators: Any, *,
+                 repetitions: Optional[int] = None, sample_based: Optional[bool] = None,
+                 differentiator: Optional[Differentiator] = None, **kwargs: Any) -> None:
+        _noisy_arguments("NoisyControlledPQC", repetitions, sample_based)
+        self._sample_based = sample_based
+        super().__init__(model_circuit, operators, repetitions=repetitions, backend="noisy",
+                         differentiator=differentiator, **kwargs)

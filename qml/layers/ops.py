@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Optional
 
 import cirq
@@ -28,9 +29,9 @@ import sympy
 import tensorflow as tf
 
 from qml.circuits import serialize
-from qml.differentiators import Adjoint, Autodiff, Differentiator
+from qml.differentiators import Adjoint, Autodiff, Differentiator, ParameterShift
 from qml.errors import NotACircuitError
-from qml.executors.base import Batch, Executor, prepare
+from qml.executors.base import Batch, Executor, check_repetitions, evaluate, prepare
 from qml.executors.tensorflow import TensorflowExecutor
 
 
@@ -42,44 +43,66 @@ def expectation(
     symbol_values: tf.Tensor,
     operators: tf.Tensor,
     appended: Optional[tf.Tensor] = None,
+    repetitions: Optional[tf.Tensor] = None,
+    sampled: bool = False,
+    seed: Optional[tf.Tensor] = None,
 ) -> tf.Tensor:
     """``[batch, n_ops]`` float32 expectation values, differentiable in symbol_values.
 
     Args:
         executor: the executor that simulates.
-        differentiator: computes gradients; None means ``Adjoint``.
+        differentiator: computes gradients; None means ``Adjoint`` for exact values
+            and ``ParameterShift`` for sampled or noisy ones.
         circuits: ``tf.string [batch]`` serialized circuits.
         symbol_names: ``tf.string [n_symbols]``.
         symbol_values: ``float32 [batch, n_symbols]``.
         operators: ``tf.string [batch, n_ops]`` serialized Pauli sums.
         appended: optional ``tf.string [batch]`` circuits appended to ``circuits``.
+        repetitions: optional ``int [batch, n_ops]``: shots per operator when
+            ``sampled``, else noise trajectories per operator. None for exact values.
+        sampled: estimate from measurement shots.
+        seed: ``int64`` scalar seeding the shots and trajectories.
     """
-    differentiator = differentiator if differentiator is not None else Adjoint()
+    if differentiator is None:
+        differentiator = Adjoint() if repetitions is None else ParameterShift()
     extra = appended if appended is not None else tf.zeros([0], tf.string)
     num_ops = operators.shape[1] if operators.shape.rank == 2 else None
     if isinstance(differentiator, Autodiff):
+        if repetitions is not None:
+            raise TypeError("Autodiff differentiates exact expectations only; use "
+                            "ParameterShift for sampled or noisy ones")
         return _autodiff_expectation(executor, circuits, symbol_names,
                                      tf.cast(symbol_values, tf.float32), operators, extra,
                                      num_ops)
+    estimated = repetitions is not None
+    reps = tf.cast(repetitions, tf.int64) if estimated else tf.zeros([0, 0], tf.int64)
+    seed = tf.cast(seed, tf.int64) if seed is not None else tf.constant(-1, tf.int64)
 
-    def batch_of(rows, names, values, ops, extra_rows) -> Optional[Batch]:
+    def batch_of(rows, names, values, ops, extra_rows, reps, seed) -> Optional[Batch]:
         if len(rows) == 0:
             return None
-        return prepare(list(rows), list(names), values, ops, list(extra_rows))
+        batch = prepare(list(rows), list(names), values, ops, list(extra_rows))
+        if not estimated:
+            return batch
+        return dataclasses.replace(
+            batch, repetitions=check_repetitions(reps, (len(rows), batch.num_operators)),
+            sampled=sampled, seed=None if seed < 0 else int(seed))
 
     def value(batch: Optional[Batch], ops: np.ndarray) -> np.ndarray:
         if batch is None:
             return np.zeros((0, ops.shape[1]), np.float32)
-        return np.asarray(executor.expectation(batch), np.float32)
+        return np.asarray(evaluate(executor, batch), np.float32)
 
     def gradient(batch: Optional[Batch], names: np.ndarray, upstream: np.ndarray) -> np.ndarray:
         if batch is None:
             return np.zeros((0, len(names)), np.float32)
+        if estimated:
+            return differentiator.differentiate_sampled(executor, batch, upstream)
         return differentiator.differentiate_analytic(executor, batch, upstream)
 
     @tf.custom_gradient
     def op(values: tf.Tensor) -> tf.Tensor:
-        args = [circuits, symbol_names, values, operators, extra]
+        args = [circuits, symbol_names, values, operators, extra, reps, seed]
         if tf.executing_eagerly():  # one checked batch serves the value and its gradient
             arrays = [a.numpy() for a in args]
             batch = batch_of(*arrays)
@@ -95,7 +118,7 @@ def expectation(
         result.set_shape([circuits.shape[0], num_ops])
 
         def grad(upstream: tf.Tensor) -> tf.Tensor:
-            out = tf.numpy_function(lambda *a: gradient(batch_of(*a[:5]), a[1], a[5]),
+            out = tf.numpy_function(lambda *a: gradient(batch_of(*a[:7]), a[1], a[7]),
                                     args + [tf.cast(upstream, tf.float32)], tf.float32,
                                     stateful=False)
             out.set_shape(values.shape)
@@ -104,6 +127,138 @@ def expectation(
         return result, grad
 
     return op(tf.cast(symbol_values, tf.float32))
+
+
+def samples(executor: Executor, circuits: tf.Tensor, symbol_names: tf.Tensor,
+            symbol_values: tf.Tensor, repetitions: Any, seed: tf.Tensor) -> tf.RaggedTensor:
+    """Measured bitstrings, a ragged ``int8 [batch, repetitions, n_qubits]``."""
+    repetitions = tf.convert_to_tensor(repetitions)
+    if repetitions.shape.rank != 0 or not repetitions.dtype.is_integer:
+        raise TypeError(f"repetitions must be a scalar int, got {repetitions!r:.80}")
+
+    def run(rows, names, values, count, seed) -> tuple[np.ndarray, np.ndarray]:
+        count = int(count)
+        if count < 1:
+            raise ValueError(f"repetitions must be at least 1, got {count}")
+        if len(rows) == 0:
+            return np.zeros((0, count, 0), np.int8), np.zeros([0], np.int32)
+        batch = prepare(list(rows), list(names), values, [()] * len(rows))
+        batch = dataclasses.replace(batch, seed=None if seed < 0 else int(seed))
+        method = getattr(executor, "samples", None)
+        if method is None:
+            raise TypeError(f"the {executor.name!r} executor cannot sample; use "
+                            "backend=None, 'qsim', 'noisy' or a cirq.Sampler")
+        rows_bits = method(batch, count)
+        widths = np.array([bits.shape[1] for bits in rows_bits], np.int32)
+        padded = np.full((len(rows), count, max(widths, default=0)), -1, np.int8)
+        for index, bits in enumerate(rows_bits):
+            padded[index, :, :bits.shape[1]] = bits
+        return padded, widths
+
+    args = [circuits, symbol_names, tf.cast(symbol_values, tf.float32),
+            tf.cast(repetitions, tf.int64), tf.cast(seed, tf.int64)]
+    padded, widths = _numpy_call(run, args, [(tf.int8, 3), (tf.int32, 1)])
+    count = tf.shape(padded)[1]
+    mask = tf.range(tf.shape(padded)[2])[None, None, :] < widths[:, None, None]
+    mask = tf.broadcast_to(mask, tf.shape(padded))
+    return tf.RaggedTensor.from_nested_row_lengths(
+        tf.boolean_mask(padded, mask),
+        [tf.fill(tf.shape(widths), count), tf.repeat(widths, count)], validate=False)
+
+
+def states(executor: Executor, circuits: tf.Tensor, symbol_names: tf.Tensor,
+           symbol_values: tf.Tensor) -> tf.RaggedTensor:
+    """Final state vectors, a ragged ``complex64 [batch, 2**n_qubits]``."""
+    def run(rows, names, values) -> tuple[np.ndarray, np.ndarray]:
+        if len(rows) == 0:
+            return np.zeros((0, 0), np.complex64), np.zeros([0], np.int32)
+        batch = prepare(list(rows), list(names), values, [()] * len(rows))
+        method = getattr(executor, "final_states", None)
+        if method is None:
+            raise TypeError(f"the {executor.name!r} executor cannot return states; use "
+                            "backend=None, 'qsim', 'tensorflow' or a cirq.SimulatesFinalState")
+        vectors = method(batch)
+        sizes = np.array([len(v) for v in vectors], np.int32)
+        padded = np.zeros((len(rows), max(sizes)), np.complex64)
+        for index, vector in enumerate(vectors):
+            padded[index, :len(vector)] = vector
+        return padded, sizes
+
+    args = [circuits, symbol_names, tf.cast(symbol_values, tf.float32)]
+    padded, sizes = _numpy_call(run, args, [(tf.complex64, 2), (tf.int32, 1)])
+    return tf.RaggedTensor.from_tensor(padded, lengths=sizes)
+
+
+def unitaries(circuits: tf.Tensor, symbol_names: tf.Tensor,
+              symbol_values: tf.Tensor) -> tf.RaggedTensor:
+    """Each circuit's unitary, a ragged ``complex64 [batch, 2**n, 2**n]``."""
+    from qml.executors.unitary import unitaries as compute
+
+    def run(rows, names, values) -> tuple[np.ndarray, np.ndarray]:
+        if len(rows) == 0:
+            return np.zeros((0, 0, 0), np.complex64), np.zeros([0], np.int32)
+        matrices = compute(prepare(list(rows), list(names), values, [()] * len(rows)))
+        sizes = np.array([len(m) for m in matrices], np.int32)
+        padded = np.zeros((len(rows), max(sizes), max(sizes)), np.complex64)
+        for index, matrix in enumerate(matrices):
+            padded[index, :len(matrix), :len(matrix)] = matrix
+        return padded, sizes
+
+    args = [circuits, symbol_names, tf.cast(symbol_values, tf.float32)]
+    padded, sizes = _numpy_call(run, args, [(tf.complex64, 3), (tf.int32, 1)])
+    mask = tf.range(tf.shape(padded)[1])[None, None, :] < sizes[:, None, None]
+    mask = tf.logical_and(mask, tf.transpose(mask, [0, 2, 1]))
+    return tf.RaggedTensor.from_nested_row_lengths(
+        tf.boolean_mask(padded, mask), [sizes, tf.repeat(sizes, sizes)], validate=False)
+
+
+def _numpy_call(function, args: list, dtypes: list) -> list:
+    """``function`` on the numpy values of ``args``: directly when eager (so errors
+    keep their types), else as a ``tf.numpy_function``. ``dtypes`` holds each output's
+    ``(dtype, rank)``."""
+    if tf.executing_eagerly():
+        return [tf.constant(out) for out in function(*(a.numpy() for a in args))]
+    outputs = tf.numpy_function(function, args, [d for d, _ in dtypes], stateful=True)
+    for output, (_, rank) in zip(outputs, dtypes):
+        output.set_shape([None] * rank)
+    return outputs
+
+
+def draw_seed(seed: Any = None) -> tf.Tensor:
+    """An ``int64`` seed for one sampling call.
+
+    Args:
+        seed: an int (used as it is), a ``keras.random.SeedGenerator`` (a new seed
+            from its state on every call), or None (drawn with ``tf.random``, so
+            ``tf.random.set_seed`` makes it repeatable).
+    """
+    if isinstance(seed, keras.random.SeedGenerator):
+        return tf.cast(keras.random.randint((), 0, 2**31 - 1, seed=seed), tf.int64)
+    if seed is None:
+        return tf.random.uniform((), 0, 2**31 - 1, dtype=tf.int64)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be None or an int >= 0, got {seed!r}")
+    return tf.constant(int(seed), tf.int64)
+
+
+def repetitions_tensor(repetitions: Any, batch: Any, num_ops: Any) -> tf.Tensor:
+    """``int64 [batch, n_ops]`` repetitions from an int or a tensor, as TFQ takes them."""
+    if repetitions is None:
+        raise ValueError("repetitions is required: the number of shots or trajectories")
+    if isinstance(repetitions, (int, np.integer)) and not isinstance(repetitions, bool):
+        if repetitions < 1:
+            raise ValueError(f"repetitions must be at least 1, got {repetitions}")
+        return tf.fill(tf.stack([batch, num_ops]), tf.constant(int(repetitions), tf.int64))
+    tensor = tf.convert_to_tensor(repetitions)
+    if not tensor.dtype.is_integer:
+        raise TypeError(f"repetitions must be an int or an int tensor, got {tensor.dtype.name}")
+    tensor = tf.cast(tensor, tf.int64)
+    if tensor.shape.rank == 0:
+        return tf.fill(tf.stack([batch, num_ops]), tensor)
+    if tensor.shape.rank != 2:
+        raise ValueError(f"repetitions must be an int or [batch, n_ops], got shape "
+                         f"{tensor.shape}")
+    return tensor
 
 
 class ExpectationOp:
@@ -139,6 +294,114 @@ def get_expectation_op(backend: Any = None) -> ExpectationOp:
     from qml.executors import get_executor
 
     return ExpectationOp(get_executor(backend), None)
+
+
+class SampledExpectationOp:
+    """``op(programs, symbol_names, symbol_values, pauli_sums, num_samples)``, as TFQ's.
+
+    ``num_samples`` is ``int [batch, n_ops]``: shots per operator. Made by
+    :func:`qml.get_sampled_expectation_op` (differentiated by ``ParameterShift``) or
+    by a differentiator's ``generate_differentiable_op``.
+    """
+
+    def __init__(self, executor: Executor, differentiator: Optional[Differentiator],
+                 seed: Any = None, sampled: bool = True) -> None:
+        self.executor = executor
+        self.differentiator = differentiator
+        self.seed = seed
+        self.sampled = sampled
+
+    def __call__(self, programs: Any, symbol_names: Any, symbol_values: Any,
+                 pauli_sums: Any, num_samples: Any) -> tf.Tensor:
+        circuits = as_circuit_tensor(programs, "programs")
+        values = as_symbol_values(symbol_values)
+        batch = tf.shape(circuits)[0]
+        operators = as_operator_tensor(pauli_sums, batch)
+        repetitions = repetitions_tensor(num_samples, batch, tf.shape(operators)[1])
+        return expectation(self.executor, self.differentiator, circuits,
+                           as_symbol_names(symbol_names), values, operators,
+                           repetitions=repetitions, sampled=self.sampled,
+                           seed=draw_seed(self.seed))
+
+
+def get_sampled_expectation_op(backend: Any = None, *, seed: Optional[int] = None
+                               ) -> SampledExpectationOp:
+    """TFQ's ``get_sampled_expectation_op``: expectations estimated from shots.
+
+    Example:
+        >>> import cirq
+        >>> q = cirq.LineQubit(0)
+        >>> op = get_sampled_expectation_op(seed=1)
+        >>> op([cirq.Circuit(cirq.X(q))], [], tf.zeros([1, 0]), [[cirq.Z(q)]], [[100]]).numpy()
+        array([[-1.]], dtype=float32)
+    """
+    from qml.executors import get_executor
+
+    return SampledExpectationOp(get_executor(backend), None, seed)
+
+
+def get_sampling_op(backend: Any = None, *, seed: Optional[int] = None):
+    """TFQ's ``get_sampling_op``: ``op(programs, symbol_names, symbol_values,
+    num_samples)`` returning a ragged ``int8 [batch, num_samples, n_qubits]``.
+
+    Example:
+        >>> import cirq
+        >>> q = cirq.LineQubit(0)
+        >>> get_sampling_op(seed=1)([cirq.Circuit(cirq.X(q))], [], tf.zeros([1, 0]),
+        ...                         [2]).to_list()
+        [[[1], [1]]]
+    """
+    from qml.executors import get_executor
+
+    executor = get_executor(backend)
+
+    def sampling_op(programs: Any, symbol_names: Any, symbol_values: Any,
+                    num_samples: Any) -> tf.RaggedTensor:
+        count = tf.reshape(tf.convert_to_tensor(num_samples), [-1])[0]
+        return samples(executor, as_circuit_tensor(programs, "programs"),
+                       as_symbol_names(symbol_names), as_symbol_values(symbol_values),
+                       count, draw_seed(seed))
+
+    return sampling_op
+
+
+def get_state_op(backend: Any = None):
+    """TFQ's ``get_state_op``: ``op(programs, symbol_names, symbol_values)`` returning
+    a ragged ``complex64 [batch, 2**n_qubits]``.
+
+    Example:
+        >>> import cirq
+        >>> q = cirq.LineQubit(0)
+        >>> state = get_state_op()([cirq.Circuit(cirq.X(q))], [], tf.zeros([1, 0]))
+        >>> np.round(np.abs(state.to_tensor().numpy()) ** 2, 3)
+        array([[0., 1.]], dtype=float32)
+    """
+    from qml.executors import get_executor
+
+    executor = get_executor(backend)
+
+    def state_op(programs: Any, symbol_names: Any, symbol_values: Any) -> tf.RaggedTensor:
+        return states(executor, as_circuit_tensor(programs, "programs"),
+                      as_symbol_names(symbol_names), as_symbol_values(symbol_values))
+
+    return state_op
+
+
+def get_unitary_op():
+    """TFQ's ``get_unitary_op``: ``op(programs, symbol_names, symbol_values)``
+    returning a ragged ``complex64 [batch, 2**n, 2**n]``.
+
+    Example:
+        >>> import cirq
+        >>> q = cirq.LineQubit(0)
+        >>> get_unitary_op()([cirq.Circuit(cirq.X(q))], [], tf.zeros([1, 0])).to_list()
+        [[[0j, (1+0j)], [(1+0j), 0j]]]
+    """
+    def unitary_op(programs: Any, symbol_names: Any, symbol_values: Any) -> tf.RaggedTensor:
+        return unitaries(as_circuit_tensor(programs, "programs"),
+                         as_symbol_names(symbol_names), as_symbol_values(symbol_values))
+
+    return unitary_op
 
 
 def _autodiff_expectation(executor: Executor, circuits, symbol_names, symbol_values,

@@ -1,0 +1,115 @@
+"""Inner products and fidelities of circuit states, differentiable in symbol values.
+
+As TFQ's ``tfq.math``: ``inner_product`` returns ``<psi(programs[i]) | other[i][j]>``
+and ``fidelity`` its squared magnitude. The states of ``programs`` are simulated with
+TensorFlow ops, so ``tf.GradientTape`` differentiates them with respect to
+``symbol_values``. ``other_programs`` must be free of symbols, and act on the same
+qubits as their row's program or on a subset of them.
+
+Example:
+    >>> import cirq, sympy, tensorflow as tf
+    >>> q = cirq.LineQubit(0)
+    >>> circuit = cirq.Circuit(cirq.rx(sympy.Symbol("a"))(q))
+    >>> f = fidelity([circuit], ["a"], tf.constant([[np.pi]]), [[cirq.Circuit(cirq.X(q))]])
+    >>> np.round(f.numpy(), 4)
+    array([[1.]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from qml.circuits import compiler, serialize
+from qml.errors import BatchSizeError, QubitMismatchError
+from qml.executors.base import Batch, prepare
+from qml.executors.qsim import QsimExecutor
+from qml.executors.tensorflow import TensorflowExecutor
+from qml.layers import ops
+
+# Traced, not XLA-compiled: these calls are small and rarely repeat a structure.
+_STATES = TensorflowExecutor(jit_compile=False)
+_REFERENCE = QsimExecutor()
+
+
+def inner_product(programs: Any, symbol_names: Any, symbol_values: Any,
+                  other_programs: Any) -> tf.Tensor:
+    """``complex64 [batch, n_others]`` inner products ``<programs[i] | other[i][j]>``.
+
+    Raises:
+        BatchSizeError: if other_programs does not have one row per program.
+        ValueError: if an other program has symbols or qubits its program lacks.
+    """
+    circuits = ops.as_circuit_tensor(programs, "programs")
+    names = ops.as_symbol_names(symbol_names)
+    values = ops.as_symbol_values(symbol_values)
+    others = _as_other_tensor(other_programs)
+
+    def compute(values: tf.Tensor, circuits: tf.Tensor, names: tf.Tensor,
+                others: tf.Tensor) -> tf.Tensor:
+        rows = circuits.numpy()
+        other_rows = others.numpy()
+        if other_rows.shape[0] != len(rows):
+            raise BatchSizeError(
+                f"other_programs has {other_rows.shape[0]} rows for {len(rows)} programs")
+        if len(rows) == 0:
+            return tf.zeros([0, other_rows.shape[1]], tf.complex64)
+        batch = prepare(list(rows), [n.decode() for n in names.numpy()], values.numpy(),
+                        [()] * len(rows))
+        states = _STATES.final_states_tensor(batch, values)
+        out = []
+        for row, program in enumerate(batch.programs):
+            references = _reference_states(program, other_rows[row], row)
+            out.append(tf.linalg.matvec(tf.constant(references),
+                                        tf.math.conj(tf.cast(states[row], tf.complex64))))
+        return tf.stack(out)
+
+    args = [values, circuits, names, others]
+    if tf.executing_eagerly():
+        return compute(*args)
+    out = tf.py_function(compute, args, tf.complex64)
+    out.set_shape([circuits.shape[0], others.shape[1]])
+    return out
+
+
+def fidelity(programs: Any, symbol_names: Any, symbol_values: Any,
+             other_programs: Any) -> tf.Tensor:
+    """``float32 [batch, n_others]``: ``|<programs[i] | other[i][j]>|**2``."""
+    product = inner_product(programs, symbol_names, symbol_values, other_programs)
+    return tf.math.real(product * tf.math.conj(product))
+
+
+def _as_other_tensor(other_programs: Any) -> tf.Tensor:
+    if isinstance(other_programs, (list, tuple)) and other_programs and all(
+            isinstance(row, (list, tuple)) for row in other_programs):
+        other_programs = serialize.convert_to_tensor([list(row) for row in other_programs])
+    tensor = tf.convert_to_tensor(other_programs)
+    if tensor.dtype != tf.string or tensor.shape.rank != 2:
+        raise ValueError(
+            "other_programs must be a tf.string [batch, n_others] tensor or nested lists "
+            f"of circuits, got {tensor.dtype.name} of shape {tensor.shape}")
+    return tensor
+
+
+def _reference_states(program, rows: np.ndarray, index: int) -> np.ndarray:
+    """``[n_others, 2**n]`` complex64 states of ``rows`` on ``program``'s qubits."""
+    register = compiler.Program(program.qubits, (), frozenset())
+    joined = []
+    for j, row in enumerate(rows):
+        other = compiler.compile_row(bytes(row))
+        if other.symbols:
+            raise ValueError(
+                f"other_programs[{index}][{j}] has symbols {sorted(other.symbols)}; "
+                "other_programs must be free of symbols")
+        if not set(other.qubits) <= set(program.qubits):
+            raise QubitMismatchError(
+                f"other_programs[{index}][{j}] acts on qubits that programs[{index}] "
+                f"lacks: {other.cirq_qubits()} against {program.cirq_qubits()}")
+        joined.append(compiler.join(register, other))
+    if not joined:
+        return np.zeros((0, 2**program.num_qubits), np.complex64)
+    batch = Batch(tuple(joined), (), np.zeros((len(joined), 0), np.float32),
+                  ((),) * len(joined))
+    return np.stack(_REFERENCE.final_states(batch))

@@ -1,0 +1,487 @@
+"""Sampling, states, unitaries and noise: statistics against Cirq's simulators."""
+
+import os
+
+import cirq
+import keras
+import numpy as np
+import pytest
+import sympy
+import tensorflow as tf
+from conftest import SYMBOLS, random_circuit, random_values
+from scipy import stats
+
+import qml
+from qml.errors import CircuitFormatError, UnsupportedGateError
+
+NAMES = [s.name for s in SYMBOLS]
+# A chi-square test at this level fails a correct sampler once in 10**4 runs; the
+# seeds are fixed, so a pass is repeatable.
+P_VALUE_FLOOR = 1e-4
+
+CHANNELS = {
+    "depolarize": lambda rng: cirq.depolarize(rng.uniform(0.05, 0.3)),
+    "depolarize-2q": lambda rng: cirq.depolarize(rng.uniform(0.05, 0.3), n_qubits=2),
+    "asymmetric_depolarize": lambda rng: cirq.asymmetric_depolarize(
+        *rng.uniform(0.02, 0.15, 3)),
+    "amplitude_damp": lambda rng: cirq.amplitude_damp(rng.uniform(0.1, 0.5)),
+    "generalized_amplitude_damp": lambda rng: cirq.generalized_amplitude_damp(
+        rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.5)),
+    "phase_damp": lambda rng: cirq.phase_damp(rng.uniform(0.1, 0.5)),
+    "phase_flip": lambda rng: cirq.phase_flip(rng.uniform(0.1, 0.4)),
+    "bit_flip": lambda rng: cirq.bit_flip(rng.uniform(0.1, 0.4)),
+    "reset": lambda rng: cirq.ResetChannel(),
+    "kraus-1q": lambda rng: _random_kraus(rng, 1),
+    "kraus-2q": lambda rng: _random_kraus(rng, 2),
+    "mixture": lambda rng: cirq.X.with_probability(rng.uniform(0.1, 0.5)),
+}
+
+
+def _random_kraus(rng, num_qubits: int) -> cirq.KrausChannel:
+    """A random channel: blocks of a random isometry are Kraus operators."""
+    dim = 2**num_qubits
+    isometry = cirq.testing.random_unitary(3 * dim, random_state=int(rng.integers(2**31)))
+    return cirq.KrausChannel([isometry[k * dim:(k + 1) * dim, :dim] for k in range(3)])
+
+
+def noisy_circuit(qubits, rng, channel: str, num_ops: int = 8) -> cirq.Circuit:
+    """A random circuit with the channel inserted after a few of its operations."""
+    base = random_circuit(qubits, num_ops, rng, symbolic=False, controlled=False)
+    ops = []
+    for op in base.all_operations():
+        ops.append(op)
+        if rng.random() < 0.4:
+            gate = CHANNELS[channel](rng)
+            if gate.num_qubits() > len(qubits):
+                continue
+            chosen = rng.choice(len(qubits), gate.num_qubits(), replace=False)
+            ops.append(gate.on(*(qubits[i] for i in chosen)))
+    gate = CHANNELS[channel](rng)  # at least one channel
+    ops.append(gate.on(*qubits[:gate.num_qubits()]) if gate.num_qubits() <= len(qubits)
+               else cirq.bit_flip(0.2).on(qubits[0]))
+    return cirq.Circuit(ops)
+
+
+def density_expectations(circuit, qubits, operators) -> np.ndarray:
+    rho = cirq.DensityMatrixSimulator(dtype=np.complex128).simulate(
+        circuit, qubit_order=qubits).final_density_matrix
+    return np.array([np.real(np.trace(rho @ op.matrix(qubits))) for op in operators])
+
+
+def chi_square_p(counts: np.ndarray, probabilities: np.ndarray) -> float:
+    """p-value of observed counts against probabilities; bins expecting fewer than 5
+    counts are pooled."""
+    expected = probabilities * counts.sum()
+    small = expected < 5
+    observed = np.append(counts[~small], counts[small].sum())
+    expected = np.append(expected[~small], expected[small].sum())
+    keep = expected > 0
+    if keep.sum() < 2:
+        return 1.0
+    expected = expected[keep] * observed[keep].sum() / expected[keep].sum()
+    return float(stats.chisquare(observed[keep], expected).pvalue)
+
+
+def _indices(bits: np.ndarray) -> np.ndarray:
+    return bits.astype(np.int64) @ (1 << np.arange(bits.shape[1] - 1, -1, -1))
+
+
+# ------------------------------------------------------------------------- channels
+@pytest.mark.parametrize("channel", sorted(CHANNELS))
+def test_channels_round_trip_through_the_circuit_format(channel):
+    rng = np.random.default_rng(3)
+    qubits = cirq.LineQubit.range(2)
+    gate = CHANNELS[channel](rng)
+    circuit = cirq.Circuit(gate.on(*qubits[:gate.num_qubits()]))
+    restored = qml.from_tensor(qml.convert_to_tensor([circuit]))[0]
+    original, back = next(circuit.all_operations()), next(restored.all_operations())
+    for a, b in zip(cirq.kraus(original), cirq.kraus(back)):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+    if channel not in ("kraus-1q", "kraus-2q", "mixture"):
+        assert back == original
+
+
+def test_unsupported_channels_are_refused():
+    q = cirq.LineQubit.range(3)
+    with pytest.raises(UnsupportedGateError, match="symbolic parameters"):
+        qml.convert_to_tensor([cirq.Circuit(cirq.X.with_probability(sympy.Symbol("p"))(q[0]))])
+    with pytest.raises(UnsupportedGateError, match="1 to 2 qubits"):
+        qml.convert_to_tensor([cirq.Circuit(cirq.depolarize(0.1, n_qubits=3)(*q))])
+    # A row whose Kraus operators are not trace preserving is rejected when compiled.
+    row = qml.convert_to_tensor([cirq.Circuit(cirq.bit_flip(0.1)(q[0]))]).numpy()[0]
+    broken = row.replace(b"0.9486832980505138", b"0.5")
+    assert broken != row
+    with pytest.raises(CircuitFormatError, match="trace preserving"):
+        qml.noise.expectation(tf.constant([broken]), [], tf.zeros([1, 0]), [[cirq.Z(q[0])]],
+                              10)
+
+
+# ------------------------------------------------------------------------- sampling
+@pytest.mark.parametrize("num_qubits", [1, 2, 3, 5])
+def test_sample_frequencies_match_cirq(num_qubits):
+    rng = np.random.default_rng(10 + num_qubits)
+    qubits = cirq.GridQubit.rect(1, num_qubits)
+    circuits = [random_circuit(qubits, 4 * num_qubits, rng) for _ in range(3)]
+    values = random_values(rng, 3)
+    reps = 4000
+    samples = qml.layers.Sample(seed=5)(circuits, symbol_names=NAMES, symbol_values=values,
+                                        repetitions=reps)
+    assert samples.dtype == tf.int8 and samples.shape.as_list() == [3, None, None]
+    for row, circuit in enumerate(circuits):
+        bits = samples[row].to_tensor().numpy()
+        assert bits.shape == (reps, num_qubits)
+        resolver = dict(zip(NAMES, map(float, values[row])))
+        state = cirq.final_state_vector(circuit, param_resolver=resolver, qubit_order=qubits,
+                                        dtype=np.complex128)
+        counts = np.bincount(_indices(bits), minlength=2**num_qubits)
+        assert chi_square_p(counts, np.abs(state) ** 2) > P_VALUE_FLOOR
+
+
+def test_samples_are_ragged_over_qubit_counts_and_padding():
+    q = cirq.LineQubit.range(3)
+    circuits = [cirq.Circuit(cirq.X(q[0]), cirq.I(q[2])), cirq.Circuit(),
+                cirq.Circuit(cirq.X(q[1]))]
+    out = qml.layers.Sample(seed=1)(circuits, repetitions=2).to_list()
+    assert out == [[[1, 0], [1, 0]], [[], []], [[1], [1]]]
+
+
+def test_sample_arguments_are_checked():
+    q = cirq.LineQubit(0)
+    layer = qml.layers.Sample()
+    with pytest.raises(ValueError, match="repetitions"):
+        layer(cirq.Circuit(cirq.X(q)))
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        layer(cirq.Circuit(cirq.X(q)), repetitions=0)
+    with pytest.raises(ValueError, match="seed"):
+        qml.layers.Sample(seed=-3)
+    with pytest.raises(TypeError, match="cannot sample"):
+        qml.layers.Sample(backend="tensorflow")(cirq.Circuit(cirq.X(q)), repetitions=2)
+
+
+def test_sampled_expectation_is_within_4_sigma_and_sigma_shrinks():
+    rng = np.random.default_rng(21)
+    qubits = cirq.GridQubit.rect(1, 3)
+    circuit = random_circuit(qubits, 10, rng, symbolic=False)
+    operators = [cirq.Z(qubits[0]) + 0.5 * cirq.X(qubits[1]) * cirq.Y(qubits[2]) + 0.25,
+                 cirq.PauliSum.wrap(cirq.X(qubits[2]))]
+    exact = density_expectations(circuit, qubits, operators)
+    # (coefficient, exact value) of each term measured with shots
+    terms = [[(np.real(t.coefficient), density_expectations(
+                  circuit, qubits, [cirq.PauliSum.wrap(t / t.coefficient)])[0])
+              for t in op if t.qubits] for op in operators]
+    layer = qml.layers.SampledExpectation(seed=4)
+    spreads = {}
+    for reps in (100, 1600):
+        # sigma of each operator: sum over its terms of c**2 (1 - <P>**2) / reps
+        sigma = np.array([np.sqrt(sum(c**2 * (1 - v**2) for c, v in row) / reps)
+                          for row in terms])
+        values = np.stack([layer(circuit, operators=operators, repetitions=reps).numpy()[0]
+                           for _ in range(200)])
+        assert np.all(np.abs(values.mean(axis=0) - exact) < 4 * sigma / np.sqrt(200))
+        assert np.all(np.abs(values - exact) < 4 * sigma + 1e-6)
+        spreads[reps] = values.std(axis=0)
+        np.testing.assert_allclose(spreads[reps], sigma, rtol=0.25)
+    np.testing.assert_allclose(spreads[100] / spreads[1600], 4.0, rtol=0.3)
+
+
+def test_sampled_expectation_takes_per_row_repetitions():
+    q = cirq.LineQubit(0)
+    circuits = [cirq.Circuit(cirq.ry(0.3)(q)), cirq.Circuit(cirq.ry(2.0)(q))]
+    out = qml.layers.SampledExpectation(seed=2)(
+        circuits, operators=[cirq.Z(q), cirq.X(q)], repetitions=[[5, 7], [1, 3]]).numpy()
+    # An average of n shots of +-1 is a multiple of 2 / n.
+    for row, counts in enumerate([[5, 7], [1, 3]]):
+        for k, n in enumerate(counts):
+            assert np.isclose((out[row, k] + 1) * n / 2, round((out[row, k] + 1) * n / 2),
+                              atol=1e-5)
+    with pytest.raises(ValueError, match="repetitions"):
+        qml.layers.SampledExpectation()(circuits[0], operators=cirq.Z(q))
+    with pytest.raises(ValueError, match="at least 1"):
+        qml.layers.SampledExpectation()(circuits, operators=cirq.Z(q), repetitions=[[1], [0]])
+
+
+# ---------------------------------------------------------------------------- seeds
+def test_seeded_runs_repeat_and_unseeded_runs_differ():
+    rng = np.random.default_rng(2)
+    qubits = cirq.GridQubit.rect(1, 4)
+    circuit = noisy_circuit(qubits, rng, "depolarize")
+    clean = random_circuit(qubits, 12, rng, symbolic=False)
+
+    def draws(seed=None):
+        return [qml.layers.Sample(seed=seed)([clean, circuit], repetitions=50).to_list(),
+                qml.layers.SampledExpectation(seed=seed)(
+                    [clean], operators=cirq.Z(qubits[0]), repetitions=50).numpy().tolist(),
+                qml.noise.expectation([circuit], [], tf.zeros([1, 0]), [[cirq.Z(qubits[1])]],
+                                      20, seed=seed).numpy().tolist()]
+
+    assert draws(seed=7) == draws(seed=7)
+    tf.random.set_seed(11)
+    first = draws()
+    tf.random.set_seed(11)
+    assert draws() == first
+    assert draws() != first  # the global seed's stream moves on
+    assert draws(seed=7) != draws(seed=8)
+
+
+# ----------------------------------------------------------------------------- noise
+@pytest.mark.parametrize("channel", sorted(CHANNELS))
+def test_noisy_expectations_match_the_density_matrix(channel):
+    rng = np.random.default_rng(sorted(CHANNELS).index(channel))
+    trajectories = 3000
+    for num_qubits in (1, 3, 6):
+        qubits = cirq.GridQubit.rect(1, num_qubits)
+        circuit = noisy_circuit(qubits, rng, channel)
+        # Single Pauli strings: each trajectory's value lies in [-1, 1], so the
+        # standard error of the mean is at most 1 / sqrt(trajectories).
+        operators = [cirq.PauliSum.from_pauli_strings(
+            cirq.PauliString({q: [cirq.X, cirq.Y, cirq.Z][rng.integers(3)]
+                              for q in rng.choice(qubits, min(2, num_qubits), replace=False)}))
+            for _ in range(3)]
+        exact = density_expectations(circuit, qubits, operators)
+        bound = 4 / np.sqrt(trajectories)
+        noisy = qml.layers.Expectation(backend="noisy", seed=num_qubits)(
+            circuit, operators=operators, repetitions=trajectories).numpy()[0]
+        assert np.all(np.abs(noisy - exact) < bound), (noisy, exact)
+        sampled = qml.noise.sampled_expectation(
+            [circuit], [], tf.zeros([1, 0]), [operators], trajectories, seed=3).numpy()[0]
+        assert np.all(np.abs(sampled - exact) < bound), (sampled, exact)
+
+
+@pytest.mark.parametrize("num_qubits", [1, 2, 4])
+def test_noisy_samples_match_the_density_matrix(num_qubits):
+    rng = np.random.default_rng(40 + num_qubits)
+    qubits = cirq.LineQubit.range(num_qubits)
+    circuit = noisy_circuit(qubits, rng, "amplitude_damp")
+    rho = cirq.DensityMatrixSimulator(dtype=np.complex128).simulate(
+        circuit, qubit_order=qubits).final_density_matrix
+    bits = qml.noise.samples([circuit], [], tf.zeros([1, 0]), 3000, seed=9)[0]
+    counts = np.bincount(_indices(bits.to_tensor().numpy()), minlength=2**num_qubits)
+    assert chi_square_p(counts, np.real(np.diag(rho))) > P_VALUE_FLOOR
+
+
+def test_a_noise_model_applied_to_a_circuit_runs():
+    rng = np.random.default_rng(5)
+    qubits = cirq.LineQubit.range(3)
+    circuit = random_circuit(qubits, 10, rng, symbolic=False).with_noise(
+        cirq.ConstantQubitNoiseModel(cirq.amplitude_damp(0.1)))
+    operators = [cirq.Z(qubits[0]), cirq.X(qubits[1]) * cirq.X(qubits[2])]
+    exact = density_expectations(circuit, qubits, operators)
+    noisy = qml.layers.Expectation(backend="noisy", seed=1)(
+        circuit, operators=operators, repetitions=3000).numpy()[0]
+    assert np.all(np.abs(noisy - exact) < 4 / np.sqrt(3000))
+    # A Cirq density-matrix backend computes the same exactly.
+    dm = qml.layers.Expectation(backend=cirq.DensityMatrixSimulator())(
+        circuit, operators=operators).numpy()[0]
+    np.testing.assert_allclose(dm, exact, atol=1e-5)
+
+
+def test_noise_needs_a_noisy_backend():
+    q = cirq.LineQubit(0)
+    circuit = cirq.Circuit(cirq.X(q), cirq.bit_flip(0.1)(q))
+    for backend in (None, "qsim", "tensorflow"):
+        with pytest.raises(ValueError, match="noise channels.*backend='noisy'"):
+            qml.layers.Expectation(backend=backend)(circuit, operators=cirq.Z(q))
+    with pytest.raises(ValueError, match="needs repetitions"):
+        qml.layers.Expectation(backend="noisy")(circuit, operators=cirq.Z(q))
+    with pytest.raises(ValueError, match="noise channels"):
+        qml.layers.State()(circuit)
+    with pytest.raises(ValueError, match="noise channels"):
+        qml.layers.Unitary()(circuit)
+
+
+# ------------------------------------------------------------------ states, unitaries
+@pytest.mark.parametrize("backend", [None, "tensorflow", "cirq"])
+def test_states_and_unitaries_match_cirq(backend):
+    rng = np.random.default_rng(8)
+    for num_qubits in (1, 2, 4, 6):
+        qubits = cirq.GridQubit.rect(1, num_qubits)
+        circuits = [random_circuit(qubits, 3 * num_qubits, rng) for _ in range(2)]
+        values = random_values(rng, 2)
+        layer = qml.layers.State(backend=cirq.Simulator() if backend == "cirq" else backend)
+        states = layer(circuits, symbol_names=NAMES, symbol_values=values)
+        unitaries = qml.layers.Unitary()(circuits, symbol_names=NAMES, symbol_values=values)
+        assert states.dtype == tf.complex64 and unitaries.dtype == tf.complex64
+        for row, circuit in enumerate(circuits):
+            resolved = cirq.resolve_parameters(circuit, dict(zip(NAMES, map(float, values[row]))))
+            expected = cirq.final_state_vector(resolved, qubit_order=qubits, dtype=np.complex128)
+            np.testing.assert_allclose(states[row].numpy(), expected, atol=1e-5)
+            np.testing.assert_allclose(unitaries[row].to_tensor().numpy(),
+                                       cirq.unitary(resolved), atol=1e-5)
+
+
+def test_states_of_empty_and_mixed_size_circuits():
+    q = cirq.LineQubit.range(2)
+    out = qml.get_state_op()([cirq.Circuit(), cirq.Circuit(cirq.X(q[1]), cirq.I(q[0]))], [],
+                             tf.zeros([2, 0]))
+    assert out.row_lengths().numpy().tolist() == [1, 4]
+    np.testing.assert_allclose(out[0].numpy(), [1], atol=1e-6)
+    np.testing.assert_allclose(out[1].numpy(), [0, 1, 0, 0], atol=1e-6)
+    unitary = qml.get_unitary_op()([cirq.Circuit(cirq.X(q[0]))], [], tf.zeros([1, 0]))
+    np.testing.assert_allclose(unitary.to_tensor().numpy(), [cirq.unitary(cirq.X)], atol=1e-6)
+
+
+# ------------------------------------------------------------------- differentiation
+def test_sampled_and_noisy_gradients_match_finite_differences():
+    rng = np.random.default_rng(12)
+    qubits = cirq.GridQubit.rect(1, 2)
+    a, b = sympy.symbols("a b")
+    circuit = cirq.Circuit(cirq.rx(a)(qubits[0]), cirq.ry(2 * b)(qubits[1]),
+                           cirq.CNOT(*qubits), cirq.amplitude_damp(0.2)(qubits[1]),
+                           cirq.rz(a * b)(qubits[0]), cirq.H(qubits[0]))
+    operators = [cirq.Z(qubits[0]) * cirq.Z(qubits[1]), cirq.X(qubits[0])]
+    values = rng.uniform(-1, 1, (1, 2))
+    upstream = np.array([[1.0, -0.5]])
+
+    def exact(v):
+        resolved = cirq.resolve_parameters(circuit, {"a": v[0], "b": v[1]})
+        return upstream[0] @ density_expectations(resolved, qubits, operators)
+
+    step = 1e-5
+    reference = np.array([(exact(values[0] + step * e) - exact(values[0] - step * e)) / (2 * step)
+                          for e in np.eye(2)])
+    for differentiator in (qml.differentiators.ParameterShift(),
+                           qml.differentiators.CentralDifference(grid_spacing=0.2)):
+        for sampled in (False, True):
+            op = qml.get_sampled_expectation_op(seed=3)
+            op.sampled = sampled
+            op = differentiator.generate_differentiable_op(sampled_op=op)
+            op.sampled = sampled
+            variable = tf.Variable(values.astype(np.float32))
+            with tf.GradientTape() as tape:
+                out = op([circuit], ["a", "b"], variable, [operators], 20000)
+                loss = tf.reduce_sum(out * upstream)
+            gradient = tape.gradient(loss, variable).numpy()[0]
+            # ParameterShift: 2 evaluations per occurrence, each within about
+            # 1.5 / sqrt(20000); central differences divide by 0.4 and carry an O(h**2)
+            # bias.
+            tolerance = 0.15 if isinstance(differentiator, qml.differentiators.ParameterShift) \
+                else 0.45
+            np.testing.assert_allclose(gradient, reference, atol=tolerance)
+
+
+def test_adjoint_refuses_sampled_and_noisy_expectations():
+    q = cirq.LineQubit(0)
+    a = sympy.Symbol("a")
+    variable = tf.Variable([[0.4]])
+    for layer, kwargs in [
+            (qml.layers.SampledExpectation(differentiator=qml.differentiators.Adjoint()),
+             {"repetitions": 10}),
+            (qml.layers.Expectation(backend="noisy",
+                                    differentiator=qml.differentiators.Adjoint()),
+             {"repetitions": 10})]:
+        with tf.GradientTape() as tape:
+            out = layer(cirq.Circuit(cirq.rx(a)(q), cirq.bit_flip(0.1)(q)), symbol_names=["a"],
+                        symbol_values=variable, operators=cirq.Z(q), **kwargs)
+        with pytest.raises(TypeError, match="ParameterShift.*CentralDifference"):
+            tape.gradient(out, variable)
+
+
+# --------------------------------------------------------------------- qml.math
+def test_inner_product_and_fidelity_match_cirq_with_gradients():
+    rng = np.random.default_rng(31)
+    qubits = cirq.GridQubit.rect(1, 3)
+    circuits = [random_circuit(qubits, 8, rng) for _ in range(2)]
+    others = [[random_circuit(qubits, 6, rng, symbolic=False) for _ in range(3)]
+              for _ in range(2)]
+    others[1][2] = cirq.Circuit(cirq.X(qubits[1]))  # a subset of the qubits
+    values = random_values(rng, 2).astype(np.float64)
+
+    def reference(v):
+        out = np.zeros((2, 3), complex)
+        for i, circuit in enumerate(circuits):
+            resolved = cirq.resolve_parameters(circuit, dict(zip(NAMES, v[i])))
+            psi = cirq.final_state_vector(resolved, qubit_order=qubits, dtype=np.complex128)
+            for j, other in enumerate(others[i]):
+                phi = cirq.final_state_vector(other, qubit_order=qubits, dtype=np.complex128)
+                out[i, j] = np.vdot(psi, phi)
+        return out
+
+    variable = tf.Variable(values.astype(np.float32))
+    with tf.GradientTape() as tape:
+        fidelity = qml.math.fidelity(circuits, NAMES, variable, others)
+    product = qml.math.inner_product(circuits, NAMES, variable, others)
+    np.testing.assert_allclose(product.numpy(), reference(values), atol=1e-5)
+    np.testing.assert_allclose(fidelity.numpy(), np.abs(reference(values)) ** 2, atol=1e-5)
+    gradient = tf.convert_to_tensor(tape.gradient(fidelity, variable)).numpy()
+    step = 1e-5
+    for col in range(len(NAMES)):
+        shift = np.zeros_like(values)
+        shift[:, col] = step
+        slope = (np.abs(reference(values + shift)) ** 2
+                 - np.abs(reference(values - shift)) ** 2).sum(axis=1) / (2 * step)
+        np.testing.assert_allclose(gradient[:, col], slope, atol=1e-3)
+    with pytest.raises(ValueError, match="free of symbols"):
+        qml.math.inner_product(circuits[:1], NAMES, values[:1], [[circuits[0]]])
+
+
+# -------------------------------------------------------------------- Keras models
+def _check_round_trip(model, inputs, tmp_path):
+    """A reloaded model starts its layers' seed streams afresh: its first call repeats
+    the original's first call."""
+    expected = model(inputs)
+    model(inputs)
+    path = os.path.join(tmp_path, "model.keras")
+    model.save(path)
+    restored = keras.models.load_model(path)
+    after = restored(inputs)
+    if isinstance(expected, tf.RaggedTensor):
+        assert after.to_list() == expected.to_list()
+    else:
+        np.testing.assert_allclose(after.numpy(), expected.numpy(), atol=1e-6)
+    return restored
+
+
+def test_new_layers_round_trip_through_keras_files(tmp_path):
+    q = cirq.GridQubit.rect(1, 2)
+    a = sympy.Symbol("a")
+    circuits = qml.convert_to_tensor([cirq.Circuit(cirq.H(q[0]), cirq.I(q[1])),
+                                      cirq.Circuit(cirq.X(q[1]), cirq.I(q[0]))])
+    model_circuit = cirq.Circuit(cirq.rx(a)(q[0]), cirq.CNOT(*q), cirq.depolarize(0.05)(q[1]))
+    single = [
+        qml.layers.NoisyPQC(model_circuit, cirq.Z(q[1]), repetitions=50, sample_based=False,
+                            seed=1),
+        qml.layers.NoisyPQC(model_circuit, cirq.Z(q[1]), repetitions=50, sample_based=True,
+                            seed=1),
+        qml.layers.PQC(cirq.Circuit(cirq.rx(a)(q[0])), cirq.Z(q[0]), repetitions=20, seed=2),
+        lambda x: qml.layers.Sample(seed=3)(x, repetitions=5),
+        lambda x: qml.layers.SampledExpectation(seed=3)(x, operators=[cirq.X(q[0])],
+                                                         repetitions=7),
+        lambda x: qml.layers.Expectation(backend="noisy", seed=3)(
+            x, operators=[cirq.Z(q[1])], repetitions=[[9]] * 2),
+        lambda x: qml.layers.State()(x),
+        lambda x: qml.layers.Unitary()(x),
+    ]
+    for make in single:
+        inputs = keras.Input(shape=(), dtype="string")
+        _check_round_trip(keras.Model(inputs, make(inputs)), circuits, tmp_path)
+
+    circuit_input, values_input = keras.Input(shape=(), dtype="string"), keras.Input(shape=(1,))
+    controlled = qml.layers.NoisyControlledPQC(model_circuit, [cirq.Z(q[0]), cirq.Z(q[1])],
+                                               repetitions=30, sample_based=True, seed=3)
+    model = keras.Model([circuit_input, values_input], controlled([circuit_input, values_input]))
+    restored = _check_round_trip(model, [circuits, tf.ones((2, 1))], tmp_path)
+    layer = restored.layers[-1]
+    assert isinstance(layer, qml.layers.NoisyControlledPQC)
+    assert (layer.repetitions, layer._sample_based, layer.seed) == (30, True, 3)
+
+
+def test_noisy_pqc_trains_with_parameter_shift():
+    """Learn a rotation: label 1 needs <Z> near -1 after a noisy rx(theta)."""
+    q = cirq.GridQubit(0, 0)
+    theta = sympy.Symbol("theta")
+    model_circuit = cirq.Circuit(cirq.rx(theta)(q), cirq.depolarize(0.02)(q))
+    layer = qml.layers.NoisyPQC(model_circuit, cirq.Z(q), repetitions=200, sample_based=False,
+                                differentiator=qml.differentiators.ParameterShift(), seed=1,
+                                initializer=keras.initializers.Constant(0.3))
+    rng = np.random.default_rng(0)
+    labels = rng.integers(2, size=64)
+    # Data circuits flip the qubit for label 0, so the PQC must rotate by pi.
+    data = qml.convert_to_tensor([cirq.Circuit(cirq.X(q)) if y == 0 else cirq.Circuit(cirq.I(q))
+                                  for y in labels])
+    inputs = keras.Input(shape=(), dtype="string")
+    model = keras.Model(inputs, layer(inputs))
+    model.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse")
+    targets = np.where(labels == 1, -1.0, 1.0).astype(np.float32)[:, None]
+    history = model.fit(data, targets, epochs=15, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < 0.25 * history.history["loss"][0]
+    assert abs(abs(float(layer.parameters.numpy()[0])) - np.pi) < 0.4
