@@ -485,3 +485,14 @@ def test_noisy_pqc_trains_with_parameter_shift():
     history = model.fit(data, targets, epochs=15, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < 0.25 * history.history["loss"][0]
     assert abs(abs(float(layer.parameters.numpy()[0])) - np.pi) < 0.4
+
+
+def test_sampled_expectation_keeps_constant_terms():
+    q = cirq.LineQubit.range(2)
+    operators = [cirq.PauliSum() + 0.75, 2.0 * cirq.Z(q[0]) - 0.5]
+    # Z on q0 is -1 in every shot; the noise acts on q1 only.
+    for circuit in (cirq.Circuit(cirq.X(q[0]), cirq.I(q[1])),
+                    cirq.Circuit(cirq.X(q[0]), cirq.H(q[1]), cirq.phase_damp(0.3)(q[1]))):
+        layer = qml.layers.SampledExpectation(seed=1)
+        out = layer(circuit, operators=operators, repetitions=10).numpy()
+        np.testing.assert_allclose(out, [[0.75, -2.5]], atol=1e-6)

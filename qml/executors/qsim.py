@@ -154,9 +154,7 @@ class QsimExecutor(Executor):
             options = self.options.qsim_dict(circuit, circuit.num_qubits)
             rng = np.random.default_rng(int(seeds[row]))
             shots = batch.repetitions[row]
-            if not flat:
-                continue
-            if program.noisy:
+            if program.noisy and flat:
                 # One trajectory per shot; each term's shot is +1 with probability
                 # (1 + <P>) / 2 on its trajectory.
                 values = np.empty((int(shots.max()), len(flat)))
@@ -164,7 +162,7 @@ class QsimExecutor(Executor):
                     options.update(r=1, s=int(rng.integers(2**31 - 1)))
                     values[shot] = np.real(
                         qsim.qtrajectory_simulate_expectation_values(options, flat, 0))
-            else:
+            elif flat:
                 exact = np.real(qsim.qsim_simulate_expectation_values(options, flat, 0))
             start = 0
             for k, row_terms in enumerate(terms):
