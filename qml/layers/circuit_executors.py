@@ -298,8 +298,18 @@ class Sample(_QuantumLayer):
                            _tiled(symbol_values, inputs), repetitions, self._draw_seed())
 
 
+class _TakesCircuits:
+    """A layer called with circuits and optional symbol_names and symbol_values."""
+
+    @tf.autograph.experimental.do_not_convert  # argument handling, not graph code
+    def __call__(self, inputs: Any, *, symbol_names: Any = None, symbol_values: Any = None,
+                 **kwargs: Any) -> tf.RaggedTensor:
+        circuits, names, values = _circuit_arguments(inputs, symbol_names, symbol_values)
+        return super().__call__(circuits, symbol_names=names, symbol_values=values, **kwargs)
+
+
 @keras.saving.register_keras_serializable(package="qml")
-class State(_QuantumLayer):
+class State(_TakesCircuits, _QuantumLayer):
     """The final state vector of each circuit.
 
     Args:
@@ -317,12 +327,6 @@ class State(_QuantumLayer):
         array([[0., 1.]], dtype=float32)
     """
 
-    @tf.autograph.experimental.do_not_convert  # argument handling, not graph code
-    def __call__(self, inputs: Any, *, symbol_names: Any = None, symbol_values: Any = None,
-                 **kwargs: Any) -> tf.RaggedTensor:
-        circuits, names, values = _circuit_arguments(inputs, symbol_names, symbol_values)
-        return super().__call__(circuits, symbol_names=names, symbol_values=values, **kwargs)
-
     def call(self, inputs: tf.Tensor, symbol_names: Any, symbol_values: tf.Tensor
              ) -> tf.RaggedTensor:
         return ops.states(self.executor, inputs, ops.as_symbol_names(symbol_names),
@@ -330,7 +334,7 @@ class State(_QuantumLayer):
 
 
 @keras.saving.register_keras_serializable(package="qml")
-class Unitary(keras.layers.Layer):
+class Unitary(_TakesCircuits, keras.layers.Layer):
     """The unitary matrix of each circuit.
 
     Output shape:
@@ -342,12 +346,6 @@ class Unitary(keras.layers.Layer):
         >>> Unitary()(cirq.Circuit(cirq.X(q))).to_list()
         [[[0j, (1+0j)], [(1+0j), 0j]]]
     """
-
-    @tf.autograph.experimental.do_not_convert  # argument handling, not graph code
-    def __call__(self, inputs: Any, *, symbol_names: Any = None, symbol_values: Any = None,
-                 **kwargs: Any) -> tf.RaggedTensor:
-        circuits, names, values = _circuit_arguments(inputs, symbol_names, symbol_values)
-        return super().__call__(circuits, symbol_names=names, symbol_values=values, **kwargs)
 
     def call(self, inputs: tf.Tensor, symbol_names: Any, symbol_values: tf.Tensor
              ) -> tf.RaggedTensor:

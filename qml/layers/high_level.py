@@ -244,6 +244,14 @@ def _noisy_arguments(layer: str, repetitions: Any, sample_based: Any) -> None:
 class _NoisyLayer:
     """Fixes the backend to ``'noisy'`` and keeps ``sample_based`` in the config."""
 
+    def __init__(self, model_circuit: Union[cirq.Circuit, str], operators: Any, *,
+                 repetitions: Optional[int] = None, sample_based: Optional[bool] = None,
+                 differentiator: Optional[Differentiator] = None, **kwargs: Any) -> None:
+        _noisy_arguments(type(self).__name__, repetitions, sample_based)
+        self._sample_based = sample_based
+        super().__init__(model_circuit, operators, repetitions=repetitions, backend="noisy",
+                         differentiator=differentiator, **kwargs)
+
     def get_config(self) -> dict:
         config = super().get_config()
         del config["backend"]
@@ -275,14 +283,6 @@ class NoisyPQC(_NoisyLayer, PQC):
         TensorShape([1, 1])
     """
 
-    def __init__(self, model_circuit: Union[cirq.Circuit, str], operators: Any, *,
-                 repetitions: Optional[int] = None, sample_based: Optional[bool] = None,
-                 differentiator: Optional[Differentiator] = None, **kwargs: Any) -> None:
-        _noisy_arguments("NoisyPQC", repetitions, sample_based)
-        self._sample_based = sample_based
-        super().__init__(model_circuit, operators, repetitions=repetitions, backend="noisy",
-                         differentiator=differentiator, **kwargs)
-
 
 @keras.saving.register_keras_serializable(package="qml")
 class NoisyControlledPQC(_NoisyLayer, ControlledPQC):
@@ -300,11 +300,3 @@ class NoisyControlledPQC(_NoisyLayer, ControlledPQC):
         >>> layer([[cirq.Circuit()], np.array([[0.0]])]).shape
         TensorShape([1, 1])
     """
-
-    def __init__(self, model_circuit: Union[cirq.Circuit, str], operators: Any, *,
-                 repetitions: Optional[int] = None, sample_based: Optional[bool] = None,
-                 differentiator: Optional[Differentiator] = None, **kwargs: Any) -> None:
-        _noisy_arguments("NoisyControlledPQC", repetitions, sample_based)
-        self._sample_based = sample_based
-        super().__init__(model_circuit, operators, repetitions=repetitions, backend="noisy",
-                         differentiator=differentiator, **kwargs)
