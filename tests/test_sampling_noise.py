@@ -343,9 +343,9 @@ def test_sampled_and_noisy_gradients_match_finite_differences():
                            qml.differentiators.CentralDifference(grid_spacing=0.2)):
         for sampled in (False, True):
             op = qml.get_sampled_expectation_op(seed=3)
-            op.sampled = sampled
+            op.sampled = sampled  # False: average trajectories, as qml.noise.expectation
             op = differentiator.generate_differentiable_op(sampled_op=op)
-            op.sampled = sampled
+            assert (op.seed, op.sampled) == (3, sampled)
             variable = tf.Variable(values.astype(np.float32))
             with tf.GradientTape() as tape:
                 out = op([circuit], ["a", "b"], variable, [operators], 20000)

@@ -57,7 +57,8 @@ class Differentiator(abc.ABC):
                 raise TypeError(
                     "sampled_op must be an op made by qml.get_sampled_expectation_op, "
                     f"got {sampled_op!r}")
-            return SampledExpectationOp(sampled_op.executor, self)
+            return SampledExpectationOp(sampled_op.executor, self, sampled_op.seed,
+                                        sampled_op.sampled)
         if not isinstance(analytic_op, ExpectationOp):
             raise TypeError(
                 "analytic_op must be an op made by qml.get_expectation_op(backend), got "

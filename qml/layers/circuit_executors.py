@@ -228,8 +228,8 @@ class SampledExpectation(Expectation):
     basis. A circuit with noise channels runs one qsim trajectory per shot.
 
     Args:
-        backend: None or ``'noiseless'``, ``'qsim'`` or ``'noisy'`` (all sample on
-            qsim), or a ``cirq.Sampler``'s executor.
+        backend: None or ``'noiseless'``, ``'qsim'`` or ``'noisy'``: all sample on
+            qsim.
         differentiator: None selects ``ParameterShift``; ``ForwardDifference`` and
             ``CentralDifference`` also work. ``Adjoint`` refuses sampled values.
         seed: seeds the shots; each call draws a fresh seed from it. None follows
