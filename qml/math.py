@@ -59,12 +59,10 @@ def inner_product(programs: Any, symbol_names: Any, symbol_values: Any,
         batch = prepare(list(rows), [n.decode() for n in names.numpy()], values.numpy(),
                         [()] * len(rows))
         states = _STATES.final_states_tensor(batch, values)
-        out = []
-        for row, program in enumerate(batch.programs):
-            references = _reference_states(program, other_rows[row], row)
-            out.append(tf.linalg.matvec(tf.constant(references),
-                                        tf.math.conj(tf.cast(states[row], tf.complex64))))
-        return tf.stack(out)
+        references = _reference_states(batch.programs, other_rows)
+        return tf.stack([
+            tf.linalg.matvec(tf.constant(reference), tf.math.conj(tf.cast(state, tf.complex64)))
+            for state, reference in zip(states, references)])
 
     args = [values, circuits, names, others]
     if tf.executing_eagerly():
@@ -93,23 +91,27 @@ def _as_other_tensor(other_programs: Any) -> tf.Tensor:
     return tensor
 
 
-def _reference_states(program, rows: np.ndarray, index: int) -> np.ndarray:
-    """``[n_others, 2**n]`` complex64 states of ``rows`` on ``program``'s qubits."""
-    register = compiler.Program(program.qubits, (), frozenset())
+def _reference_states(programs, other_rows: np.ndarray) -> list[np.ndarray]:
+    """Per program, the ``[n_others, 2**n]`` complex64 states of its row of
+    ``other_rows`` on the program's qubits, all simulated in one qsim batch."""
     joined = []
-    for j, row in enumerate(rows):
-        other = compiler.compile_row(bytes(row))
-        if other.symbols:
-            raise ValueError(
-                f"other_programs[{index}][{j}] has symbols {sorted(other.symbols)}; "
-                "other_programs must be free of symbols")
-        if not set(other.qubits) <= set(program.qubits):
-            raise QubitMismatchError(
-                f"other_programs[{index}][{j}] acts on qubits that programs[{index}] "
-                f"lacks: {other.cirq_qubits()} against {program.cirq_qubits()}")
-        joined.append(compiler.join(register, other))
-    if not joined:
-        return np.zeros((0, 2**program.num_qubits), np.complex64)
+    for index, program in enumerate(programs):
+        register = compiler.Program(program.qubits, (), frozenset())
+        for j, row in enumerate(other_rows[index]):
+            other = compiler.compile_row(bytes(row))
+            if other.symbols:
+                raise ValueError(
+                    f"other_programs[{index}][{j}] has symbols {sorted(other.symbols)}; "
+                    "other_programs must be free of symbols")
+            if not set(other.qubits) <= set(program.qubits):
+                raise QubitMismatchError(
+                    f"other_programs[{index}][{j}] acts on qubits that programs[{index}] "
+                    f"lacks: {other.cirq_qubits()} against {program.cirq_qubits()}")
+            joined.append(compiler.join(register, other))
+    count = other_rows.shape[1]
+    if not count:
+        return [np.zeros((0, 2**p.num_qubits), np.complex64) for p in programs]
     batch = Batch(tuple(joined), (), np.zeros((len(joined), 0), np.float32),
                   ((),) * len(joined))
-    return np.stack(_REFERENCE.final_states(batch))
+    states = _REFERENCE.final_states(batch)
+    return [np.stack(states[i * count:(i + 1) * count]) for i in range(len(programs))]

@@ -42,7 +42,7 @@ class Adjoint(Differentiator):
         self, executor: Executor, batch: Batch, upstream: np.ndarray
     ) -> np.ndarray:
         if batch.repetitions is not None or batch.noisy:
-            self.differentiate_sampled(executor, batch, upstream)
+            return self.differentiate_sampled(executor, batch, upstream)  # raises
         if isinstance(executor, DefaultExecutor):
             executor = executor.choose(batch)
         if isinstance(executor, TensorflowExecutor):

@@ -572,8 +572,8 @@ class TensorflowExecutor(Executor):
         for plan, rows, constants, _ in self._groups(batch, with_operators=False):
             function = self._function("state", plan, batch.symbol_names)
             out = function(tf.gather(symbol_values, rows), constants)
-            for index, row in enumerate(rows):
-                states[row] = out[index]
+            for row, state in zip(rows, tf.unstack(out)):
+                states[row] = state
         return states
 
     # -- grouping
@@ -602,14 +602,12 @@ class TensorflowExecutor(Executor):
             placed = _placed_blocks(first, self.block_qubits)
             plan = _Plan(num_qubits, placed, terms)
             shared = all(batch.programs[r] is first for r in rows)
-            constants = []
-            for index, block in enumerate(placed):
-                if block.symbolic:
-                    continue
-                row_blocks = [block] if shared else \
-                    [_placed_blocks(batch.programs[r], self.block_qubits)[index] for r in rows]
-                constants.append(tf.constant(np.stack([b.constant for b in row_blocks]),
-                                             self.dtype))
+            row_plans = [placed] if shared else \
+                [_placed_blocks(batch.programs[r], self.block_qubits) for r in rows]
+            constants = [
+                tf.constant(np.stack([row_plan[index].constant for row_plan in row_plans]),
+                            self.dtype)
+                for index, block in enumerate(placed) if not block.symbolic]
             yield plan, rows, constants, (
                 None if weights is None else tf.constant(weights, self.dtype.real_dtype))
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import cirq
 import keras
@@ -59,18 +59,24 @@ def _tiled(values: tf.Tensor, circuits: tf.Tensor) -> tf.Tensor:
     return values
 
 
-def _circuit_arguments(inputs: Any, symbol_names: Any, symbol_values: Any
+def _no_symbol_values(names: Any) -> np.ndarray:
+    """The values of a call without symbol_values: one empty row, tiled by _tiled."""
+    if not tf.is_tensor(names) and names:
+        raise ValueError(f"symbol_names {names} were given without symbol_values")
+    return np.zeros((1, 0), np.float32)
+
+
+def _circuit_arguments(inputs: Any, symbol_names: Any, symbol_values: Any,
+                       values_if_missing: Callable[[Any], Any] = _no_symbol_values
                        ) -> tuple[tf.Tensor, Any, Any]:
     """Circuits, names and values of a layer call, with one circuit tiled to the batch
-    of ``symbol_values`` and no symbols giving ``[batch, 0]`` values."""
+    of ``symbol_values``; ``values_if_missing(names)`` stands in for absent values."""
     tile_single = isinstance(inputs, cirq.AbstractCircuit)
     circuits = ops.as_circuit_tensor(inputs)
     names = symbol_names if tf.is_tensor(symbol_names) else ops.symbol_list(symbol_names)
     if symbol_values is None:
-        if not tf.is_tensor(names) and names:
-            raise ValueError(f"symbol_names {names} were given without symbol_values")
-        symbol_values = np.zeros((1, 0), np.float32)  # tiled to the batch by _tiled
-    elif not isinstance(symbol_values, keras.KerasTensor):
+        symbol_values = values_if_missing(names)
+    if not isinstance(symbol_values, keras.KerasTensor):
         symbol_values = ops.as_symbol_values(symbol_values)
     if tile_single:
         circuits = tf.tile(circuits, tf.shape(symbol_values)[:1])
@@ -167,16 +173,9 @@ class Expectation(_QuantumLayer):
             repetitions = np.asarray(repetitions).tolist()  # JSON-safe when saved
         if repetitions is not None:
             kwargs["repetitions"] = repetitions
-        tile_single = isinstance(inputs, cirq.AbstractCircuit)
-        circuits = ops.as_circuit_tensor(inputs)
-        names = symbol_names if tf.is_tensor(symbol_names) else ops.symbol_list(symbol_names)
-        if symbol_values is None:
-            symbol_values = self._weights_for(len(names), initializer)
-        values = symbol_values
-        if not isinstance(values, keras.KerasTensor):
-            values = ops.as_symbol_values(values)
-        if tile_single:
-            circuits = tf.tile(circuits, tf.shape(values)[:1])
+        circuits, names, values = _circuit_arguments(
+            inputs, symbol_names, symbol_values,
+            lambda names: self._weights_for(len(names), initializer))
         # Plain strings keep the recorded call JSON-safe when a functional model is saved.
         return super().__call__(circuits, symbol_names=names, symbol_values=values,
                                 operators=ops.operator_strings(operators), **kwargs)
@@ -207,9 +206,7 @@ class Expectation(_QuantumLayer):
              operators: Any, repetitions: Any = None) -> tf.Tensor:
         batch = tf.shape(inputs)[0]
         symbol_names = ops.as_symbol_names(symbol_names)
-        values = symbol_values
-        if values.shape.rank == 2 and values.shape[0] == 1:
-            values = tf.tile(values, tf.stack([batch, 1]))
+        values = _tiled(symbol_values, inputs)
         operator_tensor = ops.as_operator_tensor(operators, batch)
         if not self._estimated:
             return ops.expectation(self.executor, self.differentiator, inputs, symbol_names,
