@@ -166,10 +166,11 @@ def cirq_expectations(circuits, values, names, operators) -> np.ndarray:
 
 
 def reference_gradient(circuits, values: np.ndarray, operators, upstream: np.ndarray,
-                       step: float = 1e-5) -> np.ndarray:
+                       step: float = 1e-5, names=None) -> np.ndarray:
     """Gradient of ``sum(upstream * expectations)`` with respect to ``values``:
-    central differences of :func:`cirq_expectations`, in complex128."""
-    names = [s.name for s in SYMBOLS]
+    central differences of :func:`cirq_expectations`, in complex128. ``names`` are
+    the symbols of the columns of ``values``, ``SYMBOLS`` by default."""
+    names = names or [s.name for s in SYMBOLS]
     gradient = np.zeros(values.shape)
     for col in range(values.shape[1]):
         plus, minus = values.astype(np.float64), values.astype(np.float64)

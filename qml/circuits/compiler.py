@@ -272,7 +272,7 @@ def _compile_parsed(parsed: dict, row: bytes) -> Program:
         qubits = tuple(tuple(q) for q in parsed["qubits"])
         for q in parsed["qubits"]:
             serialize.decode_qubit(q)
-        table = [_compile_gate(g) for g in parsed["gates"]]
+        table = [compile_gate(g) for g in parsed["gates"]]
         operations = [
             _parse_operation(op, table, len(qubits))
             for moment in parsed["moments"]
@@ -306,7 +306,7 @@ def compile_circuit(circuit: cirq.AbstractCircuit) -> Program:
     return compile_row(serialize.serialize_circuit(circuit))
 
 
-def _compile_gate(fields: dict) -> Gate:
+def compile_gate(fields: dict) -> Gate:
     kind = fields["g"]
     if kind == "Measure":
         return Gate("Measure", fields, frozenset())

@@ -15,10 +15,28 @@ ones: each shifted batch is estimated as the original was (see
 from __future__ import annotations
 
 import abc
+import dataclasses
+from typing import Any
 
+import cirq
 import numpy as np
+import tensorflow as tf
 
-from qml.executors.base import Batch, Executor
+from qml.circuits import serialize
+from qml.executors.base import Batch, Executor, prepare
+
+
+@dataclasses.dataclass
+class RowGradient:
+    """The circuits whose expectations give one batch row's gradient.
+
+    Circuit ``i`` runs with ``values[i]``; the derivative in symbol ``s`` is
+    ``sum(weight * E(circuits[i], values[i]) for i, weight in terms[s])``.
+    """
+
+    circuits: list[bytes]
+    values: list[np.ndarray]
+    terms: list[list[tuple[int, float]]]
 
 
 class Differentiator(abc.ABC):
@@ -81,6 +99,87 @@ class Differentiator(abc.ABC):
         evaluation estimated as ``batch`` asks.
         """
         return self.differentiate_analytic(executor, batch, upstream)
+
+    def get_gradient_circuits(
+        self, programs: Any, symbol_names: Any, symbol_values: Any
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        """The circuits, values and weights that this differentiator's gradient is
+        read from, in TFQ's layout.
+
+        For a batch of ``b`` circuits and ``n`` symbols it returns
+
+        - ``batch_programs``: ``tf.string [b, m]`` circuits,
+        - ``new_symbol_names``: ``tf.string [n']``, ``symbol_names`` plus any symbol
+          the differentiator adds,
+        - ``batch_symbol_values``: ``float32 [b, m, n']``,
+        - ``batch_weights``: ``float32 [b, n, k]``,
+        - ``batch_mapper``: ``int32 [b, n, k]``,
+
+        such that the derivative of an expectation ``E`` of row ``r`` in symbol ``s`` is
+        ``sum_j weights[r, s, j] * E(programs[r, mapper[r, s, j]],
+        values[r, mapper[r, s, j]])``. Rows with fewer circuits are padded with empty
+        circuits, and unused terms have weight 0.
+
+        Example:
+            >>> import cirq, sympy, qml
+            >>> q = cirq.LineQubit(0)
+            >>> out = qml.differentiators.CentralDifference(2, 0.5).get_gradient_circuits(
+            ...     [cirq.Circuit(cirq.rx(sympy.Symbol("a"))(q))], ["a"], [[0.25]])
+            >>> out[2].numpy()[0, :, 0], out[3].numpy()[0, 0], out[4].numpy()[0, 0]
+            (array([-0.25,  0.75], dtype=float32), array([-1.,  1.], dtype=float32), \
+array([0, 1], dtype=int32))
+        """
+        from qml.layers import ops
+
+        programs = ops.as_circuit_tensor(programs, "programs")
+        names = ops.as_symbol_names(symbol_names)
+        values = ops.as_symbol_values(symbol_values)
+
+        def run(rows, names, values) -> tuple[np.ndarray, ...]:
+            names = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+            rows = list(rows)
+            prepare(rows, names, values, [()] * len(rows))  # checks names and values
+            return self._pack_gradient_circuits(rows, names, values)
+
+        dtypes = [(tf.string, 2), (tf.string, 1), (tf.float32, 3), (tf.float32, 3),
+                  (tf.int32, 3)]
+        return tuple(ops._numpy_call(run, [programs, names, values], dtypes))
+
+    def _pack_gradient_circuits(self, rows: list[bytes], names: list[str],
+                                values: np.ndarray) -> tuple[np.ndarray, ...]:
+        new_names = self._gradient_symbol_names(tuple(names))
+        per_row = [self._row_gradient(row, tuple(names), values[r].astype(np.float64))
+                   for r, row in enumerate(rows)]
+        width = max((len(g.circuits) for g in per_row), default=0)
+        depth = max((len(t) for g in per_row for t in g.terms), default=0)
+        empty = serialize.serialize_circuit(cirq.Circuit())  # a padding row
+        programs = np.full((len(rows), width), empty, dtype=object)
+        new_values = np.zeros((len(rows), width, len(new_names)), np.float32)
+        weights = np.zeros((len(rows), len(names), depth), np.float32)
+        mapper = np.zeros((len(rows), len(names), depth), np.int32)
+        for r, gradient in enumerate(per_row):
+            programs[r, :len(gradient.circuits)] = gradient.circuits
+            if gradient.values:
+                new_values[r, :len(gradient.values)] = np.stack(gradient.values)
+            for s, terms in enumerate(gradient.terms):
+                for j, (index, weight) in enumerate(terms):
+                    mapper[r, s, j], weights[r, s, j] = index, weight
+        new_names = np.array([name.encode() for name in new_names] or [b""],
+                             dtype=object)[:len(new_names)]
+        return programs, new_names, new_values, weights, mapper
+
+    def _gradient_symbol_names(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        """The symbol names of the gradient circuits."""
+        return names
+
+    def _row_gradient(self, row: bytes, names: tuple[str, ...],
+                      values: np.ndarray) -> RowGradient:
+        """The gradient circuits of one serialized circuit at float64 ``values``."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not compute gradients from circuits, so it has "
+            "no gradient circuits; ParameterShift, LinearCombination, ForwardDifference "
+            "and CentralDifference do"
+        )
 
     def get_config(self) -> dict:
         return {}

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from qml.differentiators.base import Differentiator
+from qml.differentiators.base import Differentiator, RowGradient
 from qml.executors.base import Batch, Executor, evaluate
 
 
@@ -55,29 +55,57 @@ class LinearCombination(Differentiator):
         size, num_symbols = batch.symbol_values.shape
         if num_symbols == 0 or size == 0:
             return np.zeros((size, num_symbols), np.float32)
-        num_shifts = len(self.perturbations)
-        # Rows ordered [symbol, shift, batch row]: each copy perturbs one column.
-        values = np.tile(batch.symbol_values.astype(np.float64), (num_symbols * num_shifts, 1))
-        values = values.reshape(num_symbols, num_shifts, size, num_symbols)
+        # The unperturbed batch runs once; then rows ordered [symbol, offset, row].
+        zero_weight = sum(w for w, p in zip(self.weights, self.perturbations) if p == 0)
+        moved = [(w, p) for w, p in zip(self.weights, self.perturbations) if p != 0]
+        offsets = np.asarray([p for _, p in moved])
+        values = np.tile(batch.symbol_values.astype(np.float64), (num_symbols * len(moved), 1))
+        values = values.reshape(num_symbols, len(moved), size, num_symbols)
         for symbol in range(num_symbols):
-            values[symbol, :, :, symbol] += np.asarray(self.perturbations)[:, None]
-        copies = num_symbols * num_shifts
+            values[symbol, :, :, symbol] += offsets[:, None]
+        values = values.reshape(-1, num_symbols)
+        copies = num_symbols * len(moved)
+        if zero_weight:
+            values = np.concatenate([batch.symbol_values.astype(np.float64), values])
+            copies += 1
         shifted = dataclasses.replace(
             batch,
             programs=batch.programs * copies,
-            symbol_values=values.reshape(-1, num_symbols).astype(np.float32),
+            symbol_values=values.astype(np.float32),
             operators=batch.operators * copies,
             repetitions=None if batch.repetitions is None
             else np.tile(batch.repetitions, (copies, 1)),
         )
         expectations = evaluate(executor, shifted).astype(np.float64)
-        expectations = expectations.reshape(num_symbols, num_shifts, size, -1)
-        derivative = np.einsum("i,sibk->bsk", np.asarray(self.weights), expectations)
+        if zero_weight:
+            unmoved, expectations = expectations[:size], expectations[size:]
+        expectations = expectations.reshape(num_symbols, len(moved), size, -1)
+        derivative = np.einsum("i,sibk->bsk", np.asarray([w for w, _ in moved]), expectations)
+        if zero_weight:
+            derivative += zero_weight * unmoved[:, None, :]
         padded = np.array([not p.num_qubits for p in batch.programs])
         derivative[padded] = 0.0
         return np.einsum("bk,bsk->bs", upstream.astype(np.float64), derivative).astype(
             np.float32
         )
+
+    def _row_gradient(self, row: bytes, names: tuple[str, ...],
+                      values: np.ndarray) -> RowGradient:
+        gradient = RowGradient([], [], [[] for _ in names])
+        if 0.0 in self.perturbations:  # the unperturbed circuit serves every symbol
+            gradient.circuits.append(row)
+            gradient.values.append(values)
+        for symbol, terms in enumerate(gradient.terms):
+            for weight, offset in zip(self.weights, self.perturbations):
+                if offset == 0.0:  # listed first, as in TFQ
+                    terms.insert(0, (0, weight))
+                    continue
+                moved = values.copy()
+                moved[symbol] += offset
+                terms.append((len(gradient.circuits), weight))
+                gradient.circuits.append(row)
+                gradient.values.append(moved)
+        return gradient
 
     def get_config(self) -> dict:
         return {"weights": list(self.weights), "perturbations": list(self.perturbations)}

@@ -30,8 +30,8 @@ from typing import Optional
 import numpy as np
 import sympy
 
-from qml.circuits import compiler, expressions, gates
-from qml.differentiators.base import Differentiator
+from qml.circuits import compiler, expressions, gates, serialize
+from qml.differentiators.base import Differentiator, RowGradient
 from qml.errors import UnsupportedGateError
 from qml.executors.base import Batch, Executor, evaluate
 
@@ -127,6 +127,48 @@ class ParameterShift(Differentiator):
                 grad[rows, index[name]] += weighted * np.broadcast_to(slope, (count,))
         return grad.astype(np.float32)
 
+    def _gradient_symbol_names(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        if SHIFT_SYMBOL in names:
+            raise ValueError(f"the symbol name {SHIFT_SYMBOL!r} is reserved by ParameterShift")
+        return names + (SHIFT_SYMBOL,)
+
+    def _row_gradient(self, row: bytes, names: tuple[str, ...],
+                      values: np.ndarray) -> RowGradient:
+        """Per gate parameter, the circuit with that parameter offset by the shift
+        symbol, run at each ``+s_j`` and ``-s_j``."""
+        parsed = serialize.parse_row(row)
+        index = {name: k for k, name in enumerate(names)}
+        columns = {name: values[k:k + 1] for k, name in enumerate(names)}
+        gradient = RowGradient([], [], [[] for _ in names])
+        for m, moment in enumerate(parsed["moments"]):
+            for k, op in enumerate(moment):
+                fields = parsed["gates"][op[0]]
+                if fields["g"] not in gates.KIND_PARAMS:
+                    continue
+                gate = compiler.compile_gate(fields)
+                for name in gates.KIND_PARAMS[gate.kind]:
+                    rule = _shift_rule_of(gate, name, controlled=len(op) == 4)
+                    if rule is None:
+                        continue
+                    tree = fields[name]
+                    moments = [list(ops) for ops in parsed["moments"]]
+                    moments[m][k] = [len(parsed["gates"])] + op[1:]
+                    shifted = {**fields, name: ["add", tree, ["sym", SHIFT_SYMBOL]]}
+                    circuit = json.dumps(
+                        {**parsed, "gates": parsed["gates"] + [shifted], "moments": moments},
+                        separators=(",", ":")).encode()
+                    slopes = {symbol: float(np.reshape(expressions.evaluate(
+                        _derivative(_key(tree), symbol), columns), -1)[0])
+                        for symbol in expressions.symbols_of(tree)}
+                    for shift, coefficient in zip(*rule):
+                        for sign in (1.0, -1.0):
+                            for symbol, slope in slopes.items():
+                                gradient.terms[index[symbol]].append(
+                                    (len(gradient.circuits), sign * coefficient * slope))
+                            gradient.circuits.append(circuit)
+                            gradient.values.append(np.append(values, sign * shift))
+        return gradient
+
     def get_config(self) -> dict:
         return {}
 
@@ -158,23 +200,33 @@ def _occurrences(row_program) -> tuple[_Occurrence, ...]:
     for s, segment in enumerate(row_program.segments):
         for b, block in enumerate(segment.program.blocks):
             for t, step in enumerate(block.steps):
-                gate = step.gate
-                for name in gates.KIND_PARAMS.get(gate.kind, ()):
-                    symbols = expressions.symbols_of(gate.fields[name])
-                    if not symbols:
-                        continue
-                    frequencies = _frequencies(gate, name, bool(block.controls))
-                    if frequencies is None:
-                        raise UnsupportedGateError(
-                            f"ParameterShift cannot differentiate parameter {name!r} of a "
-                            f"{'controlled ' if block.controls else ''}{gate.kind} gate "
-                            f"(symbols {sorted(symbols)}): its phases are not linear in "
-                            "it; use qml.differentiators.Adjoint or CentralDifference"
-                        )
-                    if frequencies:
-                        shifts, coefficients = shift_rule(frequencies)
-                        found.append(_Occurrence(s, b, t, name, shifts, coefficients))
+                for name in gates.KIND_PARAMS.get(step.gate.kind, ()):
+                    rule = _shift_rule_of(step.gate, name, bool(block.controls))
+                    if rule is not None:
+                        found.append(_Occurrence(s, b, t, name, *rule))
     return tuple(found)
+
+
+def _shift_rule_of(gate: compiler.Gate, name: str,
+                   controlled: bool) -> Optional[tuple[tuple[float, ...], tuple[float, ...]]]:
+    """The shifts and coefficients for parameter ``name`` of ``gate``; None where it
+    holds no symbol or the expectation does not depend on it.
+
+    Raises:
+        UnsupportedGateError: where the gate's phases are not linear in the parameter.
+    """
+    symbols = expressions.symbols_of(gate.fields[name])
+    if not symbols:
+        return None
+    frequencies = _frequencies(gate, name, controlled)
+    if frequencies is None:
+        raise UnsupportedGateError(
+            f"ParameterShift cannot differentiate parameter {name!r} of a "
+            f"{'controlled ' if controlled else ''}{gate.kind} gate "
+            f"(symbols {sorted(symbols)}): its phases are not linear in "
+            "it; use qml.differentiators.Adjoint or CentralDifference"
+        )
+    return shift_rule(frequencies) if frequencies else None
 
 
 def _frequencies(gate: compiler.Gate, name: str, controlled: bool) -> Optional[tuple]:
