@@ -143,6 +143,27 @@ def test_adjoint_starts_from_qsim_final_states(monkeypatch):
     np.testing.assert_allclose(got, expected, atol=1e-4)
 
 
+def test_adjoint_reuses_the_tensorflow_forward_states(monkeypatch):
+    """Executing eagerly, the sweep starts from the forward pass's states instead of
+    simulating the circuits again."""
+    rng = np.random.default_rng(3)
+    qubits = cirq.LineQubit.range(3)
+    circuits = [random_circuit(qubits, 12, rng), random_circuit(qubits, 12, rng)]
+    operators = [random_paulisum(qubits, rng) for _ in range(2)]
+    values = random_values(rng, 2).astype(np.float64)
+    kept = []
+    original = qml.executors.TensorflowExecutor.adjoint_gradient
+    monkeypatch.setattr(qml.executors.TensorflowExecutor, "adjoint_gradient",
+                        lambda self, batch, upstream, states=None:
+                        kept.append(states is not None) or original(self, batch, upstream,
+                                                                    states))
+    got = layer_gradient("tensorflow", qml.differentiators.Adjoint(), circuits, operators,
+                         values)
+    assert kept == [True]
+    expected = reference_gradient(circuits, values, [operators] * 2, UPSTREAM)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
 def test_autodiff_needs_the_tensorflow_backend():
     q = cirq.LineQubit(0)
     layer = qml.layers.Expectation(differentiator=qml.differentiators.Autodiff())

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -38,6 +39,16 @@ class Adjoint(Differentiator):
     itself in complex128.
     """
 
+    def forward(self, executor: Executor, batch: Batch) -> tuple[np.ndarray, Batch]:
+        """On the TensorFlow executor, the final states of the forward pass are kept
+        for the sweep, which then does not simulate the circuits again."""
+        chosen = executor.choose(batch) if isinstance(executor, DefaultExecutor) else executor
+        if not isinstance(chosen, TensorflowExecutor) or batch.repetitions is not None \
+                or batch.noisy:
+            return super().forward(executor, batch)
+        values, states = chosen.expectation_and_states(batch)
+        return values, dataclasses.replace(batch, final_states=states)
+
     def differentiate_analytic(
         self, executor: Executor, batch: Batch, upstream: np.ndarray
     ) -> np.ndarray:
@@ -46,7 +57,7 @@ class Adjoint(Differentiator):
         if isinstance(executor, DefaultExecutor):
             executor = executor.choose(batch)
         if isinstance(executor, TensorflowExecutor):
-            return executor.adjoint_gradient(batch, upstream)
+            return executor.adjoint_gradient(batch, upstream, batch.final_states)
         final_states = getattr(executor, "final_states", None)
         if final_states is not None:
             return _sweeper("complex64").adjoint_gradient(batch, upstream, final_states(batch))

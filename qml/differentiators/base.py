@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from qml.circuits import serialize
-from qml.executors.base import Batch, Executor, prepare
+from qml.executors.base import Batch, Executor, evaluate, prepare
 
 
 @dataclasses.dataclass
@@ -83,6 +83,12 @@ class Differentiator(abc.ABC):
                 f"{analytic_op!r}"
             )
         return ExpectationOp(analytic_op.executor, self)
+
+    def forward(self, executor: Executor, batch: Batch) -> tuple[np.ndarray, Batch]:
+        """The expectations of ``batch``, and the batch to differentiate them with:
+        ``batch`` itself, or ``batch`` with what the forward pass kept for the
+        gradient."""
+        return evaluate(executor, batch), batch
 
     @abc.abstractmethod
     def differentiate_analytic(

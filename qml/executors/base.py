@@ -51,6 +51,10 @@ class Batch:
     repetitions: Optional[np.ndarray] = None
     sampled: bool = False
     seed: Optional[int] = None  # of sampling and trajectories; None draws one
+    # Each row's final state from the forward pass, where it was kept for the
+    # gradient (see Adjoint.forward); None otherwise.
+    final_states: Optional[Sequence[np.ndarray]] = dataclasses.field(
+        default=None, compare=False, repr=False)
 
     @property
     def noisy(self) -> bool:

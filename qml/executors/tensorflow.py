@@ -532,6 +532,28 @@ class TensorflowExecutor(Executor):
                 "a gate parameter evaluates to NaN or infinity for the given symbol_values")
         return result
 
+    def expectation_and_states(self, batch: Batch) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``[batch, n_ops]`` expectations and each row's final state, from one pass.
+
+        Rows without a state to keep (padding, or no operators) get ``[1]``.
+        """
+        require_noiseless(batch, "tensorflow")
+        values = tf.constant(batch.symbol_values, tf.float32)
+        outputs, indices = [], []
+        states = [np.ones([1], self.dtype.as_numpy_dtype)] * batch.batch_size
+        for plan, rows, constants, weights in self._groups(batch):
+            function = self._function("expectation_state", plan, batch.symbol_names)
+            expectations, out = function(tf.gather(values, rows), constants, weights)
+            outputs.append(expectations)
+            indices.append(rows)
+            for row, state in zip(rows, out.numpy()):
+                states[row] = state
+        result = _stitch(indices, outputs, batch).numpy()
+        if not np.isfinite(result).all():
+            raise NonFiniteValueError(
+                "a gate parameter evaluates to NaN or infinity for the given symbol_values")
+        return result, states
+
     def adjoint_gradient(self, batch: Batch, upstream: np.ndarray,
                          final_states: Optional[Sequence[np.ndarray]] = None) -> np.ndarray:
         """``[batch, n_symbols]`` gradient of ``sum(upstream * expectation)``.
@@ -619,7 +641,8 @@ class TensorflowExecutor(Executor):
             self._functions.move_to_end(key)
             return function
         builder = {"expectation": self._expectation_fn, "adjoint": self._adjoint_fn,
-                   "state": self._state_fn}[kind]
+                   "state": self._state_fn,
+                   "expectation_state": self._expectation_state_fn}[kind]
         function = tf.function(builder(plan, symbol_names),
                                jit_compile=self.jit_compile, reduce_retracing=True,
                                autograph=False)
@@ -653,6 +676,13 @@ class TensorflowExecutor(Executor):
             return measure(state, plan.terms, weights, plan.num_qubits)
         return expectation
 
+    def _expectation_state_fn(self, plan: _Plan, symbol_names):
+        def expectation_state(values, constants, weights):
+            matrices = self._matrices(plan, symbol_names, values, constants)
+            state = self._simulate(plan, matrices, tf.shape(values)[0])
+            return measure(state, plan.terms, weights, plan.num_qubits), state
+        return expectation_state
+
     def _state_fn(self, plan: _Plan, symbol_names):
         def state(values, constants):
             matrices = self._matrices(plan, symbol_names, values, constants)
@@ -685,11 +715,15 @@ class TensorflowExecutor(Executor):
                 if inverse.shape[0] != 1:
                     inverse = tf.concat([inverse, inverse], axis=0)
                 if placed.symbolic:
-                    after = both
+                    # <lambda| dU |psi before> with psi before = U^dagger psi after: the
+                    # overlap of the states after the block, times conj(U). Both come
+                    # from the states that the un-apply reads, in the same pass.
+                    overlaps[index] = _small_matmul(
+                        overlap_matrix(both[rows:], both[:rows], placed.positions, n),
+                        tf.math.conj(matrix) if matrix.shape[0] != 1 else
+                        tf.broadcast_to(tf.math.conj(matrix), [rows] + matrix.shape[1:]))
                 both = _apply(both, placed, inverse, n)
-                if placed.symbolic:  # lambda after the block, psi before it
-                    overlaps[index] = overlap_matrix(after[rows:], both[:rows],
-                                                     placed.positions, n)
+                if placed.symbolic:
                     both = _after(both, overlaps[index])
             # d(loss)/d(values) = 2 Re sum(dU * G) over the parameterized blocks U: the
             # gradient of each block matrix's entries is conj(G), pulled back to values.

@@ -106,12 +106,16 @@ def expectation(
         if tf.executing_eagerly():  # one checked batch serves the value and its gradient
             arrays = [a.numpy() for a in args]
             batch = batch_of(*arrays)
+            if batch is not None and not estimated:  # keeps what the gradient can reuse
+                result, batch = differentiator.forward(executor, batch)
+            else:
+                result = value(batch, arrays[3])
 
             def eager_grad(upstream: tf.Tensor) -> tf.Tensor:
                 upstream = upstream.numpy().astype(np.float32)
                 return tf.constant(gradient(batch, arrays[1], upstream), tf.float32)
 
-            return tf.constant(value(batch, arrays[3]), tf.float32), eager_grad
+            return tf.constant(np.asarray(result, np.float32), tf.float32), eager_grad
 
         result = tf.numpy_function(lambda *a: value(batch_of(*a), a[3]), args, tf.float32,
                                    stateful=False)
