@@ -344,7 +344,8 @@ def test_sampled_and_noisy_gradients_match_finite_differences():
         for sampled in (False, True):
             op = qml.get_sampled_expectation_op(seed=3)
             op.sampled = sampled  # False: average trajectories, as qml.noise.expectation
-            op = differentiator.generate_differentiable_op(sampled_op=op)
+            # One differentiator serves several ops; refresh() is kept for TFQ code.
+            op = differentiator.refresh().generate_differentiable_op(sampled_op=op)
             assert (op.seed, op.sampled) == (3, sampled)
             variable = tf.Variable(values.astype(np.float32))
             with tf.GradientTape() as tape:

@@ -84,6 +84,20 @@ class Differentiator(abc.ABC):
             )
         return ExpectationOp(analytic_op.executor, self)
 
+    def refresh(self) -> "Differentiator":
+        """Returns this differentiator, ready for another op, as TFQ's ``refresh`` does.
+
+        qml's differentiators keep no state between ops, so one instance may serve
+        any number of them; this exists so that TFQ code runs unchanged.
+
+        Example:
+            >>> import qml
+            >>> d = qml.differentiators.ParameterShift()
+            >>> d.refresh() is d
+            True
+        """
+        return self
+
     def forward(self, executor: Executor, batch: Batch) -> tuple[np.ndarray, Batch]:
         """The expectations of ``batch``, and the batch to differentiate them with:
         ``batch`` itself, or ``batch`` with what the forward pass kept for the
