@@ -157,10 +157,23 @@ def test_adjoint_reuses_the_tensorflow_forward_states(monkeypatch):
                         lambda self, batch, upstream, states=None:
                         kept.append(states is not None) or original(self, batch, upstream,
                                                                     states))
+    expected = reference_gradient(circuits, values, [operators] * 2, UPSTREAM)
+    # One row, traced (not run eagerly) first: its block matrices broadcast over rows.
+    layer = qml.layers.Expectation(backend=qml.executors.TensorflowExecutor())
+    variable = tf.Variable(values[:1].astype(np.float32))
+    tf.config.run_functions_eagerly(False)
+    try:
+        with tf.GradientTape() as tape:
+            out = layer(circuits[:1], symbol_names=NAMES, symbol_values=variable,
+                        operators=operators)
+            loss = tf.reduce_sum(tf.constant(UPSTREAM[:1], tf.float32) * out)
+        one_row = tape.gradient(loss, variable).numpy()
+    finally:
+        tf.config.run_functions_eagerly(True)
+    np.testing.assert_allclose(one_row, expected[:1], atol=1e-4)
     got = layer_gradient("tensorflow", qml.differentiators.Adjoint(), circuits, operators,
                          values)
-    assert kept == [True]
-    expected = reference_gradient(circuits, values, [operators] * 2, UPSTREAM)
+    assert kept == [True, True]
     np.testing.assert_allclose(got, expected, atol=1e-4)
 
 

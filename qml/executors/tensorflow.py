@@ -720,8 +720,7 @@ class TensorflowExecutor(Executor):
                     # from the states that the un-apply reads, in the same pass.
                     overlaps[index] = _small_matmul(
                         overlap_matrix(both[rows:], both[:rows], placed.positions, n),
-                        tf.math.conj(matrix) if matrix.shape[0] != 1 else
-                        tf.broadcast_to(tf.math.conj(matrix), [rows] + matrix.shape[1:]))
+                        tf.math.conj(matrix))
                 both = _apply(both, placed, inverse, n)
                 if placed.symbolic:
                     both = _after(both, overlaps[index])
