@@ -48,10 +48,12 @@ def test_non_finite_symbol_values(bad):
         expectation(symbol_values=[[0.1, bad]])
 
 
-def test_expression_that_evaluates_to_nan():
+@pytest.mark.parametrize("backend", [None, "tensorflow"])
+def test_expression_that_evaluates_to_nan(backend):
     circuit = cirq.Circuit(cirq.rx(sympy.log(A))(Q[0]))
     with pytest.raises(errors.NonFiniteValueError, match="NaN or infinity"):
-        expectation(inputs=[circuit], symbol_names=["a"], symbol_values=[[-1.0]])
+        qml.layers.Expectation(backend=backend)(
+            [circuit], symbol_names=["a"], symbol_values=[[-1.0]], operators=cirq.Z(Q[0]))
 
 
 def test_operator_on_a_qubit_not_in_the_circuit():

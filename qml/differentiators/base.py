@@ -143,11 +143,13 @@ class Differentiator(abc.ABC):
         Example:
             >>> import cirq, sympy, qml
             >>> q = cirq.LineQubit(0)
-            >>> out = qml.differentiators.CentralDifference(2, 0.5).get_gradient_circuits(
+            >>> differentiator = qml.differentiators.CentralDifference(2, 0.5)
+            >>> programs, names, values, weights, mapper = differentiator.get_gradient_circuits(
             ...     [cirq.Circuit(cirq.rx(sympy.Symbol("a"))(q))], ["a"], [[0.25]])
-            >>> out[2].numpy()[0, :, 0], out[3].numpy()[0, 0], out[4].numpy()[0, 0]
-            (array([-0.25,  0.75], dtype=float32), array([-1.,  1.], dtype=float32), \
-array([0, 1], dtype=int32))
+            >>> values.numpy()[0, :, 0]  # a - 0.5 and a + 0.5
+            array([-0.25,  0.75], dtype=float32)
+            >>> weights.numpy()[0, 0], mapper.numpy()[0, 0]
+            (array([-1.,  1.], dtype=float32), array([0, 1], dtype=int32))
         """
         from qml.layers import ops
 
@@ -184,9 +186,8 @@ array([0, 1], dtype=int32))
             for s, terms in enumerate(gradient.terms):
                 for j, (index, weight) in enumerate(terms):
                     mapper[r, s, j], weights[r, s, j] = index, weight
-        new_names = np.array([name.encode() for name in new_names] or [b""],
-                             dtype=object)[:len(new_names)]
-        return programs, new_names, new_values, weights, mapper
+        encoded = np.array([name.encode() for name in new_names], dtype=object)
+        return programs, encoded, new_values, weights, mapper
 
     def _gradient_symbol_names(self, names: tuple[str, ...]) -> tuple[str, ...]:
         """The symbol names of the gradient circuits."""

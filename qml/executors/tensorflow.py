@@ -527,9 +527,8 @@ class TensorflowExecutor(Executor):
             outputs.append(function(values, constants, weights))
             indices.append(rows)
         result = _stitch(indices, outputs, batch)
-        if tf.executing_eagerly() and not np.isfinite(result.numpy()).all():
-            raise NonFiniteValueError(
-                "a gate parameter evaluates to NaN or infinity for the given symbol_values")
+        if tf.executing_eagerly():
+            _require_finite(result.numpy())
         return result
 
     def expectation_and_states(self, batch: Batch) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -549,9 +548,7 @@ class TensorflowExecutor(Executor):
             for row, state in zip(rows, out.numpy()):
                 states[row] = state
         result = _stitch(indices, outputs, batch).numpy()
-        if not np.isfinite(result).all():
-            raise NonFiniteValueError(
-                "a gate parameter evaluates to NaN or infinity for the given symbol_values")
+        _require_finite(result)
         return result, states
 
     def adjoint_gradient(self, batch: Batch, upstream: np.ndarray,
@@ -732,6 +729,12 @@ class TensorflowExecutor(Executor):
                 output_gradients=[tf.math.conj(overlaps[i]) for i in symbolic])
 
         return adjoint  # traced once without a final state and once with one
+
+
+def _require_finite(expectations: np.ndarray) -> None:
+    if not np.isfinite(expectations).all():
+        raise NonFiniteValueError(
+            "a gate parameter evaluates to NaN or infinity for the given symbol_values")
 
 
 def _apply(state: tf.Tensor, placed: _Placed, matrix: tf.Tensor, num_qubits: int) -> tf.Tensor:
