@@ -518,15 +518,8 @@ class TensorflowExecutor(Executor):
 
         The values are float32 in complex64 precision and float64 in complex128.
         """
-        require_noiseless(batch, "tensorflow")
-        outputs, indices = [], []
-        for plan, rows, constants, weights in self._groups(batch):
-            whole = len(rows) == batch.batch_size  # then rows is 0, 1, ..., batch - 1
-            values = symbol_values if whole else tf.gather(symbol_values, rows)
-            function = self._function("expectation", plan, batch.symbol_names)
-            outputs.append(function(values, constants, weights))
-            indices.append(rows)
-        result = _stitch(indices, outputs, batch)
+        groups = self._run_groups(batch, symbol_values, "expectation")
+        result = _stitch([rows for rows, _ in groups], [out for _, out in groups], batch)
         if tf.executing_eagerly():
             _require_finite(result.numpy())
         return result
@@ -536,20 +529,27 @@ class TensorflowExecutor(Executor):
 
         Rows without a state to keep (padding, or no operators) get ``[1]``.
         """
-        require_noiseless(batch, "tensorflow")
         values = tf.constant(batch.symbol_values, tf.float32)
-        outputs, indices = [], []
+        groups = self._run_groups(batch, values, "expectation_state")
+        result = _stitch([rows for rows, _ in groups], [out[0] for _, out in groups],
+                         batch).numpy()
+        _require_finite(result)
         states = [np.ones([1], self.dtype.as_numpy_dtype)] * batch.batch_size
-        for plan, rows, constants, weights in self._groups(batch):
-            function = self._function("expectation_state", plan, batch.symbol_names)
-            expectations, out = function(tf.gather(values, rows), constants, weights)
-            outputs.append(expectations)
-            indices.append(rows)
+        for rows, (_, out) in groups:
             for row, state in zip(rows, out.numpy()):
                 states[row] = state
-        result = _stitch(indices, outputs, batch).numpy()
-        _require_finite(result)
         return result, states
+
+    def _run_groups(self, batch: Batch, symbol_values: tf.Tensor, kind: str) -> list:
+        """``(rows, outputs)`` of the traced ``kind`` function for each group of rows."""
+        require_noiseless(batch, "tensorflow")
+        results = []
+        for plan, rows, constants, weights in self._groups(batch):
+            whole = len(rows) == batch.batch_size  # then rows is 0, 1, ..., batch - 1
+            values = symbol_values if whole else tf.gather(symbol_values, rows)
+            function = self._function(kind, plan, batch.symbol_names)
+            results.append((rows, function(values, constants, weights)))
+        return results
 
     def adjoint_gradient(self, batch: Batch, upstream: np.ndarray,
                          final_states: Optional[Sequence[np.ndarray]] = None) -> np.ndarray:

@@ -106,10 +106,10 @@ def expectation(
         if tf.executing_eagerly():  # one checked batch serves the value and its gradient
             arrays = [a.numpy() for a in args]
             batch = batch_of(*arrays)
-            if batch is not None and not estimated:  # keeps what the gradient can reuse
-                result, batch = differentiator.forward(executor, batch)
-            else:
+            if batch is None:
                 result = value(batch, arrays[3])
+            else:  # the forward pass may keep what the gradient can reuse
+                result, batch = differentiator.forward(executor, batch)
 
             def eager_grad(upstream: tf.Tensor) -> tf.Tensor:
                 upstream = upstream.numpy().astype(np.float32)
