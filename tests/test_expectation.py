@@ -298,26 +298,23 @@ def test_tensorflow_executor_on_gpu(rng):
                                atol=1e-5)
 
 
-def test_default_policy_chooses_by_rows_structures_and_qubits(rng):
-    """backend=None runs large single-structure batches in the TensorFlow executor and
-    everything else in qsim; either way the values are Cirq's."""
-    from qml.executors.default import TENSORFLOW_MAX_QUBITS, TENSORFLOW_MIN_ROWS_PER_STRUCTURE
+def test_default_policy_chooses_by_qubits(rng):
+    """backend=None runs narrow batches, distinct circuits included, on the native core
+    and wide registers on qsim; either way the values are Cirq's."""
+    from qml.executors.default import QSIM_MIN_QUBITS
 
-    rows = TENSORFLOW_MIN_ROWS_PER_STRUCTURE
     qubits = cirq.LineQubit.range(3)
-    circuit = random_circuit(qubits, 10, rng)
-    operators = [[cirq.Z(qubits[0]), cirq.X(qubits[1]) * cirq.Y(qubits[2])]] * rows
-    values = random_values(rng, rows)
+    distinct = [random_circuit(qubits, 10, rng) for _ in range(6)]
+    operators = [[cirq.Z(qubits[0]), cirq.X(qubits[1]) * cirq.Y(qubits[2])]] * 6
+    values = random_values(rng, 6)
     executor = qml.executors.get_executor(None)
-    batch = _batch([circuit] * rows, values, operators)
-    assert executor.choose(batch).name == "tensorflow"
-    expected = cirq_expectations([circuit] * rows, values, NAMES, operators)
+    batch = _batch(distinct, values, operators)
+    assert executor.choose(batch).name == "native"
+    expected = cirq_expectations(distinct, values, NAMES, operators)
     np.testing.assert_allclose(executor.expectation(batch), expected, atol=1e-5)
-    few = _batch([circuit] * 4, values[:4], operators[:4])
-    assert executor.choose(few).name == "qsim"
-    distinct = [random_circuit(qubits, 10, rng) for _ in range(rows)]
-    assert executor.choose(_batch(distinct, values, operators)).name == "qsim"
-    wide = cirq.LineQubit.range(TENSORFLOW_MAX_QUBITS + 1)
+    wide = cirq.LineQubit.range(QSIM_MIN_QUBITS)
     circuit = cirq.Circuit(cirq.rx(SYMBOLS[0])(q) for q in wide)
-    wide_batch = _batch([circuit] * rows, values, [[cirq.Z(wide[0])]] * rows)
+    wide_batch = _batch([circuit] * 2, values[:2], [[cirq.Z(wide[0])]] * 2)
     assert executor.choose(wide_batch).name == "qsim"
+    np.testing.assert_allclose(executor.expectation(wide_batch)[:, 0],
+                               np.cos(values[:2, 0]), atol=1e-5)

@@ -126,17 +126,17 @@ def test_hessian_with_autodiff_matches_finite_differences():
     np.testing.assert_allclose(hessian, expected, atol=1e-4)
 
 
-def test_adjoint_starts_from_qsim_final_states(monkeypatch):
-    """With qsim, the sweep uses qsim's states rather than a TensorFlow forward pass."""
+def test_adjoint_after_qsim_sweeps_in_the_native_core(monkeypatch):
+    """With qsim for the values, the sweep runs in the native core."""
     rng = np.random.default_rng(2)
     qubits = cirq.LineQubit.range(4)
     circuits = [random_circuit(qubits, 16, rng)] * 2
     operators = [random_paulisum(qubits, rng) for _ in range(2)]
     values = random_values(rng, 2).astype(np.float64)
     calls = []
-    original = qml.executors.QsimExecutor.final_states
-    monkeypatch.setattr(qml.executors.QsimExecutor, "final_states",
-                        lambda self, batch: calls.append(1) or original(self, batch))
+    original = qml.executors.NativeExecutor.adjoint_gradient
+    monkeypatch.setattr(qml.executors.NativeExecutor, "adjoint_gradient",
+                        lambda self, *args: calls.append(1) or original(self, *args))
     got = layer_gradient("qsim", qml.differentiators.Adjoint(), circuits, operators, values)
     assert calls
     expected = reference_gradient(circuits, values, [operators] * 2, UPSTREAM)

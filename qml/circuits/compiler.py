@@ -110,8 +110,25 @@ class Block:
 
 
 def embed(unitary: np.ndarray, places: tuple[int, ...], size: int) -> np.ndarray:
-    """A ``[d, d]`` gate matrix on ``places`` as a matrix on all ``size`` block qubits."""
-    return _apply(unitary[None], places, size, np.eye(2**size, dtype=complex)[None])[0]
+    """``[..., d, d]`` gate matrices on ``places`` as matrices on all ``size`` block
+    qubits."""
+    batched = unitary if unitary.ndim == 3 else unitary[None]
+    out = _apply(batched, places, size, np.eye(2**size, dtype=complex)[None])
+    return out if unitary.ndim == 3 else out[0]
+
+
+def embedded_terms(step: Step, size: int) -> tuple[tuple, np.ndarray]:
+    """A step's Fourier phases (see :func:`gates.fourier_terms`) and its term matrices
+    ``[terms, d, d]`` embedded in a ``size``-qubit block."""
+    fields = step.gate.fields if step.gate.kind == "Matrix" else {}
+    return _embedded_terms(step.gate.kind, json.dumps(fields), step.places, size)
+
+
+@functools.lru_cache(maxsize=16384)
+def _embedded_terms(kind: str, fields: str, places: tuple, size: int):
+    terms = gates.fourier_terms(kind, json.loads(fields))
+    matrices = np.stack([embed(t.matrix, places, size) for t in terms])
+    return tuple(t.phase for t in terms), matrices
 
 
 def controlled(unitary: np.ndarray, control_values: tuple[int, ...]) -> np.ndarray:

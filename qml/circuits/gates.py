@@ -220,6 +220,25 @@ def phase_value(phase: Phase, values: Mapping[str, Number]) -> Number:
     return total
 
 
+def phase_derivative(phase: Phase, name: str, values: Mapping[str, Number]) -> Number:
+    """d(phase)/d(parameter ``name``) at parameter ``values``.
+
+    Example:
+        >>> phase_derivative(((("s", "t"), 2.0),), "t", {"s": 0.5, "t": 3.0})
+        1.0
+    """
+    total = 0.0
+    for names, coefficient in phase:
+        for k, factor in enumerate(names):
+            if factor != name:
+                continue
+            product = coefficient
+            for other in names[:k] + names[k + 1:]:
+                product = product * values[other]
+            total = total + product
+    return total
+
+
 def phase_slope(phase: Phase, name: str, constants: Mapping[str, float]) -> Optional[float]:
     """d(phase)/d(parameter ``name``), or None if it depends on a non-constant parameter.
 

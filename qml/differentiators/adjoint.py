@@ -20,7 +20,9 @@ import numpy as np
 
 from qml.differentiators.base import Differentiator
 from qml.executors.base import Batch, Executor
+from qml.executors.cirq_backend import CirqExecutor
 from qml.executors.default import DefaultExecutor
+from qml.executors.native import NativeExecutor
 from qml.executors.tensorflow import TensorflowExecutor
 
 
@@ -34,34 +36,35 @@ class Adjoint(Differentiator):
     block's matrix (gates are sums of ``exp(i phase) * matrix`` terms). The cost is
     about three forward passes, whatever the number of symbols.
 
-    The sweep runs in the TensorFlow executor. After a qsim forward pass it starts
-    from qsim's final states; with any other executor it simulates the forward pass
-    itself in complex128.
+    The sweep runs in the native core, or in the TensorFlow executor when that is the
+    layer's executor (and, in complex128, after a Cirq simulator's forward pass). A
+    forward pass on the native core or the TensorFlow executor keeps its final states,
+    so the sweep does not simulate the circuits again.
     """
 
     def forward(self, executor: Executor, batch: Batch) -> tuple[np.ndarray, Batch]:
-        """On the TensorFlow executor, the final states of the forward pass are kept
-        for the sweep, which then does not simulate the circuits again."""
-        chosen = executor.choose(batch) if isinstance(executor, DefaultExecutor) else executor
-        if not isinstance(chosen, TensorflowExecutor) or batch.repetitions is not None \
-                or batch.noisy:
+        if batch.repetitions is not None or batch.noisy:
             return super().forward(executor, batch)
-        values, states = chosen.expectation_and_states(batch)
-        return values, dataclasses.replace(batch, final_states=states)
+        if isinstance(executor, (DefaultExecutor, NativeExecutor)):
+            values, kept = executor.expectation_and_kept(batch)
+        elif isinstance(executor, TensorflowExecutor):
+            values, kept = executor.expectation_and_states(batch)
+        else:
+            return super().forward(executor, batch)
+        return values, dataclasses.replace(batch, kept=kept)
 
     def differentiate_analytic(
         self, executor: Executor, batch: Batch, upstream: np.ndarray
     ) -> np.ndarray:
         if batch.repetitions is not None or batch.noisy:
             return self.differentiate_sampled(executor, batch, upstream)  # raises
-        if isinstance(executor, DefaultExecutor):
-            executor = executor.choose(batch)
         if isinstance(executor, TensorflowExecutor):
-            return executor.adjoint_gradient(batch, upstream, batch.final_states)
-        final_states = getattr(executor, "final_states", None)
-        if final_states is not None:
-            return _sweeper("complex64").adjoint_gradient(batch, upstream, final_states(batch))
-        return _sweeper("complex128").adjoint_gradient(batch, upstream)
+            return executor.adjoint_gradient(batch, upstream, batch.kept)
+        if isinstance(executor, CirqExecutor):
+            return _sweeper("complex128").adjoint_gradient(batch, upstream)
+        if isinstance(executor, (DefaultExecutor, NativeExecutor)):
+            return executor.adjoint_gradient(batch, upstream, batch.kept)
+        return _NATIVE.adjoint_gradient(batch, upstream)
 
     def differentiate_sampled(
         self, executor: Executor, batch: Batch, upstream: np.ndarray
@@ -89,6 +92,9 @@ class Autodiff(Differentiator):
             "Autodiff differentiates TensorFlow ops and needs backend='tensorflow'; "
             f"this layer's executor is {executor.name!r}"
         )
+
+
+_NATIVE = NativeExecutor()
 
 
 @functools.lru_cache(maxsize=None)

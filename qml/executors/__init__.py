@@ -2,12 +2,13 @@
 
 ``get_executor(backend)`` maps a layer's ``backend`` argument to an executor:
 ``None`` or ``'noiseless'`` (the default policy, :class:`DefaultExecutor`),
-``'qsim'``, ``'noisy'`` (qsim, whose trajectories simulate noise channels),
-``'tensorflow'``, an :class:`Executor`, or a Cirq simulator or sampler.
+``'native'`` (qml's compiled core), ``'qsim'``, ``'noisy'`` (qsim, whose trajectories
+simulate noise channels), ``'tensorflow'``, an :class:`Executor`, or a Cirq simulator
+or sampler.
 
 Example:
-    >>> get_executor(None).name, get_executor("qsim").name
-    ('default', 'qsim')
+    >>> get_executor(None).name, get_executor("native").name, get_executor("qsim").name
+    ('default', 'native', 'qsim')
 """
 
 from __future__ import annotations
@@ -17,16 +18,17 @@ from typing import Any
 from qml.executors.base import Batch, Executor, prepare
 from qml.executors.cirq_backend import CIRQ_BACKENDS, CirqExecutor
 from qml.executors.default import DefaultExecutor
+from qml.executors.native import NativeExecutor
 from qml.executors.qsim import QsimExecutor, QsimOptions
 from qml.executors.tensorflow import TensorflowExecutor
 
-__all__ = ["Batch", "CirqExecutor", "DefaultExecutor", "Executor", "QsimExecutor", "QsimOptions",
-           "TensorflowExecutor", "get_executor", "prepare"]
+__all__ = ["Batch", "CirqExecutor", "DefaultExecutor", "Executor", "NativeExecutor",
+           "QsimExecutor", "QsimOptions", "TensorflowExecutor", "get_executor", "prepare"]
 
-_NAMED = {"qsim": QsimExecutor(), "tensorflow": TensorflowExecutor()}
-_DEFAULT = DefaultExecutor(_NAMED["qsim"], _NAMED["tensorflow"])
+_NAMED = {"native": NativeExecutor(), "qsim": QsimExecutor(), "tensorflow": TensorflowExecutor()}
+_DEFAULT = DefaultExecutor(_NAMED["native"], _NAMED["qsim"])
 _NAMED.update(noisy=_NAMED["qsim"], noiseless=_DEFAULT)
-BACKEND_NAMES = ("noiseless", "noisy", "qsim", "tensorflow")
+BACKEND_NAMES = ("native", "noiseless", "noisy", "qsim", "tensorflow")
 
 
 def get_executor(backend: Any) -> Executor:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import os
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
@@ -51,10 +51,10 @@ class Batch:
     repetitions: Optional[np.ndarray] = None
     sampled: bool = False
     seed: Optional[int] = None  # of sampling and trajectories; None draws one
-    # Each row's final state from the forward pass, where it was kept for the
-    # gradient (see Adjoint.forward); None otherwise.
-    final_states: Optional[Sequence[np.ndarray]] = dataclasses.field(
-        default=None, compare=False, repr=False)
+    # What the forward pass kept for the gradient (see Adjoint.forward), in the form
+    # of the executor that ran it: final states, or the native core's packed batch
+    # and states; None otherwise.
+    kept: Any = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def noisy(self) -> bool:

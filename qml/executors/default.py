@@ -1,20 +1,20 @@
-"""The default backend: qsim, or the TensorFlow executor where it measured faster.
+"""The default backend: the native core, or qsim for wide registers.
 
 ``backend=None`` is a policy decided by the ``qml-bench`` suite (docs/backends.md). The
-TensorFlow executor wins when many rows share one circuit structure on few enough
-qubits, since each structure is traced and XLA-compiled once (seconds) and then runs
-the whole batch in fused loops. qsim wins on larger registers, on small batches, and
-on batches of many distinct structures, and it compiles nothing.
+native core takes every row of a batch as data, whatever its circuit, and compiles
+nothing per structure, so it runs exact expectations, states and the adjoint
+gradient. qsim's hand-vectorised kernels are faster on one wide state, so exact
+expectations of batches on ``QSIM_MIN_QUBITS`` or more qubits run on qsim. Sampling
+and noise run on qsim.
 
 Example:
     >>> import cirq
     >>> from qml.circuits.serialize import serialize_circuit
-    >>> q = cirq.LineQubit(0)
-    >>> def batch(rows):
-    ...     circuits = [serialize_circuit(cirq.Circuit(cirq.X(q)))] * rows
-    ...     return prepare(circuits, [], np.zeros((rows, 0)), [[]] * rows)
-    >>> DefaultExecutor().choose(batch(1000)).name, DefaultExecutor().choose(batch(10)).name
-    ('tensorflow', 'qsim')
+    >>> def batch(qubits):
+    ...     circuit = cirq.Circuit(cirq.X.on_each(cirq.LineQubit.range(qubits)))
+    ...     return prepare([serialize_circuit(circuit)], [], np.zeros((1, 0)), [[]])
+    >>> DefaultExecutor().choose(batch(4)).name, DefaultExecutor().choose(batch(20)).name
+    ('native', 'qsim')
 """
 
 from __future__ import annotations
@@ -24,42 +24,51 @@ from typing import Optional
 import numpy as np
 
 from qml.executors.base import Batch, Executor, prepare  # noqa: F401 (doctest)
+from qml.executors.native import Kept, NativeExecutor
 from qml.executors.qsim import QsimExecutor
-from qml.executors.tensorflow import TensorflowExecutor, structure_key
 
-# The TensorFlow executor runs a batch when each of its structures has at least this
-# many rows on average, and the register has at most this many qubits.
-TENSORFLOW_MIN_ROWS_PER_STRUCTURE = 256
-TENSORFLOW_MAX_QUBITS = 14
+# Exact expectations of batches whose widest circuit has at least this many qubits
+# run on qsim (docs/backends.md).
+QSIM_MIN_QUBITS = 16
 
 
 class DefaultExecutor(Executor):
-    """Chooses qsim or the TensorFlow executor for each batch (:meth:`choose`)."""
+    """Chooses the native core or qsim for each batch (:meth:`choose`)."""
 
     name = "default"
 
-    def __init__(self, qsim: Optional[QsimExecutor] = None,
-                 tensorflow: Optional[TensorflowExecutor] = None) -> None:
+    def __init__(self, native: Optional[NativeExecutor] = None,
+                 qsim: Optional[QsimExecutor] = None) -> None:
+        self.native = native or NativeExecutor()
         self.qsim = qsim or QsimExecutor()
-        self.tensorflow = tensorflow or TensorflowExecutor()
 
     def choose(self, batch: Batch) -> Executor:
-        """The TensorFlow executor for many rows per structure on at most
-        ``TENSORFLOW_MAX_QUBITS`` qubits, otherwise qsim."""
-        if batch.batch_size < TENSORFLOW_MIN_ROWS_PER_STRUCTURE or batch.noisy:
+        """qsim for noisy rows and for registers of ``QSIM_MIN_QUBITS`` or more qubits,
+        otherwise the native core."""
+        if batch.noisy:
             return self.qsim
-        programs = set(batch.programs)  # rows repeat programs; look at each once
-        if max(p.num_qubits for p in programs) > TENSORFLOW_MAX_QUBITS:
-            return self.qsim
-        structures = {structure_key(p) for p in programs if p.num_qubits}
-        if batch.batch_size < TENSORFLOW_MIN_ROWS_PER_STRUCTURE * max(len(structures), 1):
-            return self.qsim
-        return self.tensorflow
+        widest = max((p.num_qubits for p in set(batch.programs)), default=0)
+        return self.qsim if widest >= QSIM_MIN_QUBITS else self.native
 
     def expectation(self, batch: Batch) -> np.ndarray:
         return self.choose(batch).expectation(batch)
 
-    # Sampling, noise and states run on qsim.
+    def expectation_and_kept(self, batch: Batch) -> tuple[np.ndarray, Optional[Kept]]:
+        """The expectations, and what the native core keeps for the adjoint (None when
+        qsim ran them)."""
+        chosen = self.choose(batch)
+        if chosen is self.native:
+            return self.native.expectation_and_kept(batch)
+        return chosen.expectation(batch), None
+
+    def adjoint_gradient(self, batch: Batch, upstream: np.ndarray,
+                         kept: Optional[Kept] = None) -> np.ndarray:
+        return self.native.adjoint_gradient(batch, upstream, kept)
+
+    def final_states(self, batch: Batch) -> list[np.ndarray]:
+        return self.native.final_states(batch)
+
+    # Sampling and noise run on qsim.
     def sampled_expectation(self, batch: Batch) -> np.ndarray:
         return self.qsim.sampled_expectation(batch)
 
@@ -68,6 +77,3 @@ class DefaultExecutor(Executor):
 
     def samples(self, batch: Batch, repetitions: int) -> list[np.ndarray]:
         return self.qsim.samples(batch, repetitions)
-
-    def final_states(self, batch: Batch) -> list[np.ndarray]:
-        return self.qsim.final_states(batch)

@@ -29,7 +29,6 @@ import collections
 import dataclasses
 import functools
 import itertools
-import json
 from typing import Optional, Sequence
 
 import numpy as np
@@ -219,19 +218,6 @@ def _structure_key(row_program, block_qubits: Optional[int]) -> tuple:
         for p in _placed_blocks(row_program, block_qubits))
 
 
-def _embedded_terms(step: compiler.Step, size: int) -> tuple[tuple, np.ndarray]:
-    """A gate's Fourier phases and its term matrices embedded in a ``size``-qubit block."""
-    fields = step.gate.fields if step.gate.kind == "Matrix" else {}
-    return _embedded_cached(step.gate.kind, json.dumps(fields), step.places, size)
-
-
-@functools.lru_cache(maxsize=16384)
-def _embedded_cached(kind: str, fields: str, places: tuple, size: int):
-    terms = gates.fourier_terms(kind, json.loads(fields))
-    matrices = np.stack([compiler.embed(t.matrix, places, size) for t in terms])
-    return tuple(t.phase for t in terms), matrices
-
-
 def _symbolic_matrix(block: compiler.Block, columns: dict, rows: tf.Tensor,
                      dtype: tf.DType) -> tf.Tensor:
     """``[rows, d, d]`` matrix of a parameterized block on its controls and targets."""
@@ -242,7 +228,7 @@ def _symbolic_matrix(block: compiler.Block, columns: dict, rows: tf.Tensor,
             unitary = tf.constant(compiler.embed(step.gate.constant[0], step.places, size)[None],
                                   dtype)
         else:
-            phases, matrices = _embedded_terms(step, size)
+            phases, matrices = compiler.embedded_terms(step, size)
             values = {name: expressions.evaluate(step.gate.fields[name], columns, TF_FUNCTIONS)
                       for name in gates.KIND_PARAMS[step.gate.kind]}
             angle = tf.stack([tf.broadcast_to(_as_float64(gates.phase_value(p, values)),
@@ -561,8 +547,8 @@ class TensorflowExecutor(Executor):
         of its matrix with respect to the symbols.
 
         Args:
-            final_states: optional final states per row, from another executor's
-                forward pass (qsim's); otherwise the forward pass runs here.
+            final_states: optional final states per row, kept by this executor's
+                forward pass; otherwise the forward pass runs here.
         """
         require_noiseless(batch, "tensorflow")
         grad = np.zeros(batch.symbol_values.shape, np.float32)

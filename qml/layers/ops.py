@@ -19,7 +19,10 @@ Example:
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import itertools
+import threading
 from typing import Any, Optional
 
 import cirq
@@ -117,20 +120,73 @@ def expectation(
 
             return tf.constant(np.asarray(result, np.float32), tf.float32), eager_grad
 
-        result = tf.numpy_function(lambda *a: value(batch_of(*a), a[3]), args, tf.float32,
-                                   stateful=False)
+        # In a graph the forward pass leaves its checked batch, with what it kept for
+        # the gradient, under a handle; the gradient takes it from there, or prepares
+        # the batch again if it was evicted.
+        def forward(*arrays) -> tuple[np.ndarray, np.int64]:
+            batch = batch_of(*arrays)
+            if batch is None:
+                return value(batch, arrays[3]), np.int64(-1)
+            result, batch = differentiator.forward(executor, batch)
+            return np.asarray(result, np.float32), np.int64(_FORWARD_PASSES.put(batch))
+
+        def backward(*arrays) -> np.ndarray:
+            batch = _FORWARD_PASSES.take(int(arrays[7])) or batch_of(*arrays[:7])
+            return gradient(batch, arrays[1], arrays[8])
+
+        result, handle = tf.numpy_function(forward, args, [tf.float32, tf.int64],
+                                           stateful=True)
         result.set_shape([circuits.shape[0], num_ops])
 
         def grad(upstream: tf.Tensor) -> tf.Tensor:
-            out = tf.numpy_function(lambda *a: gradient(batch_of(*a[:7]), a[1], a[7]),
-                                    args + [tf.cast(upstream, tf.float32)], tf.float32,
-                                    stateful=False)
+            out = tf.numpy_function(backward, args + [handle, tf.cast(upstream, tf.float32)],
+                                    tf.float32, stateful=True)
             out.set_shape(values.shape)
             return out
 
         return result, grad
 
     return op(tf.cast(symbol_values, tf.float32))
+
+
+class _ForwardPasses:
+    """Checked batches of graph-mode forward passes, by handle, for their gradients.
+
+    Bounded: at most ``max_entries`` batches, and at most ``max_bytes`` of kept states;
+    the oldest go first. A gradient whose batch was evicted prepares it again.
+    """
+
+    def __init__(self, max_entries: int = 16, max_bytes: int = 2**30) -> None:
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._entries: collections.OrderedDict[int, tuple[Batch, int]] = collections.OrderedDict()
+        self._next = itertools.count()
+        self._lock = threading.Lock()
+
+    def put(self, batch: Batch) -> int:
+        size = _kept_bytes(batch.kept)
+        with self._lock:
+            handle = next(self._next)
+            self._entries[handle] = (batch, size)
+            while self._entries and (len(self._entries) > self.max_entries or sum(
+                    s for _, s in self._entries.values()) > self.max_bytes):
+                self._entries.popitem(last=False)
+            return handle
+
+    def take(self, handle: int) -> Optional[Batch]:
+        with self._lock:
+            entry = self._entries.pop(handle, None)
+        return entry[0] if entry else None
+
+
+def _kept_bytes(kept: Any) -> int:
+    if kept is None:
+        return 0
+    if isinstance(kept, (list, tuple)):
+        return sum(np.asarray(state).nbytes for state in kept)
+    return int(getattr(getattr(kept, "states", None), "nbytes", 0))
+
+
+_FORWARD_PASSES = _ForwardPasses()
 
 
 def samples(executor: Executor, circuits: tf.Tensor, symbol_names: tf.Tensor,

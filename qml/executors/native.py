@@ -1,0 +1,403 @@
+"""The native executor: qml's compiled core runs whole batches of programs as data.
+
+Each distinct program of a batch becomes a table of ops (targets, controls and a
+matrix offset) once, and is cached. Per call, its parameterized blocks are bound for
+all the rows that run it, with numpy, and the whole batch goes to the core
+(``qml._core``) as a handful of flat arrays: rows of different circuits run in one
+call, and nothing is traced or compiled per circuit structure. The core releases the
+GIL and runs narrow rows in parallel, one row per thread, and wide rows with every
+thread inside each gate. docs/native-core.md describes the arrays.
+
+Example:
+    >>> import cirq
+    >>> from qml.circuits.serialize import serialize_circuit, serialize_paulisum
+    >>> from qml.executors.base import prepare
+    >>> a, b = cirq.LineQubit.range(2)
+    >>> bell = serialize_circuit(cirq.Circuit(cirq.H(a), cirq.CNOT(a, b)))
+    >>> batch = prepare([bell], [], np.zeros((1, 0)),
+    ...                 [[serialize_paulisum(cirq.Z(a) * cirq.Z(b))]])
+    >>> np.round(NativeExecutor().expectation(batch), 5)
+    array([[1.]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Optional
+
+import numpy as np
+
+from qml import _core
+from qml.circuits import compiler, expressions, gates
+from qml.errors import NonFiniteValueError
+from qml.executors.base import (
+    Batch,
+    Executor,
+    fill_padding,
+    operator_qubits,
+    require_noiseless,
+)
+
+_NO_STATES = np.zeros(0, np.complex64)
+_NO_EXPECTATIONS = np.zeros((0, 0), np.float64)
+
+
+def simd() -> str:
+    """The SIMD build of the core's kernels in use: ``avx512``, ``avx2`` or ``portable``."""
+    return _core.simd()
+
+
+def threads() -> int:
+    """The number of threads the core runs on."""
+    return _core.num_threads()
+
+
+def set_threads(count: int) -> None:
+    """Sets the number of threads the core runs on (all cores by default).
+
+    Raises:
+        ValueError: if ``count`` is below 1.
+    """
+    if not isinstance(count, (int, np.integer)) or isinstance(count, bool):
+        raise TypeError(f"count must be an int, got {count!r}")
+    _core.set_num_threads(int(count))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Table:
+    """One program's ops as the core reads them (batch.hpp), before a batch places them.
+
+    A constant block is one matrix in ``matrices``. A parameterized block is a list of
+    steps, each ``sum_m exp(i phase_m) E_m`` over its terms; the core binds it per row
+    from the row's phases, which :meth:`phases` computes for a group of rows.
+    """
+
+    ops: np.ndarray          # [ops, 7] int64; offsets local to this program
+    qubits: np.ndarray       # int32 program-local positions, targets then controls
+    terms: np.ndarray        # [terms, 4] int64: step, phase column, matrix offset, place
+    matrices: np.ndarray     # complex64 pool of constant matrices and term matrices
+    gates: tuple             # (gate, ((column, phase), ...)) per parameterized gate
+    num_phases: int
+
+    def phases(self, columns: dict, rows: int) -> np.ndarray:
+        """``[rows, num_phases]`` float64 phases for the symbol ``columns``.
+
+        Raises:
+            NonFiniteValueError: if a gate parameter evaluates to NaN or infinity.
+        """
+        out = np.empty((rows, self.num_phases))
+        for gate, columns_phases in self.gates:
+            values = _parameter_values(gate, columns)
+            for column, phase in columns_phases:
+                out[:, column] = gates.phase_value(phase, values)
+            if not np.isfinite(out[:, [column for column, _ in columns_phases]]).all():
+                raise NonFiniteValueError(
+                    f"a {gate.kind} gate parameter of symbols {sorted(gate.symbols)} "
+                    "evaluates to NaN or infinity for the given symbol_values")
+        return out
+
+    def jacobian(self, columns: dict, rows: int, symbols: tuple[str, ...]) -> np.ndarray:
+        """``[rows, num_phases, len(symbols)]``: d phase / d symbol."""
+        out = np.zeros((rows, self.num_phases, len(symbols)))
+        place = {name: i for i, name in enumerate(symbols)}
+        for gate, columns_phases in self.gates:
+            values = _parameter_values(gate, columns)
+            for param in gates.KIND_PARAMS[gate.kind]:
+                tree = gate.fields[param]
+                for symbol in expressions.symbols_of(tree):
+                    _, slope = expressions.value_and_derivative(tree, columns, symbol)
+                    for column, phase in columns_phases:
+                        out[:, column, place[symbol]] += \
+                            gates.phase_derivative(phase, param, values) * slope
+        return out
+
+
+def _parameter_values(gate: compiler.Gate, columns: dict) -> dict:
+    with np.errstate(all="ignore"):
+        return {p: expressions.evaluate(gate.fields[p], columns)
+                for p in gates.KIND_PARAMS[gate.kind]}
+
+
+@functools.lru_cache(maxsize=8192)
+def _table(program: compiler.Program) -> _Table:
+    ops, qubits, terms, pool, plan = [], [], [], [], []
+    size = num_phases = 0
+
+    def add_matrix(matrix: np.ndarray) -> int:
+        nonlocal size
+        pool.append(np.asarray(matrix, np.complex64).reshape(-1))
+        size += pool[-1].size
+        return size - pool[-1].size
+
+    for block in program.blocks:
+        head = [len(qubits), len(block.targets), len(block.controls),
+                sum(v << j for j, v in enumerate(block.control_values))]
+        qubits += block.targets + block.controls
+        if block.constant is not None:
+            ops.append(head + [add_matrix(block.constant[0]), -1, 0])
+            continue
+        width = len(block.targets)
+        # The core multiplies at most MAX_STEPS steps per op: longer runs become ops in turn.
+        for start in range(0, len(block.steps), _core.MAX_STEPS):
+            first = len(terms)
+            for step_index, step in enumerate(block.steps[start:start + _core.MAX_STEPS]):
+                # A one-qubit step keeps its 2 x 2 terms; others are embedded in the block.
+                place = step.places[0] if len(step.places) == 1 and width > 1 else -1
+                step_width = 1 if place >= 0 else width
+                places = (0,) if place >= 0 else step.places
+                if step.gate.constant is not None:
+                    matrix = compiler.embed(step.gate.constant[0], places, step_width)
+                    terms.append([step_index, -1, add_matrix(matrix), place])
+                    continue
+                phases, matrices = compiler.embedded_terms(
+                    compiler.Step(step.gate, places), step_width)
+                columns_phases = []
+                for phase, matrix in zip(phases, matrices):
+                    column = -1
+                    if phase:
+                        column, num_phases = num_phases, num_phases + 1
+                        columns_phases.append((column, phase))
+                    terms.append([step_index, column, add_matrix(matrix), place])
+                plan.append((step.gate, tuple(columns_phases)))
+            ops.append(head + [0, first, len(terms) - first])
+    return _Table(
+        ops=np.array(ops, np.int64).reshape(-1, 7),
+        qubits=np.array(qubits, np.int32),
+        terms=np.array(terms, np.int64).reshape(-1, 4),
+        matrices=(np.concatenate(pool) if pool else np.zeros(0)).astype(np.complex64),
+        gates=tuple(plan),
+        num_phases=num_phases,
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _operator_terms(row_program, operator_row: tuple[bytes, ...]) -> tuple[np.ndarray, ...]:
+    """Per operator its term count; then every term's (x, z) masks and coefficient
+    times ``i**(number of Ys)``, in index bits of the row's register."""
+    last = row_program.num_qubits - 1
+    counts, masks, coefficients = [], [], []
+    for operator in operator_row:
+        terms = operator_qubits(row_program, operator) if operator else ()
+        counts.append(len(terms))
+        for coefficient, paulis in terms:
+            x = z = ys = 0
+            for pauli, position in paulis:
+                bit = 1 << (last - position)
+                x |= bit if pauli in "XY" else 0
+                z |= bit if pauli in "ZY" else 0
+                ys += pauli == "Y"
+            masks.append((x, z))
+            coefficients.append(complex(coefficient) * 1j**ys)
+    return (np.array(counts, np.int64), np.array(masks, np.uint64).reshape(-1, 2),
+            np.array(coefficients, np.complex128))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Group:
+    """The rows (sorted) that run one program, their symbol columns, and where their
+    phases start."""
+
+    program: compiler.Program
+    rows: np.ndarray
+    columns: dict
+    phase_base: int
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Packed:
+    """A batch as the core's flat arrays, with what the gradient needs to read back."""
+
+    arrays: tuple
+    groups: tuple[_Group, ...]
+    state_offsets: np.ndarray
+    state_size: int
+
+    @property
+    def phases(self) -> np.ndarray:
+        return self.arrays[7]
+
+
+def pack(batch: Batch) -> Packed:
+    """The core's arrays for ``batch``: programs, phases, rows and operators.
+
+    Raises:
+        NonFiniteValueError: if a gate parameter evaluates to NaN or infinity.
+    """
+    groups, op_tables, qubit_tables, term_tables, matrices, phases = [], [], [], [], [], []
+    op_counts, widths, phase_counts = [0], [], []
+    qubit_size = term_size = matrix_size = phase_size = 0
+    index_of: dict[int, int] = {}
+    for key, (program, rows) in batch.segment_groups().items():
+        rows = np.unique(rows)
+        table = _table(program)
+        ops = table.ops.copy()
+        ops[:, 0] += qubit_size
+        constant = ops[:, 5] < 0
+        ops[constant, 4] += matrix_size
+        ops[~constant, 5] += term_size
+        terms = table.terms.copy()
+        terms[:, 2] += matrix_size
+        columns = batch.columns(program, rows) if table.num_phases else {}
+        if table.num_phases:
+            phases.append(table.phases(columns, len(rows)).reshape(-1))
+        index_of[key] = len(groups)
+        groups.append(_Group(program, rows, columns, phase_size))
+        phase_size += len(rows) * table.num_phases
+        op_tables.append(ops)
+        qubit_tables.append(table.qubits)
+        term_tables.append(terms)
+        matrices.append(table.matrices)
+        qubit_size += table.qubits.size
+        term_size += len(terms)
+        matrix_size += table.matrices.size
+        op_counts.append(len(ops))
+        widths.append(program.num_qubits)
+        phase_counts.append(table.num_phases)
+
+    pieces, positions, row_qubits, row_pieces, row_opset, opsets = _rows(batch, groups, index_of)
+    counts, masks, coefficients = [np.zeros(0, np.int64)], [np.zeros((0, 2), np.uint64)], \
+        [np.zeros(0, np.complex128)]
+    for row_program, operator_row in opsets:
+        count, mask, coefficient = _operator_terms(row_program, operator_row)
+        counts.append(count)
+        masks.append(mask)
+        coefficients.append(coefficient)
+    sizes = np.where(row_qubits > 0, np.left_shift(1, row_qubits.astype(np.int64)), 0)
+    state_offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    arrays = (
+        _joined(op_tables, np.int64, (0, 7)),
+        _joined(qubit_tables, np.int32),
+        np.cumsum(op_counts, dtype=np.int64),
+        np.array(widths, np.int32),
+        np.array(phase_counts, np.int32),
+        _joined(term_tables, np.int64, (0, 4)),
+        _joined(matrices, np.complex64),
+        _joined(phases, np.float64),
+        row_qubits,
+        row_pieces,
+        pieces,
+        positions,
+        batch.num_operators,
+        row_opset,
+        np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64),
+        np.concatenate(masks),
+        np.concatenate(coefficients),
+    )
+    return Packed(arrays, tuple(groups), state_offsets, int(sizes.sum()))
+
+
+def _joined(parts: list, dtype, empty_shape: tuple = (0,)) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(empty_shape, dtype)
+
+
+def _rows(batch: Batch, groups: list[_Group], index_of: dict[int, int]):
+    """Each row's pieces (program, phase base, positions) and operator set."""
+    by_program: dict[int, list[int]] = {}
+    for row, row_program in enumerate(batch.programs):
+        by_program.setdefault(id(row_program), []).append(row)
+    row_qubits = np.array([p.num_qubits for p in batch.programs], np.int32)
+    num_pieces = np.array([len(p.segments) if p.num_qubits else 0 for p in batch.programs])
+    row_pieces = np.concatenate([[0], np.cumsum(num_pieces)]).astype(np.int64)
+    pieces = np.zeros((int(row_pieces[-1]), 3), np.int64)
+    positions: list[int] = []
+    row_opset = np.zeros(batch.batch_size, np.int32)
+    opsets: dict[tuple, int] = {}
+    for rows in by_program.values():
+        rows = np.asarray(rows)
+        row_program = batch.programs[rows[0]]
+        if not row_program.num_qubits:
+            continue
+        for k, segment in enumerate(row_program.segments):
+            group = groups[index_of[id(segment.program)]]
+            slots = np.searchsorted(group.rows, rows)
+            place = row_pieces[rows] + k
+            pieces[place, 0] = index_of[id(segment.program)]
+            pieces[place, 1] = group.phase_base + slots * _table(group.program).num_phases
+            pieces[place, 2] = len(positions)
+            positions += segment.positions
+        if batch.num_operators:
+            for row in rows:
+                key = (row_program, batch.operators[row])
+                row_opset[row] = opsets.setdefault(key, len(opsets))
+    return (pieces, np.array(positions, np.int32), row_qubits, row_pieces, row_opset,
+            list(opsets))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Kept:
+    """What a forward pass keeps for the adjoint: the packed batch and final states."""
+
+    packed: Packed
+    states: np.ndarray
+
+
+class NativeExecutor(Executor):
+    """Runs programs on qml's compiled core: expectations, final states and the
+    adjoint gradient, for batches whose rows may all be different circuits."""
+
+    name = "native"
+
+    def expectation(self, batch: Batch) -> np.ndarray:
+        require_noiseless(batch, "native")
+        if not batch.num_operators:
+            return np.zeros((batch.batch_size, 0), np.float32)
+        out = np.zeros((batch.batch_size, batch.num_operators))
+        packed = pack(batch)
+        _core.forward(*packed.arrays, out, _NO_STATES, packed.state_offsets)
+        return fill_padding(batch, out.astype(np.float32))
+
+    def expectation_and_kept(self, batch: Batch) -> tuple[np.ndarray, Kept]:
+        """The expectations, and the final states kept for :meth:`adjoint_gradient`."""
+        require_noiseless(batch, "native")
+        packed = pack(batch)
+        states = np.zeros(packed.state_size, np.complex64)
+        out = np.zeros((batch.batch_size, batch.num_operators))
+        _core.forward(*packed.arrays, out if out.size else _NO_EXPECTATIONS, states,
+                      packed.state_offsets)
+        return fill_padding(batch, out.astype(np.float32)), Kept(packed, states)
+
+    def final_states(self, batch: Batch) -> list[np.ndarray]:
+        """Each row's final state vector, ``[2**n]`` complex64 in Cirq's qubit order
+        (``[1]`` for an empty circuit)."""
+        require_noiseless(batch, "native")
+        packed = pack(batch)
+        states = np.zeros(packed.state_size, np.complex64)
+        _core.forward(*packed.arrays, _NO_EXPECTATIONS, states, packed.state_offsets)
+        return [states[start:start + (1 << p.num_qubits)] if p.num_qubits
+                else np.ones(1, np.complex64)
+                for start, p in zip(packed.state_offsets, batch.programs)]
+
+    def adjoint_gradient(self, batch: Batch, upstream: np.ndarray,
+                         kept: Optional[Kept] = None) -> np.ndarray:
+        """``[batch, n_symbols]`` gradient of ``sum(upstream * expectation(batch))``.
+
+        One backward sweep per row in the core gives the derivative in every gate
+        phase; each program's Jacobian of phases in symbols (the chain rule of its
+        parameter expressions) turns those into symbol gradients.
+
+        Args:
+            kept: what :meth:`expectation_and_kept` kept for this batch, so that the
+                sweep starts from its final states instead of simulating again.
+        """
+        require_noiseless(batch, "native")
+        grad = np.zeros(batch.symbol_values.shape, np.float64)
+        if not batch.num_operators or not batch.symbol_names:
+            return grad.astype(np.float32)
+        packed = kept.packed if kept is not None else pack(batch)
+        states = kept.states if kept is not None else _NO_STATES
+        phase_gradients = np.zeros(packed.phases.size)
+        upstream = np.ascontiguousarray(upstream, np.float64)
+        _core.adjoint(*packed.arrays, upstream, states, packed.state_offsets, phase_gradients)
+        index = {name: i for i, name in enumerate(batch.symbol_names)}
+        for group in packed.groups:
+            table = _table(group.program)
+            if not table.num_phases:
+                continue
+            count = len(group.rows) * table.num_phases
+            by_phase = phase_gradients[group.phase_base:group.phase_base + count]
+            symbols = tuple(sorted(group.program.symbols))
+            jacobian = table.jacobian(group.columns, len(group.rows), symbols)
+            by_symbol = np.einsum("rp,rps->rs", by_phase.reshape(len(group.rows), -1), jacobian)
+            grad[np.ix_(group.rows, [index[s] for s in symbols])] += by_symbol
+        return grad.astype(np.float32)

@@ -1,0 +1,144 @@
+// Thin Python bindings: numpy arrays in, checked, then the GIL is released while the
+// batch runs. See qml/executors/native.py for the Python side.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/string.h>
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "simulate.hpp"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace {
+
+template <class T>
+using In = nb::ndarray<const T, nb::c_contig, nb::device::cpu>;
+template <class T>
+using Out = nb::ndarray<T, nb::c_contig, nb::device::cpu>;
+
+template <class T>
+qml::Span<T> span(const In<T>& array) {
+  return {array.data(), array.size()};
+}
+
+qml::Batch make_batch(const In<std::int64_t>& ops, const In<std::int32_t>& op_qubits,
+                      const In<std::int64_t>& program_ops, const In<std::int32_t>& program_qubits,
+                      const In<std::int32_t>& program_phases, const In<std::int64_t>& terms,
+                      const In<qml::cfloat>& matrices, const In<double>& phases,
+                      const In<std::int32_t>& row_qubits,
+                      const In<std::int64_t>& row_pieces, const In<std::int64_t>& pieces,
+                      const In<std::int32_t>& positions, std::size_t num_operators,
+                      const In<std::int32_t>& row_opset, const In<std::int64_t>& opset_terms,
+                      const In<std::uint64_t>& term_masks, const In<qml::cdouble>& term_coefs) {
+  qml::Batch b;
+  b.ops = span(ops);
+  b.op_qubits = span(op_qubits);
+  b.program_ops = span(program_ops);
+  b.program_qubits = span(program_qubits);
+  b.program_phases = span(program_phases);
+  b.terms = span(terms);
+  b.matrices = span(matrices);
+  b.phases = span(phases);
+  b.row_qubits = span(row_qubits);
+  b.row_pieces = span(row_pieces);
+  b.pieces = span(pieces);
+  b.positions = span(positions);
+  b.num_operators = num_operators;
+  b.row_opset = span(row_opset);
+  b.opset_terms = span(opset_terms);
+  b.term_masks = span(term_masks);
+  b.term_coefs = span(term_coefs);
+  return b;
+}
+
+void check_states(const qml::Batch& b, std::size_t states_size, const In<std::int64_t>& offsets,
+                  const char* name) {
+  if (offsets.size() != b.num_rows())
+    throw std::invalid_argument("state_offsets must have one entry per row");
+  for (std::size_t r = 0; r < b.num_rows(); ++r) {
+    const std::int64_t start = offsets.data()[r];
+    const std::uint64_t size = b.row_qubits[r] ? std::uint64_t(1) << b.row_qubits[r] : 0;
+    if (start < 0 || std::uint64_t(start) + size > states_size)
+      throw std::invalid_argument(std::string(name) + ": row " + std::to_string(r) +
+                                  "'s state lies outside the array");
+  }
+}
+
+#define QML_BATCH_ARGS                                                                  \
+  const In<std::int64_t>&ops, const In<std::int32_t>&op_qubits,                         \
+      const In<std::int64_t>&program_ops, const In<std::int32_t>&program_qubits,        \
+      const In<std::int32_t>&program_phases, const In<std::int64_t>&terms,              \
+      const In<qml::cfloat>&matrices, const In<double>&phases,                          \
+      const In<std::int32_t>&row_qubits,                                                \
+      const In<std::int64_t>&row_pieces, const In<std::int64_t>&pieces,                \
+      const In<std::int32_t>&positions, std::size_t num_operators,                      \
+      const In<std::int32_t>&row_opset, const In<std::int64_t>&opset_terms,             \
+      const In<std::uint64_t>&term_masks, const In<qml::cdouble>&term_coefs
+#define QML_BATCH_VALUES                                                                \
+  ops, op_qubits, program_ops, program_qubits, program_phases, terms, matrices, phases,  \
+      row_qubits, row_pieces, pieces, positions, num_operators, row_opset, opset_terms,  \
+      term_masks, term_coefs
+#define QML_BATCH_NAMES                                                                 \
+  "ops"_a, "op_qubits"_a, "program_ops"_a, "program_qubits"_a, "program_phases"_a,     \
+      "terms"_a, "matrices"_a, "phases"_a,                                              \
+      "row_qubits"_a, "row_pieces"_a, "pieces"_a, "positions"_a, "num_operators"_a,     \
+      "row_opset"_a, "opset_terms"_a, "term_masks"_a, "term_coefs"_a
+
+void forward(QML_BATCH_ARGS, Out<double> expectations, Out<qml::cfloat> states,
+             const In<std::int64_t>& state_offsets) {
+  const qml::Batch b = make_batch(QML_BATCH_VALUES);
+  qml::validate(b);
+  const bool measure = expectations.size() != 0;
+  if (measure && expectations.size() != b.num_rows() * num_operators)
+    throw std::invalid_argument("expectations must be [rows, num_operators]");
+  const bool keep = states.size() != 0;
+  if (keep) check_states(b, states.size(), state_offsets, "states");
+  nb::gil_scoped_release release;
+  qml::forward(b, measure ? expectations.data() : nullptr, keep ? states.data() : nullptr,
+               state_offsets.data());
+}
+
+void adjoint(QML_BATCH_ARGS, const In<double>& upstream, const In<qml::cfloat>& final_states,
+             const In<std::int64_t>& state_offsets, Out<double> phase_gradients) {
+  const qml::Batch b = make_batch(QML_BATCH_VALUES);
+  qml::validate(b);
+  if (phase_gradients.size() != b.phases.size)
+    throw std::invalid_argument("phase_gradients must have the size of phases");
+  if (upstream.size() != b.num_rows() * num_operators)
+    throw std::invalid_argument("upstream must be [rows, num_operators]");
+  for (std::size_t i = 0; i < upstream.size(); ++i)
+    if (!std::isfinite(upstream.data()[i]))
+      throw std::invalid_argument("upstream[" + std::to_string(i) + "] is not finite");
+  const bool given = final_states.size() != 0;
+  if (given) check_states(b, final_states.size(), state_offsets, "final_states");
+  nb::gil_scoped_release release;
+  qml::adjoint(b, upstream.data(), given ? final_states.data() : nullptr, state_offsets.data(),
+               phase_gradients.data());
+}
+
+}  // namespace
+
+NB_MODULE(_core, m) {
+  m.doc() = "qml's compiled state-vector core: batches of programs as flat arrays.";
+  m.def("forward", &forward, QML_BATCH_NAMES, "expectations"_a, "states"_a, "state_offsets"_a,
+        "Simulates every row; fills expectations and, if not empty, final states.");
+  m.def("adjoint", &adjoint, QML_BATCH_NAMES, "upstream"_a, "final_states"_a,
+        "state_offsets"_a, "phase_gradients"_a,
+        "The adjoint sweep; adds d loss / d phase to phase_gradients (laid out as phases).");
+  m.def("simd", []() { return std::string(qml::host_kernels().name); },
+        "The SIMD build of the kernels in use: avx512, avx2 or portable.");
+  m.def("num_threads", &qml::thread_count,
+        "The number of OpenMP threads the core uses.");
+  m.def("set_num_threads", [](int threads) {
+    if (threads < 1) throw std::invalid_argument("threads must be at least 1, got " + std::to_string(threads));
+    qml::set_thread_count(threads);
+  }, "threads"_a, "Sets the number of OpenMP threads the core uses.");
+  m.attr("MAX_QUBITS") = qml::kMaxRegisterQubits;
+  m.attr("MAX_TARGETS") = qml::kMaxTargets;
+  m.attr("MAX_STEPS") = qml::kMaxSteps;
+  m.attr("ROW_PARALLEL_MAX_QUBITS") = qml::kRowParallelMaxQubits;
+}

@@ -1,0 +1,56 @@
+// Gate kernels: a dense 2^k x 2^k matrix applied to k target qubits of a state
+// vector, under optional controls. Compiled once per SIMD target (see simd.cpp);
+// the loops are written so that the compiler vectorises the contiguous inner run.
+#pragma once
+
+#include <complex>
+#include <cstdint>
+
+namespace qml {
+
+using cfloat = std::complex<float>;
+using cdouble = std::complex<double>;
+using index_t = std::uint64_t;
+
+constexpr int kMaxTargets = 4;
+constexpr int kMaxQubits = 32;
+
+// One gate on a register of `num_qubits` qubits, in bit positions (bit 0 is the
+// least significant index bit). targets[0] is the most significant factor of the
+// matrix, as in Cirq. A control j is satisfied when bit controls[j] holds
+// (control_values >> j) & 1.
+struct Gate {
+  int num_targets = 0;
+  int targets[kMaxTargets] = {0, 0, 0, 0};
+  index_t control_mask = 0;    // bits of all controls
+  index_t control_bits = 0;    // their required values, as bits of the index
+  const cfloat* matrix = nullptr;  // row-major, 2^k x 2^k
+};
+
+// The kernels one SIMD build provides.
+struct Kernels {
+  const char* name;
+  // state <- M state (adjoint=false) or M^dagger state (adjoint=true).
+  void (*apply)(cfloat* state, int num_qubits, const Gate& gate, bool adjoint,
+                bool parallel);
+  // One step of the adjoint sweep: psi <- M^dagger psi and lambda <- M^dagger lambda,
+  // and, when overlap is not null, overlap[i][j] += sum conj(lambda[i]) psi[j] over
+  // the gate's satisfied indices, with lambda before and psi after the un-apply.
+  void (*unapply_pair)(cfloat* psi, cfloat* lambda, int num_qubits, const Gate& gate,
+                       cdouble* overlap, bool parallel);
+  // Re(coef * sum_j conj(psi[j ^ x]) (-1)^popcount(j & z) psi[j]).
+  double (*pauli_expectation)(const cfloat* psi, int num_qubits, index_t x_mask,
+                              index_t z_mask, cdouble coef, bool parallel);
+  // out[j ^ x] += weight * (-1)^popcount(j & z) psi[j].
+  void (*add_pauli)(const cfloat* psi, int num_qubits, index_t x_mask,
+                    index_t z_mask, cdouble weight, cfloat* out, bool parallel);
+};
+
+// Threads the core runs on: all cores unless set (qml.executors.native.set_threads).
+int thread_count();
+void set_thread_count(int threads);
+
+// The kernels for this processor: AVX-512, AVX2 or the portable build.
+const Kernels& host_kernels();
+
+}  // namespace qml

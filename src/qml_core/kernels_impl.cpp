@@ -1,0 +1,296 @@
+// The gate, overlap and Pauli kernels, compiled once per SIMD target. CMake builds
+// this file several times with QML_ARCH set to avx512, avx2 or portable and the
+// matching compiler flags; simd.cpp picks one build at run time.
+#include <algorithm>
+#include <omp.h>
+#include <vector>
+
+#include "kernels.hpp"
+
+#ifndef QML_ARCH
+#error "QML_ARCH must name the SIMD target"
+#endif
+#define QML_STR2(x) #x
+#define QML_STR(x) QML_STR2(x)
+
+namespace qml {
+namespace QML_ARCH {
+namespace {
+
+// The index loop of a gate: the bits that the gate fixes (targets and controls) are
+// cut out of a counter; the free bits below the lowest fixed bit form a contiguous
+// inner run, which the compiler vectorises.
+struct Layout {
+  int fixed[kMaxQubits] = {};
+  int num_fixed = 0;
+  index_t inner = 1;   // length of the contiguous run
+  index_t outer = 1;   // number of runs
+  index_t base_bits = 0;
+
+  Layout(int num_qubits, const Gate& gate) {
+    for (int j = 0; j < gate.num_targets; ++j) fixed[num_fixed++] = gate.targets[j];
+    for (int b = 0; b < num_qubits; ++b)
+      if ((gate.control_mask >> b) & 1) fixed[num_fixed++] = b;
+    std::sort(fixed, fixed + num_fixed);
+    inner = index_t(1) << fixed[0];
+    outer = index_t(1) << (num_qubits - num_fixed - fixed[0]);
+    base_bits = gate.control_bits;
+  }
+
+  index_t base(index_t run) const {
+    index_t index = run << fixed[0];
+    for (int k = 0; k < num_fixed; ++k) {
+      const index_t low = (index_t(1) << fixed[k]) - 1;
+      index = ((index & ~low) << 1) | (index & low);
+    }
+    return index | base_bits;
+  }
+};
+
+// Runs body(begin, end, thread) over [0, total): directly on the calling thread,
+// or split among the core's threads when `parallel` and the range is long enough.
+// The serial path enters no OpenMP region, which costs microseconds per call when
+// many small rows run in parallel already.
+template <class Body>
+void split_range(bool parallel, index_t total, Body body, index_t grain = 2048) {
+  const int threads = parallel ? thread_count() : 1;
+  if (threads <= 1 || total < grain) {
+    body(index_t(0), total, 0);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const index_t count = index_t(omp_get_num_threads()), me = index_t(omp_get_thread_num());
+    const index_t chunk = (total + count - 1) / count;
+    body(std::min(total, me * chunk), std::min(total, (me + 1) * chunk), int(me));
+  }
+}
+
+// Calls run(base, begin, end, thread) over every run of a gate's index loop, split
+// among threads by runs when there are many and within runs otherwise.
+template <class Run>
+void split_layout(bool parallel, const Layout& layout, Run run) {
+  const index_t threads = parallel ? index_t(thread_count()) : 1;
+  if (layout.outer >= 4 * threads) {
+    split_range(parallel, layout.outer, [&](index_t begin, index_t end, int t) {
+      for (index_t r = begin; r < end; ++r) run(layout.base(r), index_t(0), layout.inner, t);
+    }, std::max<index_t>(1, 2048 / layout.inner));
+    return;
+  }
+  for (index_t r = 0; r < layout.outer; ++r) {
+    const index_t base = layout.base(r);
+    split_range(parallel, layout.inner, [&](index_t begin, index_t end, int t) {
+      run(base, begin, end, t);
+    });
+  }
+}
+
+template <int D>
+struct Matrix {
+  float re[D][D];
+  float im[D][D];
+  index_t offsets[D];
+
+  Matrix(const Gate& gate, bool adjoint) {
+    constexpr int K = D == 2 ? 1 : D == 4 ? 2 : D == 8 ? 3 : 4;
+    for (int i = 0; i < D; ++i)
+      for (int j = 0; j < D; ++j) {
+        const cfloat m = adjoint ? std::conj(gate.matrix[j * D + i]) : gate.matrix[i * D + j];
+        re[i][j] = m.real();
+        im[i][j] = m.imag();
+      }
+    for (int m = 0; m < D; ++m) {
+      index_t offset = 0;
+      for (int j = 0; j < K; ++j)
+        if ((m >> (K - 1 - j)) & 1) offset |= index_t(1) << gate.targets[j];
+      offsets[m] = offset;
+    }
+  }
+};
+
+template <int D>
+inline void apply_run(float* __restrict state, index_t base, index_t begin, index_t end,
+                      const Matrix<D>& m) {
+  float* at[D];
+  for (int j = 0; j < D; ++j) at[j] = state + 2 * (base + m.offsets[j]);
+  // The D amplitudes of one index never overlap another index's: no dependences.
+#pragma GCC ivdep
+  for (index_t lo = begin; lo < end; ++lo) {
+    float vr[D], vi[D];
+    for (int j = 0; j < D; ++j) {
+      vr[j] = at[j][2 * lo];
+      vi[j] = at[j][2 * lo + 1];
+    }
+    for (int i = 0; i < D; ++i) {
+      float r = 0.f, s = 0.f;
+      for (int j = 0; j < D; ++j) {
+        r += m.re[i][j] * vr[j] - m.im[i][j] * vi[j];
+        s += m.re[i][j] * vi[j] + m.im[i][j] * vr[j];
+      }
+      at[i][2 * lo] = r;
+      at[i][2 * lo + 1] = s;
+    }
+  }
+}
+
+template <int D>
+void apply_d(cfloat* state, int num_qubits, const Gate& gate, bool adjoint, bool parallel) {
+  const Matrix<D> m(gate, adjoint);
+  const Layout layout(num_qubits, gate);
+  float* data = reinterpret_cast<float*>(state);
+  split_layout(parallel, layout, [&](index_t base, index_t begin, index_t end, int) {
+    apply_run<D>(data, base, begin, end, m);
+  });
+}
+
+void apply(cfloat* state, int num_qubits, const Gate& gate, bool adjoint, bool parallel) {
+  switch (gate.num_targets) {
+    case 1: return apply_d<2>(state, num_qubits, gate, adjoint, parallel);
+    case 2: return apply_d<4>(state, num_qubits, gate, adjoint, parallel);
+    case 3: return apply_d<8>(state, num_qubits, gate, adjoint, parallel);
+    default: return apply_d<16>(state, num_qubits, gate, adjoint, parallel);
+  }
+}
+
+template <int D>
+struct Sums {
+  double values[D][D][2] = {};
+};
+
+// Un-applies M to psi and lambda for indices base + [begin, end); with WithOverlap,
+// also sums conj(lambda before) psi after into `overlap`.
+template <int D, bool WithOverlap>
+inline void unapply_run(float* __restrict psi, float* __restrict lambda, index_t base,
+                        index_t begin, index_t end, const Matrix<D>& m,
+                        double (*overlap)[D][2]) {
+  float* p[D];
+  float* l[D];
+  for (int j = 0; j < D; ++j) {
+    p[j] = psi + 2 * (base + m.offsets[j]);
+    l[j] = lambda + 2 * (base + m.offsets[j]);
+  }
+  float sums[D][D][2] = {};
+#pragma GCC ivdep
+  for (index_t lo = begin; lo < end; ++lo) {
+    float pr[D], pi[D], lr[D], li[D];
+    for (int j = 0; j < D; ++j) {
+      pr[j] = p[j][2 * lo];
+      pi[j] = p[j][2 * lo + 1];
+      lr[j] = l[j][2 * lo];
+      li[j] = l[j][2 * lo + 1];
+    }
+    float qr[D], qi[D];
+    for (int i = 0; i < D; ++i) {
+      float r = 0.f, s = 0.f, u = 0.f, v = 0.f;
+      for (int j = 0; j < D; ++j) {
+        r += m.re[i][j] * pr[j] - m.im[i][j] * pi[j];
+        s += m.re[i][j] * pi[j] + m.im[i][j] * pr[j];
+        u += m.re[i][j] * lr[j] - m.im[i][j] * li[j];
+        v += m.re[i][j] * li[j] + m.im[i][j] * lr[j];
+      }
+      qr[i] = r;
+      qi[i] = s;
+      p[i][2 * lo] = r;
+      p[i][2 * lo + 1] = s;
+      l[i][2 * lo] = u;
+      l[i][2 * lo + 1] = v;
+    }
+    if (WithOverlap) {
+      for (int i = 0; i < D; ++i)
+        for (int j = 0; j < D; ++j) {
+          sums[i][j][0] += lr[i] * qr[j] + li[i] * qi[j];
+          sums[i][j][1] += lr[i] * qi[j] - li[i] * qr[j];
+        }
+    }
+  }
+  if (WithOverlap)  // float sums over one run, double across runs
+    for (int i = 0; i < D; ++i)
+      for (int j = 0; j < D; ++j) {
+        overlap[i][j][0] += sums[i][j][0];
+        overlap[i][j][1] += sums[i][j][1];
+      }
+}
+
+template <int D>
+void unapply_pair_d(cfloat* psi, cfloat* lambda, int num_qubits, const Gate& gate,
+                    cdouble* overlap, bool parallel) {
+  const Matrix<D> m(gate, true);
+  const Layout layout(num_qubits, gate);
+  float* p = reinterpret_cast<float*>(psi);
+  float* l = reinterpret_cast<float*>(lambda);
+  if (!overlap) {
+    split_layout(parallel, layout, [&](index_t base, index_t begin, index_t end, int) {
+      unapply_run<D, false>(p, l, base, begin, end, m, nullptr);
+    });
+    return;
+  }
+  std::vector<Sums<D>> sums(parallel ? thread_count() : 1);
+  split_layout(parallel, layout, [&](index_t base, index_t begin, index_t end, int t) {
+    unapply_run<D, true>(p, l, base, begin, end, m, sums[t].values);
+  });
+  for (const Sums<D>& s : sums)
+    for (int i = 0; i < D; ++i)
+      for (int j = 0; j < D; ++j) overlap[i * D + j] += cdouble(s.values[i][j][0], s.values[i][j][1]);
+}
+
+void unapply_pair(cfloat* psi, cfloat* lambda, int num_qubits, const Gate& gate,
+                  cdouble* overlap, bool parallel) {
+  switch (gate.num_targets) {
+    case 1: return unapply_pair_d<2>(psi, lambda, num_qubits, gate, overlap, parallel);
+    case 2: return unapply_pair_d<4>(psi, lambda, num_qubits, gate, overlap, parallel);
+    case 3: return unapply_pair_d<8>(psi, lambda, num_qubits, gate, overlap, parallel);
+    default: return unapply_pair_d<16>(psi, lambda, num_qubits, gate, overlap, parallel);
+  }
+}
+
+double pauli_expectation(const cfloat* psi, int num_qubits, index_t x_mask, index_t z_mask,
+                         cdouble coef, bool parallel) {
+  const float* p = reinterpret_cast<const float*>(psi);
+  std::vector<cdouble> sums(parallel ? thread_count() : 1);
+  split_range(parallel, index_t(1) << num_qubits, [&](index_t begin, index_t end, int t) {
+    double re = 0.0, im = 0.0;
+    if (x_mask == 0) {
+      for (index_t j = begin; j < end; ++j) {
+        const float prob = p[2 * j] * p[2 * j] + p[2 * j + 1] * p[2 * j + 1];
+        re += __builtin_parityll(j & z_mask) ? -prob : prob;
+      }
+    } else {
+      for (index_t j = begin; j < end; ++j) {
+        const index_t partner = j ^ x_mask;
+        const float a = p[2 * partner], b = -p[2 * partner + 1];  // conj(psi[j ^ x])
+        const float c = p[2 * j], d = p[2 * j + 1];
+        const float sign = __builtin_parityll(j & z_mask) ? -1.f : 1.f;
+        re += sign * (a * c - b * d);
+        im += sign * (a * d + b * c);
+      }
+    }
+    sums[t] = cdouble(re, im);
+  });
+  cdouble total = 0.0;
+  for (const cdouble& s : sums) total += s;
+  return (coef * total).real();
+}
+
+void add_pauli(const cfloat* psi, int num_qubits, index_t x_mask, index_t z_mask,
+               cdouble weight, cfloat* out, bool parallel) {
+  const float wr = float(weight.real()), wi = float(weight.imag());
+  const float* p = reinterpret_cast<const float*>(psi);
+  float* o = reinterpret_cast<float*>(out);
+  split_range(parallel, index_t(1) << num_qubits, [&](index_t begin, index_t end, int) {
+    for (index_t j = begin; j < end; ++j) {
+      const float sign = __builtin_parityll(j & z_mask) ? -1.f : 1.f;
+      const float c = sign * p[2 * j], d = sign * p[2 * j + 1];
+      const index_t target = j ^ x_mask;
+      o[2 * target] += wr * c - wi * d;
+      o[2 * target + 1] += wr * d + wi * c;
+    }
+  });
+}
+
+}  // namespace
+
+extern const Kernels kernels = {QML_STR(QML_ARCH), apply, unapply_pair, pauli_expectation,
+                                add_pauli};
+
+}  // namespace QML_ARCH
+}  // namespace qml

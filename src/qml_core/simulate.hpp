@@ -1,0 +1,25 @@
+// Forward simulation, measurement and the adjoint sweep over a whole batch.
+#pragma once
+
+#include "batch.hpp"
+
+namespace qml {
+
+// Rows on fewer qubits than this run in parallel, one row per thread; wider rows run
+// one at a time with every thread inside each kernel.
+constexpr int kRowParallelMaxQubits = 14;
+
+// Simulates every row. Writes expectations [rows, num_operators] when not null, and
+// each row's final state at states + state_offsets[row] when states is not null.
+void forward(const Batch& batch, double* expectations, cfloat* states,
+             const std::int64_t* state_offsets);
+
+// The adjoint sweep, with lambda = sum_k upstream[row, k] H_k psi. For every term of
+// a parameterized op it adds d(sum upstream * <H>)/d(phase) to
+// phase_gradients[piece phase base + the term's phase column], so that the gradient
+// array has the layout of the phases. final_states, when not null, holds each row's
+// final state (as forward writes it); otherwise the sweep simulates the row first.
+void adjoint(const Batch& batch, const double* upstream, const cfloat* final_states,
+             const std::int64_t* state_offsets, double* phase_gradients);
+
+}  // namespace qml
