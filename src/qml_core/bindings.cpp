@@ -82,11 +82,14 @@ void check_states(const qml::Batch& b, std::size_t states_size, const In<std::in
   ops, op_qubits, program_ops, program_qubits, program_phases, terms, matrices, phases,  \
       row_qubits, row_pieces, pieces, positions, num_operators, row_opset, opset_terms,  \
       term_masks, term_coefs
-#define QML_BATCH_NAMES                                                                 \
-  "ops"_a, "op_qubits"_a, "program_ops"_a, "program_qubits"_a, "program_phases"_a,     \
-      "terms"_a, "matrices"_a, "phases"_a,                                              \
-      "row_qubits"_a, "row_pieces"_a, "pieces"_a, "positions"_a, "num_operators"_a,     \
-      "row_opset"_a, "opset_terms"_a, "term_masks"_a, "term_coefs"_a
+// Arrays pass as they are: a wrong dtype or layout is a TypeError, never a copy.
+#define QML_BATCH_NAMES \
+  "ops"_a.noconvert(), "op_qubits"_a.noconvert(), "program_ops"_a.noconvert(), \
+  "program_qubits"_a.noconvert(), "program_phases"_a.noconvert(), "terms"_a.noconvert(), \
+  "matrices"_a.noconvert(), "phases"_a.noconvert(), "row_qubits"_a.noconvert(), \
+  "row_pieces"_a.noconvert(), "pieces"_a.noconvert(), "positions"_a.noconvert(), \
+  "num_operators"_a, "row_opset"_a.noconvert(), "opset_terms"_a.noconvert(), \
+  "term_masks"_a.noconvert(), "term_coefs"_a.noconvert()
 
 void forward(QML_BATCH_ARGS, Out<double> expectations, Out<qml::cfloat> states,
              const In<std::int64_t>& state_offsets) {
@@ -124,10 +127,12 @@ void adjoint(QML_BATCH_ARGS, const In<double>& upstream, const In<qml::cfloat>& 
 
 NB_MODULE(_core, m) {
   m.doc() = "qml's compiled state-vector core: batches of programs as flat arrays.";
-  m.def("forward", &forward, QML_BATCH_NAMES, "expectations"_a, "states"_a, "state_offsets"_a,
+  m.def("forward", &forward, QML_BATCH_NAMES, "expectations"_a.noconvert(), "states"_a.noconvert(),
+        "state_offsets"_a.noconvert(),
         "Simulates every row; fills expectations and, if not empty, final states.");
-  m.def("adjoint", &adjoint, QML_BATCH_NAMES, "upstream"_a, "final_states"_a,
-        "state_offsets"_a, "phase_gradients"_a,
+  m.def("adjoint", &adjoint, QML_BATCH_NAMES, "upstream"_a.noconvert(),
+        "final_states"_a.noconvert(), "state_offsets"_a.noconvert(),
+        "phase_gradients"_a.noconvert(),
         "The adjoint sweep; adds d loss / d phase to phase_gradients (laid out as phases).");
   m.def("simd", []() { return std::string(qml::host_kernels().name); },
         "The SIMD build of the kernels in use: avx512, avx2 or portable.");

@@ -1,0 +1,242 @@
+"""The native core against Cirq, finite differences and bad arrays at its boundary."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import cirq
+import numpy as np
+import pytest
+import sympy
+import tensorflow as tf
+from conftest import (SYMBOLS, cirq_expectations, random_circuit, random_paulisum,
+                      random_values, reference_gradient)
+
+import qml
+from qml import _core
+from qml.circuits.serialize import serialize_circuit, serialize_paulisum
+from qml.errors import NonFiniteValueError
+from qml.executors.base import prepare
+from qml.executors.native import NativeExecutor, pack
+
+NAMES = [s.name for s in SYMBOLS]
+
+
+def _batch(circuits, values, operators):
+    return prepare([serialize_circuit(c) for c in circuits], NAMES, values,
+                   [[serialize_paulisum(o) for o in row] for row in operators])
+
+
+@pytest.mark.parametrize("num_qubits", [1, 2, 3, 5, 8, 12, 14, 17, 20])
+def test_expectations_and_states_match_cirq(num_qubits):
+    """Every native gate, controls and expressions, rows of different circuits in one
+    call, narrow rows (in parallel) and wide ones (parallel kernels)."""
+    rng = np.random.default_rng(100 + num_qubits)
+    qubits = cirq.LineQubit.range(num_qubits)
+    rows = 4 if num_qubits < 17 else 2
+    circuits = [random_circuit(qubits, 24, rng) for _ in range(rows)]
+    operators = [[random_paulisum(qubits, rng), random_paulisum(qubits, rng)]
+                 for _ in circuits]
+    values = random_values(rng, rows)
+    batch = _batch(circuits, values, operators)
+    executor = NativeExecutor()
+    expected = cirq_expectations(circuits, values, NAMES, operators)
+    np.testing.assert_allclose(executor.expectation(batch), expected, atol=1e-5)
+    state = executor.final_states(batch)[0]
+    resolver = {name: float(values[0, k]) for k, name in enumerate(NAMES)}
+    reference = cirq.final_state_vector(cirq.resolve_parameters(circuits[0], resolver),
+                                        qubit_order=qubits, dtype=np.complex128)
+    np.testing.assert_allclose(state, reference, atol=1e-5)
+
+
+@pytest.mark.parametrize("num_qubits", [1, 2, 4, 7, 14])
+def test_adjoint_matches_finite_differences(num_qubits):
+    rng = np.random.default_rng(200 + num_qubits)
+    qubits = cirq.LineQubit.range(num_qubits)
+    circuits = [random_circuit(qubits, 14, rng) for _ in range(3)]
+    operators = [[random_paulisum(qubits, rng), random_paulisum(qubits, rng)]
+                 for _ in circuits]
+    values = random_values(rng, 3).astype(np.float64)
+    upstream = rng.normal(size=(3, 2))
+    batch = _batch(circuits, values, operators)
+    executor = NativeExecutor()
+    expected = reference_gradient(circuits, values, operators, upstream)
+    assert np.abs(expected).max() > 1e-2
+    np.testing.assert_allclose(executor.adjoint_gradient(batch, upstream), expected, atol=1e-4)
+    _, kept = executor.expectation_and_kept(batch)  # from the forward pass's states
+    np.testing.assert_allclose(executor.adjoint_gradient(batch, upstream, kept), expected,
+                               atol=1e-4)
+
+
+def test_long_runs_on_one_qubit_split_into_several_ops():
+    """A parameterized run longer than the core's step limit still differentiates."""
+    q = cirq.LineQubit(0)
+    a = SYMBOLS[0]
+    steps = _core.MAX_STEPS + 5
+    circuit = cirq.Circuit([cirq.rx(a * (k % 3 + 1) / steps)(q) if k % 2 else
+                            cirq.rz(0.1 * k)(q) for k in range(steps)])
+    values = np.array([[0.7, 0, 0, 0]])
+    batch = _batch([circuit], values, [[cirq.Y(q)]])
+    got = NativeExecutor().adjoint_gradient(batch, np.ones((1, 1)))
+    expected = reference_gradient([circuit], values, [[cirq.Y(q)]], np.ones((1, 1)))
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_pqc_rows_share_the_model_and_match_cirq():
+    """Joined rows (data circuit then model circuit) on the default backend."""
+    rng = np.random.default_rng(5)
+    qubits = cirq.GridQubit.rect(1, 4)
+    model = random_circuit(qubits, 12, rng, controlled=False)
+    data = [cirq.Circuit(cirq.rx(float(v))(q) for v, q in zip(rng.uniform(0, 3, 4), qubits))
+            for _ in range(5)]
+    layer = qml.layers.PQC(model, [cirq.Z(qubits[0]), cirq.X(qubits[1])])
+    out = layer(qml.convert_to_tensor(data)).numpy()
+    weights = layer.get_weights()[0]
+    names = [s.name for s in layer.symbols]
+    full = [d + model for d in data]
+    expected = np.zeros((5, 2))
+    for row, circuit in enumerate(full):
+        resolver = dict(zip(names, map(float, weights)))
+        expected[row] = cirq_expectations(
+            [cirq.resolve_parameters(circuit, resolver)], np.zeros((1, 4)), NAMES,
+            [[cirq.Z(qubits[0]), cirq.X(qubits[1])]])[0]
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def test_non_finite_parameters_are_rejected_before_the_core():
+    q = cirq.LineQubit(0)
+    circuit = cirq.Circuit(cirq.rx(sympy.log(SYMBOLS[0]))(q))
+    batch = _batch([circuit], np.array([[-1.0, 0, 0, 0]]), [[cirq.Z(q)]])
+    with pytest.raises(NonFiniteValueError, match="RxRx|Rx"):
+        NativeExecutor().expectation(batch)
+
+
+def _packed_arrays():
+    q = cirq.LineQubit.range(2)
+    circuit = cirq.Circuit(cirq.rx(SYMBOLS[0])(q[0]), cirq.CNOT(*q))
+    batch = _batch([circuit] * 2, np.ones((2, 4)), [[cirq.Z(q[1])]] * 2)
+    return list(pack(batch).arrays), pack(batch).state_offsets
+
+
+def _forward(arrays, offsets):
+    out = np.zeros((2, 1))
+    _core.forward(*arrays, out, np.zeros(0, np.complex64), offsets)
+    return out
+
+
+# (argument index, replacement, message) for arrays corrupted at the core's boundary.
+CORRUPTIONS = [
+    (0, lambda a: np.where(np.arange(a.size).reshape(a.shape) == 0, 99, a), "qubits past"),
+    (1, lambda a: a + 7, "outside a program"),
+    (1, lambda a: np.zeros_like(a), "repeats"),
+    (2, lambda a: a[::-1].copy(), "program_ops"),
+    (3, lambda a: a + 40, "program_qubits"),
+    (5, lambda a: np.where(np.arange(a.size).reshape(a.shape) % 4 == 1, 5, a), "phase column"),
+    (6, lambda a: a[:3].copy(), "matrix offset"),
+    (6, lambda a: np.full_like(a, np.nan), "not finite"),
+    (7, lambda a: np.full_like(a, np.inf), "not finite"),
+    (8, lambda a: a + 31, "row_qubits"),
+    (9, lambda a: a * 5, "row_pieces"),
+    (10, lambda a: a + 3, "out of range"),
+    (11, lambda a: a + 9, "position"),
+    (13, lambda a: a + 4, "row_opset"),
+    (15, lambda a: a + np.uint64(2**40), "outside row"),
+]
+
+
+@pytest.mark.parametrize("index,corrupt,message", CORRUPTIONS)
+def test_bad_arrays_get_a_typed_error(index, corrupt, message):
+    arrays, offsets = _packed_arrays()
+    _forward(arrays, offsets)  # the uncorrupted arrays run
+    arrays[index] = corrupt(arrays[index])
+    with pytest.raises(ValueError, match=message):
+        _forward(arrays, offsets)
+
+
+def test_wrong_dtypes_and_shapes_get_a_typed_error():
+    arrays, offsets = _packed_arrays()
+    wrong = list(arrays)
+    wrong[0] = wrong[0].astype(np.float64)
+    with pytest.raises(TypeError):
+        _forward(wrong, offsets)
+    with pytest.raises(ValueError, match="expectations"):
+        _core.forward(*arrays, np.zeros((3, 1)), np.zeros(0, np.complex64), offsets)
+    with pytest.raises(ValueError, match="states"):
+        _core.forward(*arrays, np.zeros((2, 1)), np.zeros(3, np.complex64), offsets)
+    with pytest.raises(ValueError, match="upstream"):
+        _core.adjoint(*arrays, np.full((2, 1), np.nan), np.zeros(0, np.complex64), offsets,
+                      np.zeros(arrays[7].size))
+    with pytest.raises(ValueError, match="at least 1"):
+        _core.set_num_threads(0)
+
+
+def test_simd_build_and_threads_are_reported():
+    assert qml.executors.native.simd() in ("avx512", "avx2", "portable")
+    assert qml.executors.native.threads() >= 1
+
+
+def test_a_training_step_prepares_each_batch_once(monkeypatch):
+    """In graph mode the gradient takes the forward pass's batch and states."""
+    import qml.layers.ops as ops
+
+    calls = []
+    original = ops.prepare
+    monkeypatch.setattr(ops, "prepare", lambda *a, **k: calls.append(1) or original(*a, **k))
+    rng = np.random.default_rng(9)
+    qubits = cirq.LineQubit.range(3)
+    circuits = qml.convert_to_tensor([random_circuit(qubits, 10, rng) for _ in range(4)])
+    operators = qml.convert_to_tensor([[random_paulisum(qubits, rng)]] * 4)
+    variable = tf.Variable(random_values(rng, 4))
+    layer = qml.layers.Expectation()
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            out = layer(circuits, symbol_names=NAMES, symbol_values=variable,
+                        operators=operators)
+        return out, tape.gradient(out, variable)
+
+    out, grad = step()
+    assert len(calls) == 1
+    with tf.GradientTape() as tape:
+        eager = layer(circuits, symbol_names=NAMES, symbol_values=variable, operators=operators)
+    eager_grad = tape.gradient(eager, variable)
+    np.testing.assert_allclose(out.numpy(), eager.numpy(), atol=1e-6)
+    np.testing.assert_allclose(grad.numpy(), eager_grad.numpy(), atol=1e-5)
+
+
+def test_distinct_circuits_keep_memory_bounded():
+    """200 distinct 10-qubit circuits (the barren-plateau construction), value and
+    gradient, in a fresh process: peak resident memory stays under a fixed budget."""
+    script = textwrap.dedent("""
+        import resource, cirq, numpy as np, sympy, tensorflow as tf, qml
+        rng = np.random.default_rng(0)
+        qubits = cirq.GridQubit.rect(1, 10)
+        theta = sympy.Symbol("theta")
+        circuits = []
+        for k in range(200):
+            ops = [cirq.ry(np.pi / 4)(q) for q in qubits]
+            gates = [cirq.rx, cirq.ry, cirq.rz]
+            for layer in range(50):
+                for q in qubits:
+                    angle = theta if (layer, q) == (0, qubits[0]) else float(rng.uniform(0, 6))
+                    ops.append(gates[rng.integers(3)](angle)(q))
+                ops += [cirq.CZ(a, b) for a, b in zip(qubits, qubits[1:])]
+            circuits.append(cirq.Circuit(ops))
+        values = tf.Variable(rng.uniform(0, 6, (200, 1)).astype(np.float32))
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        with tf.GradientTape() as tape:
+            out = qml.layers.Expectation()(circuits, symbol_names=[theta],
+                                           symbol_values=values,
+                                           operators=cirq.Z(qubits[0]) * cirq.Z(qubits[1]))
+        grad = tape.gradient(out, values)
+        assert np.isfinite(grad.numpy()).all() and grad.shape == (200, 1)
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    peak_mib = int(result.stdout.strip().splitlines()[-1])
+    assert peak_mib < 1536, f"peak resident memory {peak_mib} MiB"
