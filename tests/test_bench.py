@@ -20,7 +20,7 @@ TINY = ["--qubits", "2", "--layers", "1", "--batch", "3", "--repeats", "2", "--w
     (["--repeats", "0"], "--repeats must be an integer >= 1, got '0'"),
     (["--warmup", "-1"], "--warmup must be an integer >= 0, got '-1'"),
     (["--workload", "nope"], "--workload: unknown ['nope']"),
-    (["--circuit", "nope"], "--circuit must be one of hea, random, qcnn, got 'nope'"),
+    (["--circuit", "nope"], "--circuit must be one of hea, random, qcnn, distinct, got 'nope'"),
     (["--systems", "qml,nothere"], "--systems: unknown system(s) ['nothere']"),
 ])
 def test_argument_errors_name_the_argument(argv, message, capsys):

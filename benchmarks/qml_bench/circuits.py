@@ -35,6 +35,16 @@ class Case:
     symbols: tuple[str, ...]
     operators: tuple[cirq.PauliString, ...]
     gate_list: Optional[tuple[PlainGate, ...]]  # None: no plain form
+    layers: int = 0
+    seed: int = 0
+
+    def row_circuits(self, batch: int) -> list[cirq.Circuit]:
+        """The circuit of every batch row: ``circuit`` itself, or for the ``distinct``
+        family a different random circuit per row (row 0 is ``circuit``)."""
+        if self.family != "distinct":
+            return [self.circuit] * batch
+        return [_distinct_circuit(self.qubits, self.layers, self.seed + row)
+                for row in range(batch)]
 
 
 def _from_plain(family: str, num_qubits: int, gate_list: list[PlainGate],
@@ -123,7 +133,31 @@ def random(num_qubits: int, layers: int, seed: int) -> Case:
                 tuple(cirq.Z(q) for q in qubits), None)
 
 
-FAMILIES = ("hea", "random", "qcnn")
+def _distinct_circuit(qubits: tuple, layers: int, seed: int) -> cirq.Circuit:
+    """A barren-plateau study's circuit: ry(pi/4) on every qubit, then per layer a
+    random rx, ry or rz on every qubit and a CZ ladder; one random gate of it takes the
+    symbol ``theta``, every other a random angle."""
+    rng = np.random.default_rng(seed)
+    theta = sympy.Symbol("theta")
+    chosen = (int(rng.integers(layers)), int(rng.integers(len(qubits))))
+    ops = [cirq.ry(np.pi / 4)(q) for q in qubits]
+    for layer in range(layers):
+        for index, q in enumerate(qubits):
+            angle = theta if (layer, index) == chosen else float(rng.uniform(0, 2 * np.pi))
+            ops.append((cirq.rx, cirq.ry, cirq.rz)[int(rng.integers(3))](angle)(q))
+        ops += [cirq.CZ(a, b) for a, b in zip(qubits, qubits[1:])]
+    return cirq.Circuit(ops)
+
+
+def distinct(num_qubits: int, layers: int, seed: int) -> Case:
+    """Every batch row a different circuit, as in a barren-plateau study
+    (:meth:`Case.row_circuits`), with one symbol ``theta`` and Z on every qubit."""
+    qubits = tuple(cirq.GridQubit.rect(1, num_qubits))
+    return Case("distinct", qubits, _distinct_circuit(qubits, layers, seed), ("theta",),
+                tuple(cirq.Z(q) for q in qubits), None, layers, seed)
+
+
+FAMILIES = ("hea", "random", "qcnn", "distinct")
 
 
 def make_case(family: str, num_qubits: int, layers: int, seed: int) -> Case:
@@ -134,4 +168,6 @@ def make_case(family: str, num_qubits: int, layers: int, seed: int) -> Case:
         return qcnn(num_qubits, layers)
     if family == "random":
         return random(num_qubits, layers, seed)
+    if family == "distinct":
+        return distinct(num_qubits, layers, seed)
     raise ValueError(f"--circuit must be one of {', '.join(FAMILIES)}, got {family!r}")

@@ -35,7 +35,7 @@ SUITE = {  # name: (qubits, layers, batch)
 }
 # PennyLane runs one QNode call per row, which takes minutes at batch 1000; add it
 # with --systems to time it.
-SUITE_SYSTEMS = "qml,qml-qsim,qml-tensorflow,tfq,qsimcirq,tensorcircuit-jax"
+SUITE_SYSTEMS = "qml,qml-native,qml-qsim,qml-tensorflow,tfq,qsimcirq,tensorcircuit-jax"
 _PAUSE_S = 0.05  # untimed, before each timed call
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 _VERSIONED = ("qml-qsim", "tensorflow", "keras", "tf-keras", "tensorflow-quantum", "cirq-core",
@@ -199,6 +199,11 @@ def _configure_threads(threads: int, systems: Sequence[str]) -> None:
     except RuntimeError:  # TensorFlow already started in this process (tests, notebooks)
         print("note: TensorFlow was already running; its thread pools are unchanged",
               file=sys.stderr)
+    if any(name.startswith("qml") for name in systems):
+        from qml.executors import native
+
+        native.set_threads(threads)
+        print(f"qml's native core: {native.simd()} kernels, {native.threads()} threads")
 
 
 def machine_facts() -> dict:
@@ -217,8 +222,11 @@ def machine_facts() -> dict:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
             pass
+    from qml.executors import native
+
     return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "versions": versions}
+            "python": platform.python_version(), "versions": versions,
+            "qml_simd": native.simd()}
 
 
 # ----------------------------------------------------------------- measuring

@@ -71,13 +71,13 @@ def _keras_layers_runner(lib, options: dict, inputs: Inputs) -> Runner:
         if options.get("backend") == "tensorflow":
             raise Unsupported("the TensorFlow executor does not sample; qml samples on qsim")
         layer = lib.layers.Sample(**options)
-        circuits = lib.convert_to_tensor([case.circuit] * batch)
+        circuits = lib.convert_to_tensor(case.row_circuits(batch))
         return lambda: layer(circuits, symbol_names=list(case.symbols),
                              symbol_values=inputs.values,
                              repetitions=inputs.repetitions).to_tensor().numpy()
     if inputs.workload == "train-step":
         return _train_step(lib, options, inputs)
-    circuits = lib.convert_to_tensor([case.circuit] * batch)
+    circuits = lib.convert_to_tensor(case.row_circuits(batch))
     layer = lib.layers.Expectation(**options)
     operators = list(case.operators)
     if inputs.workload == "expectation":
@@ -157,6 +157,8 @@ def _cirq_simulator_runner(simulator, inputs: Inputs) -> Runner:
     case = inputs.case
     if inputs.workload in ("gradient", "train-step"):
         raise Unsupported(f"no {inputs.workload} in its documented API")
+    if case.family == "distinct":
+        raise Unsupported("its sweeps run one circuit; distinct rows are timed for qml and TFQ")
     resolvers = _resolvers(inputs)
     if inputs.workload == "expectation":
         observables = list(case.operators)
@@ -274,6 +276,7 @@ class System:
 
 SYSTEMS: dict[str, System] = {s.name: s for s in [
     System("qml", "qml", qml_runner(None)),
+    System("qml-native", "qml", qml_runner("native")),
     System("qml-qsim", "qml", qml_runner("qsim")),
     System("qml-tensorflow", "qml", qml_runner("tensorflow")),
     System("tfq", "tensorflow_quantum", tfq_runner),
