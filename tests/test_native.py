@@ -15,7 +15,7 @@ from conftest import (SYMBOLS, cirq_expectations, random_circuit, random_paulisu
                       random_values, reference_gradient)
 
 import qml
-from qml import _core
+import _qml_core as _core
 from qml.circuits.serialize import serialize_circuit, serialize_paulisum
 from qml.errors import NonFiniteValueError
 from qml.executors.base import prepare

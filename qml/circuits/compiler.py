@@ -158,6 +158,11 @@ def _apply(unitary: np.ndarray, places: tuple[int, ...], size: int,
     """``unitary`` (on ``places`` of a ``size``-qubit block) times ``matrix``, batched."""
     if places == tuple(range(size)):
         return unitary @ matrix
+    if len(places) == 1 and unitary.shape[0] == 1 and matrix.shape[0] == 1:
+        # One 2 x 2 matrix on one block qubit: a broadcast product over the other axes.
+        dim = matrix.shape[-1]
+        rows = matrix[0].reshape(2 ** places[0], 2, -1)
+        return (unitary[0] @ rows).reshape(1, 2**size, dim)
     m = len(places)
     letters = "abcdefghijklmnop"
     rows = list(letters[:size])
@@ -354,7 +359,7 @@ def _constant_unitary(kind: str, fields: dict) -> np.ndarray:
     key = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     unitary = _CONSTANT_UNITARIES.get(key)
     if unitary is None:
-        unitary = gates.batched_unitary(kind, fields, {})
+        unitary = gates.constant_unitary(kind, fields)
         if len(_CONSTANT_UNITARIES) > 65536:
             _CONSTANT_UNITARIES.clear()
         _CONSTANT_UNITARIES[key] = unitary

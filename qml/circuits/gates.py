@@ -196,6 +196,25 @@ def batched_unitary(
     return np.einsum("bm,mij->bij", np.exp(1j * phases), np.array([t.matrix for t in terms]))
 
 
+def constant_unitary(kind: str, fields: Mapping) -> np.ndarray:
+    """``[1, d, d]``: the unitary of a gate without symbols, from its Fourier terms
+    with plain floats (no batch dimension to broadcast).
+
+    Example:
+        >>> np.allclose(constant_unitary("Rx", {"r": 0.3})[0], cirq.unitary(cirq.rx(0.3)))
+        True
+    """
+    values = {name: float(expressions.evaluate(fields[name], {})) for name in KIND_PARAMS[kind]}
+    terms = fourier_terms(kind, fields)
+    phases = np.array([float(phase_value(term.phase, values)) for term in terms])
+    return (np.exp(1j * phases)[:, None, None] * _term_matrices(terms)).sum(axis=0)[None]
+
+
+@functools.lru_cache(maxsize=1024)
+def _term_matrices(terms: tuple) -> np.ndarray:
+    return np.array([term.matrix for term in terms])
+
+
 Number = Union[float, np.ndarray]
 Phase = tuple[tuple[tuple[str, ...], float], ...]
 """A gate phase in radians: a sum of ``coefficient * product of parameter values``."""

@@ -3,7 +3,7 @@
 Each distinct program of a batch becomes a table of ops (targets, controls and a
 matrix offset) once, and is cached. Per call, its parameterized blocks are bound for
 all the rows that run it, with numpy, and the whole batch goes to the core
-(``qml._core``) as a handful of flat arrays: rows of different circuits run in one
+(``_qml_core``) as a handful of flat arrays: rows of different circuits run in one
 call, and nothing is traced or compiled per circuit structure. The core releases the
 GIL and runs narrow rows in parallel, one row per thread, and wide rows with every
 thread inside each gate. docs/native-core.md describes the arrays.
@@ -28,7 +28,7 @@ from typing import Optional
 
 import numpy as np
 
-from qml import _core
+import _qml_core as _core  # the compiled core (src/qml_core), which imports nothing from qml
 from qml.circuits import compiler, expressions, gates
 from qml.errors import NonFiniteValueError
 from qml.executors.base import (

@@ -125,7 +125,7 @@ void adjoint(QML_BATCH_ARGS, const In<double>& upstream, const In<qml::cfloat>& 
 
 }  // namespace
 
-NB_MODULE(_core, m) {
+NB_MODULE(_qml_core, m) {
   m.doc() = "qml's compiled state-vector core: batches of programs as flat arrays.";
   m.def("forward", &forward, QML_BATCH_NAMES, "expectations"_a.noconvert(), "states"_a.noconvert(),
         "state_offsets"_a.noconvert(),
