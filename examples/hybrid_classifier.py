@@ -7,8 +7,9 @@ Dense layer turns the point into the angles of a parameterized model circuit
 the quantum layer are exact, from the adjoint method.
 
 Run it with ``bash scripts/example.sh`` (or ``python examples/hybrid_classifier.py``
-in a stack's environment). Use ``--epochs`` and ``--samples`` to change its size and
-``--backend tensorflow`` to simulate with TensorFlow ops instead of qsim.
+in a stack's environment). Use ``--epochs`` and ``--samples`` to change its size, and
+``--backend qsim`` or ``--backend tensorflow`` to simulate with qsim or TensorFlow ops
+instead of qml's native core.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def encode(points: np.ndarray, qubits: list[cirq.GridQubit]):
     return qml.convert_to_tensor(circuits)
 
 
-def build_model(qubits: list[cirq.GridQubit], backend: str = "qsim") -> keras.Model:
+def build_model(qubits: list[cirq.GridQubit], backend: str = "native") -> keras.Model:
     """Dense -> ControlledPQC -> Dense."""
     thetas = sympy.symbols("theta0:6")
     model_circuit = cirq.Circuit(
@@ -86,7 +87,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=400)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--backend", choices=["qsim", "tensorflow"], default="qsim")
+    parser.add_argument("--backend", choices=["native", "qsim", "tensorflow"], default="native")
     args = parser.parse_args()
 
     accuracy, seconds = train(args.backend, args.samples, args.epochs, args.seed)
