@@ -294,7 +294,7 @@ def _compile_parsed(parsed: dict, row: bytes) -> Program:
         qubits = tuple(tuple(q) for q in parsed["qubits"])
         for q in parsed["qubits"]:
             serialize.decode_qubit(q)
-        table = [compile_gate(g) for g in parsed["gates"]]
+        table = compile_gates(parsed["gates"])
         operations = [
             _parse_operation(op, table, len(qubits))
             for moment in parsed["moments"]
@@ -329,6 +329,30 @@ def compile_circuit(circuit: cirq.AbstractCircuit) -> Program:
 
 
 def compile_gate(fields: dict) -> Gate:
+    """Compiles one gate of a circuit's gate table (see :func:`compile_gates`)."""
+    return compile_gates([fields])[0]
+
+
+def compile_gates(table: list) -> list[Gate]:
+    """A circuit's gate table, each gate checked; the unitaries of its gates without
+    symbols are computed together, one numpy product per gate kind.
+
+    Raises:
+        CircuitFormatError: for an unknown kind or a malformed matrix gate.
+    """
+    compiled = [_checked_gate(fields) for fields in table]
+    constant_kinds: dict[str, list[int]] = {}
+    for index, gate in enumerate(compiled):
+        if gate.constant is None and not gate.symbols and gate.kind in gates.KIND_PARAMS:
+            constant_kinds.setdefault(gate.kind, []).append(index)
+    for kind, indices in constant_kinds.items():
+        unitaries = gates.constant_unitaries(kind, [compiled[i].fields for i in indices])
+        for index, unitary in zip(indices, unitaries):
+            compiled[index] = dataclasses.replace(compiled[index], constant=unitary[None])
+    return compiled
+
+
+def _checked_gate(fields: dict) -> Gate:
     kind = fields["g"]
     if kind == "Measure":
         return Gate("Measure", fields, frozenset())
@@ -346,24 +370,7 @@ def compile_gate(fields: dict) -> Gate:
                 f"{gates.MAX_MATRIX_QUBITS}"
             )
         gates.matrix_of(fields)  # validates the shape
-    if symbols:
-        return Gate(kind, fields, symbols)
-    return Gate(kind, fields, symbols, _constant_unitary(kind, fields))
-
-
-_CONSTANT_UNITARIES: dict[str, np.ndarray] = {}
-
-
-def _constant_unitary(kind: str, fields: dict) -> np.ndarray:
-    """The unitary of a gate without symbols, shared by every row that has the gate."""
-    key = json.dumps(fields, sort_keys=True, separators=(",", ":"))
-    unitary = _CONSTANT_UNITARIES.get(key)
-    if unitary is None:
-        unitary = gates.constant_unitary(kind, fields)
-        if len(_CONSTANT_UNITARIES) > 65536:
-            _CONSTANT_UNITARIES.clear()
-        _CONSTANT_UNITARIES[key] = unitary
-    return unitary
+    return Gate(kind, fields, symbols)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-from typing import Mapping, Optional, Union
+from typing import Mapping, Optional, Sequence, Union
 
 import cirq
 import numpy as np
@@ -196,18 +196,23 @@ def batched_unitary(
     return np.einsum("bm,mij->bij", np.exp(1j * phases), np.array([t.matrix for t in terms]))
 
 
-def constant_unitary(kind: str, fields: Mapping) -> np.ndarray:
-    """``[1, d, d]``: the unitary of a gate without symbols, from its Fourier terms
-    with plain floats (no batch dimension to broadcast).
+def constant_unitaries(kind: str, table: list[Mapping]) -> Sequence[np.ndarray]:
+    """The ``[d, d]`` unitaries of gates of one ``kind`` without symbols, from their
+    Fourier terms, all at once.
 
     Example:
-        >>> np.allclose(constant_unitary("Rx", {"r": 0.3})[0], cirq.unitary(cirq.rx(0.3)))
+        >>> u = constant_unitaries("Rx", [{"r": 0.3}, {"r": 1.0}])
+        >>> np.allclose(u[1], cirq.unitary(cirq.rx(1.0)))
         True
     """
-    values = {name: float(expressions.evaluate(fields[name], {})) for name in KIND_PARAMS[kind]}
-    terms = fourier_terms(kind, fields)
-    phases = np.array([float(phase_value(term.phase, values)) for term in terms])
-    return (np.exp(1j * phases)[:, None, None] * _term_matrices(terms)).sum(axis=0)[None]
+    if kind in ("I", "Matrix"):  # one fixed matrix each, of its own size
+        return [fourier_terms(kind, fields)[0].matrix for fields in table]
+    values = {name: np.array([float(expressions.evaluate(fields[name], {})) for fields in table])
+              for name in KIND_PARAMS[kind]}
+    terms = fourier_terms(kind, {})
+    phases = np.stack([np.broadcast_to(phase_value(term.phase, values), (len(table),))
+                       for term in terms], axis=1)
+    return np.einsum("nm,mij->nij", np.exp(1j * phases), _term_matrices(terms))
 
 
 @functools.lru_cache(maxsize=1024)
