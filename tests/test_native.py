@@ -212,7 +212,7 @@ def test_distinct_circuits_keep_memory_bounded():
     gradient, in a fresh process: the call's peak resident memory, over what the
     process held before it (TensorFlow, the Cirq circuits), stays under a budget."""
     script = textwrap.dedent("""
-        import resource, cirq, numpy as np, sympy, tensorflow as tf, qml
+        import gc, os, resource, cirq, numpy as np, sympy, tensorflow as tf, qml
         rng = np.random.default_rng(0)
         qubits = cirq.GridQubit.rect(1, 10)
         theta = sympy.Symbol("theta")
@@ -227,7 +227,6 @@ def test_distinct_circuits_keep_memory_bounded():
                 ops += [cirq.CZ(a, b) for a, b in zip(qubits, qubits[1:])]
             circuits.append(cirq.Circuit(ops))
         values = tf.Variable(rng.uniform(0, 6, (200, 1)).astype(np.float32))
-        import gc, os
         gc.collect()
         with open("/proc/self/statm") as statm:  # resident now, in KiB
             before = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
@@ -237,7 +236,7 @@ def test_distinct_circuits_keep_memory_bounded():
                                            operators=cirq.Z(qubits[0]) * cirq.Z(qubits[1]))
         grad = tape.gradient(out, values)
         assert np.isfinite(grad.numpy()).all() and grad.shape == (200, 1)
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+        print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             timeout=600)
