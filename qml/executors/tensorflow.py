@@ -203,11 +203,6 @@ def _constant_diagonal(gate: compiler.Gate, control_values: tuple[int, ...],
     return entries[index]
 
 
-def structure_key(row_program) -> tuple:
-    """Rows with equal keys run as one group, in one traced function."""
-    return _structure_key(row_program, None)
-
-
 @functools.lru_cache(maxsize=8192)
 def _structure_key(row_program, block_qubits: Optional[int]) -> tuple:
     """Rows with equal keys are simulated together: the same kind of op on the same
