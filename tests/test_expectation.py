@@ -1,5 +1,9 @@
 """Expectation values from every executor, checked against cirq.Simulator."""
 
+import gc
+import weakref
+
+import cachetools
 import cirq
 import numpy as np
 import pytest
@@ -12,8 +16,8 @@ import qml
 from qml.circuits import serialize
 from qml.circuits import compiler
 from qml.executors import tensorflow as tensorflow_executor
-from qml.executors import (CirqExecutor, QsimExecutor, QsimOptions, TensorflowExecutor,
-                           prepare)
+from qml.executors import (CirqExecutor, NativeExecutor, QsimExecutor, QsimOptions,
+                           TensorflowExecutor, prepare)
 
 NAMES = [s.name for s in SYMBOLS]
 
@@ -136,13 +140,40 @@ def test_qsim_executor_builds_no_cirq_circuit_per_row(monkeypatch, rng):
     assert len(added) == 50 * len(program.blocks)  # one qsim gate per fused block per row
 
 
-def test_programs_are_compiled_once_per_distinct_row(rng):
+def test_programs_are_compiled_once_per_distinct_row(rng, monkeypatch):
     circuit = random_circuit(cirq.LineQubit.range(3), 10, rng)
     row = serialize.serialize_circuit(circuit)
-    compiler.compile_row.cache_clear()
+    compiled = []
+    original = compiler._compile_parsed
+    monkeypatch.setattr(compiler, "_compile_parsed",
+                        lambda *args: (compiled.append(1), original(*args))[1])
+    monkeypatch.setattr(compiler, "_PROGRAMS", cachetools.LRUCache(
+        maxsize=compiler.PROGRAM_CACHE_ROW_BYTES, getsizeof=lambda entry: entry[1]))
     prepare([row] * 20, NAMES, random_values(rng, 20), [[b""]] * 20)
-    info = compiler.compile_row.cache_info()
-    assert info.misses == 1 and info.hits == 19
+    assert len(compiled) == 1
+
+
+def test_compiled_programs_and_their_plans_are_freed_past_the_byte_bound(rng, monkeypatch):
+    """Rows beyond the cache's byte budget are evicted, and nothing else (joins, native
+    tables, qsim layouts) keeps their programs alive."""
+    qubits = cirq.LineQubit.range(4)
+    rows = [serialize.serialize_circuit(random_circuit(qubits, 8, rng)) for _ in range(30)]
+    budget = sum(len(r) for r in rows[:10])
+    monkeypatch.setattr(compiler, "_PROGRAMS", cachetools.LRUCache(
+        maxsize=budget, getsizeof=lambda entry: entry[1]))
+    model = serialize.serialize_circuit(random_circuit(qubits, 3, rng))
+    alive = []
+    for row in rows:
+        batch = prepare([row], NAMES, random_values(rng, 1), [[b""]], [model])
+        QsimExecutor().expectation(prepare([row], NAMES, random_values(rng, 1),
+                                           [[serialize.serialize_paulisum(cirq.Z(qubits[0]))]]))
+        NativeExecutor().final_states(batch)
+        alive.append(weakref.ref(compiler.compile_row(row)))
+        del batch
+    gc.collect()
+    assert compiler._PROGRAMS.currsize <= budget
+    assert sum(ref() is not None for ref in alive) == len(compiler._PROGRAMS) - 1  # model
+    assert alive[-1]() is not None and alive[0]() is None
 
 
 def test_gates_are_fused_into_two_qubit_blocks(rng):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 
+import keras
 import numpy as np
 
 from qml.differentiators.base import Differentiator
@@ -26,6 +27,14 @@ from qml.executors.native import NativeExecutor
 from qml.executors.tensorflow import TensorflowExecutor
 
 
+def _no_gradient_circuits(differentiator: Differentiator, *args: object) -> None:
+    raise NotImplementedError(
+        f"{type(differentiator).__name__} differentiates without evaluating circuits, "
+        "so it has no gradient circuits; ParameterShift, LinearCombination, "
+        "ForwardDifference and CentralDifference have them")
+
+
+@keras.saving.register_keras_serializable(package="qml")
 class Adjoint(Differentiator):
     """The vector-Jacobian product of expectations in one backward sweep.
 
@@ -53,6 +62,8 @@ class Adjoint(Differentiator):
             return super().forward(executor, batch)
         return values, dataclasses.replace(batch, kept=kept)
 
+    _row_gradient = _no_gradient_circuits
+
     def differentiate_analytic(
         self, executor: Executor, batch: Batch, upstream: np.ndarray
     ) -> np.ndarray:
@@ -77,6 +88,7 @@ class Adjoint(Differentiator):
         )
 
 
+@keras.saving.register_keras_serializable(package="qml")
 class Autodiff(Differentiator):
     """TensorFlow's own automatic differentiation through the TensorFlow executor.
 
@@ -84,6 +96,8 @@ class Autodiff(Differentiator):
     derivatives of any order (nested ``tf.GradientTape`` s, Hessians), at the memory
     cost of keeping every intermediate state of the forward pass.
     """
+
+    _row_gradient = _no_gradient_circuits
 
     def differentiate_analytic(
         self, executor: Executor, batch: Batch, upstream: np.ndarray

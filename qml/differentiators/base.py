@@ -14,15 +14,15 @@ ones: each shifted batch is estimated as the original was (see
 
 from __future__ import annotations
 
-import abc
 import dataclasses
 from typing import Any
 
 import cirq
+import keras
 import numpy as np
 import tensorflow as tf
 
-from qml.circuits import serialize
+from qml.circuits import compiler, serialize
 from qml.executors.base import Batch, Executor, evaluate, prepare
 
 
@@ -39,7 +39,7 @@ class RowGradient:
     terms: list[list[tuple[int, float]]]
 
 
-class Differentiator(abc.ABC):
+class Differentiator:
     """Base class: turns an upstream gradient into gradients of symbol values."""
 
     def generate_differentiable_op(self, *, sampled_op=None, analytic_op=None):
@@ -104,11 +104,19 @@ class Differentiator(abc.ABC):
         gradient."""
         return evaluate(executor, batch), batch
 
-    @abc.abstractmethod
     def differentiate_analytic(
         self, executor: Executor, batch: Batch, upstream: np.ndarray
     ) -> np.ndarray:
-        """``[batch, n_symbols]`` gradient of ``sum(upstream * expectation(batch))``."""
+        """``[batch, n_symbols]`` gradient of ``sum(upstream * expectation(batch))``.
+
+        By default it is read from :meth:`get_gradient_circuits`, TFQ's contract: a
+        subclass that implements only that method differentiates exact, sampled and
+        noisy expectations. The built-in differentiators override this method.
+
+        Raises:
+            NotImplementedError: if the subclass implements neither method.
+        """
+        return self._differentiate_from_gradient_circuits(executor, batch, upstream)
 
     def differentiate_sampled(
         self, executor: Executor, batch: Batch, upstream: np.ndarray
@@ -167,6 +175,48 @@ class Differentiator(abc.ABC):
                   (tf.int32, 3)]
         return tuple(ops._numpy_call(run, [programs, names, values], dtypes))
 
+    def _differentiate_from_gradient_circuits(
+        self, executor: Executor, batch: Batch, upstream: np.ndarray
+    ) -> np.ndarray:
+        """The gradient as the weighted sum, over :meth:`get_gradient_circuits`, of
+        each circuit's expectations times ``upstream``, all circuits evaluated in one
+        batch estimated as ``batch`` is."""
+        size, num_symbols = batch.symbol_values.shape
+        if size == 0 or num_symbols == 0:
+            return np.zeros((size, num_symbols), np.float32)
+        rows = np.array([compiler.row_of(p) for p in batch.programs], dtype=object)
+        outputs = self.get_gradient_circuits(
+            tf.constant(rows, tf.string), tf.constant(batch.symbol_names, tf.string),
+            tf.constant(batch.symbol_values, tf.float32))
+        programs, names, values, weights, mapper = (
+            np.asarray(tf.convert_to_tensor(t)) for t in outputs)
+        copies = programs.shape[1] if programs.ndim == 2 else -1
+        if (programs.shape[:1] != (size,) or copies < 0 or values.shape[:2] != (size, copies)
+                or weights.shape[:2] != (size, num_symbols) or mapper.shape != weights.shape):
+            raise ValueError(
+                f"{type(self).__name__}.get_gradient_circuits returned programs "
+                f"{programs.shape}, symbol values {values.shape}, weights {weights.shape} "
+                f"and mapper {mapper.shape}; expected [{size}, m], [{size}, m, n'], "
+                f"[{size}, {num_symbols}, k] and the same for mapper")
+        if copies == 0:
+            return np.zeros((size, num_symbols), np.float32)
+        if mapper.size and (mapper.min() < 0 or mapper.max() >= copies):
+            raise ValueError(f"{type(self).__name__}.get_gradient_circuits returned a "
+                             f"batch_mapper index outside [0, {copies})")
+        shifted = prepare(
+            list(programs.reshape(-1)),
+            [n.decode() if isinstance(n, bytes) else str(n) for n in names],
+            values.reshape(size * copies, -1).astype(np.float32),
+            [ops for ops in batch.operators for _ in range(copies)])
+        shifted = dataclasses.replace(
+            shifted, sampled=batch.sampled, seed=batch.seed,
+            repetitions=None if batch.repetitions is None
+            else np.repeat(batch.repetitions, copies, axis=0))
+        expectations = evaluate(executor, shifted).reshape(size, copies, -1)
+        per_circuit = np.einsum("rco,ro->rc", expectations.astype(np.float64), upstream)
+        picked = np.take_along_axis(per_circuit[:, None, :], mapper.astype(np.int64), axis=2)
+        return np.einsum("rsk,rsk->rs", weights.astype(np.float64), picked).astype(np.float32)
+
     def _pack_gradient_circuits(self, rows: list[bytes], names: list[str],
                                 values: np.ndarray) -> tuple[np.ndarray, ...]:
         new_names = self._gradient_symbol_names(tuple(names))
@@ -197,10 +247,20 @@ class Differentiator(abc.ABC):
                       values: np.ndarray) -> RowGradient:
         """The gradient circuits of one serialized circuit at float64 ``values``."""
         raise NotImplementedError(
-            f"{type(self).__name__} does not compute gradients from circuits, so it has "
-            "no gradient circuits; ParameterShift, LinearCombination, ForwardDifference "
-            "and CentralDifference do"
+            f"{type(self).__name__} implements neither get_gradient_circuits nor "
+            "differentiate_analytic; a custom differentiator implements one of them"
         )
 
     def get_config(self) -> dict:
+        """The constructor arguments, for Keras serialization (``model.save``)."""
         return {}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Differentiator":
+        """Rebuilds a differentiator from :meth:`get_config`.
+
+        A custom differentiator saves and loads in a ``.keras`` file when its class
+        is registered with ``@keras.saving.register_keras_serializable()``, as any
+        custom Keras object is.
+        """
+        return cls(**config)

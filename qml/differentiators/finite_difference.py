@@ -13,12 +13,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
+import keras
 import numpy as np
 
 from qml.differentiators.base import Differentiator, RowGradient
 from qml.executors.base import Batch, Executor, evaluate
 
 
+@keras.saving.register_keras_serializable(package="qml")
 class LinearCombination(Differentiator):
     """Differentiates with ``sum_i weights[i] * f(value + perturbations[i])``.
 
@@ -136,6 +138,7 @@ def _check_grid(error_order: object, grid_spacing: object, even: bool) -> _GridO
     return _GridOptions(error_order, float(grid_spacing))
 
 
+@keras.saving.register_keras_serializable(package="qml")
 class ForwardDifference(LinearCombination):
     """Forward finite differences of the given error order.
 
@@ -161,6 +164,7 @@ class ForwardDifference(LinearCombination):
         return {"error_order": self.error_order, "grid_spacing": self.grid_spacing}
 
 
+@keras.saving.register_keras_serializable(package="qml")
 class CentralDifference(LinearCombination):
     """Central finite differences of the given (even) error order.
 

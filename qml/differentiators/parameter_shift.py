@@ -27,6 +27,7 @@ import functools
 import json
 from typing import Optional
 
+import keras
 import numpy as np
 import sympy
 
@@ -51,6 +52,7 @@ class _Occurrence:
     coefficients: tuple[float, ...]
 
 
+@keras.saving.register_keras_serializable(package="qml")
 class ParameterShift(Differentiator):
     """Exact gradients from shifted evaluations of each parameterized gate parameter.
 
@@ -193,7 +195,7 @@ def _tree(row_program, occurrence: _Occurrence) -> expressions.Tree:
     return _step(row_program, occurrence).gate.fields[occurrence.name]
 
 
-@functools.lru_cache(maxsize=4096)
+@compiler.cached_on_program
 def _occurrences(row_program) -> tuple[_Occurrence, ...]:
     """Every parameter of every gate that depends on a symbol, with its shift rule."""
     found = []
@@ -271,7 +273,7 @@ def shift_rule(frequencies: tuple[float, ...]) -> tuple[tuple[float, ...], tuple
     return tuple(float(x) for x in shifts), tuple(float(x) for x in coefficients)
 
 
-@functools.lru_cache(maxsize=65536)
+@compiler.cached_on_program
 def _shifted(row_program, occurrence: _Occurrence):
     """``row_program`` with one gate parameter offset by the shift symbol."""
     segment = row_program.segments[occurrence.segment]
@@ -285,7 +287,7 @@ def _shifted(row_program, occurrence: _Occurrence):
                            row_program.symbols | {SHIFT_SYMBOL})
 
 
-@functools.lru_cache(maxsize=65536)
+@compiler.cached_on_program
 def _shifted_program(program: compiler.Program, block_index: int, step_index: int,
                      name: str) -> compiler.Program:
     block = program.blocks[block_index]

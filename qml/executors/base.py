@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import os
 from typing import Any, Optional, Sequence, Union
 
@@ -246,9 +247,6 @@ def prepare(
     return Batch(programs, symbol_names, values, operators)
 
 
-_OPERATOR_CACHE: dict[tuple, tuple] = {}
-
-
 def operator_qubits(program: Union[compiler.Program, compiler.Joined], row: bytes,
                     index: int = 0) -> tuple:
     """Terms of operator ``row`` as ``(coefficient, ((pauli, position), ...))``.
@@ -258,29 +256,25 @@ def operator_qubits(program: Union[compiler.Program, compiler.Joined], row: byte
     Raises:
         QubitMismatchError: if the operator acts on a qubit that the circuit lacks.
     """
-    key = (program.qubits, row)
-    cached = _OPERATOR_CACHE.get(key)
-    if cached is not None:
-        return cached
-    position = {q: i for i, q in enumerate(program.qubits)}
-    terms = []
-    for coefficient, paulis in serialize.parse_paulisum_terms(row) if row else []:
-        entries = []
-        for pauli, qubit in paulis:
-            key_q = tuple(qubit)
-            if key_q not in position:
+    terms = _placed_terms(program.qubits, row)
+    for _, paulis in terms:
+        for pauli, position in paulis:
+            if not isinstance(position, int):
                 raise QubitMismatchError(
-                    f"operators[{index}] acts on qubit "
-                    f"{serialize.decode_qubit(qubit)}, which circuit {index} does not "
-                    f"have; its qubits are {program.cirq_qubits()}"
-                )
-            entries.append((pauli, position[key_q]))
-        terms.append((coefficient, tuple(entries)))
-    result = tuple(terms)
-    if len(_OPERATOR_CACHE) > 65536:
-        _OPERATOR_CACHE.clear()
-    _OPERATOR_CACHE[key] = result
-    return result
+                    f"operators[{index}] acts on qubit {serialize.decode_qubit(position)}, "
+                    f"which circuit {index} does not have; its qubits are "
+                    f"{program.cirq_qubits()}")
+    return terms
+
+
+@functools.lru_cache(maxsize=65536)
+def _placed_terms(qubits: tuple, row: bytes) -> tuple:
+    """``operator_qubits`` with a missing qubit's JSON form in place of its position."""
+    position = {q: i for i, q in enumerate(qubits)}
+    return tuple(
+        (coefficient, tuple((pauli, position.get(tuple(qubit), qubit))
+                            for pauli, qubit in paulis))
+        for coefficient, paulis in (serialize.parse_paulisum_terms(row) if row else []))
 
 
 def check_memory(num_qubits: int, bytes_per_amplitude: int = 8, copies: int = 3) -> None:

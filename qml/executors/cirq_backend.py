@@ -21,12 +21,11 @@ Example:
 
 from __future__ import annotations
 
-import functools
 
 import cirq
 import numpy as np
 
-from qml.circuits import serialize
+from qml.circuits import compiler, serialize
 from qml.executors.base import Batch, Executor, fill_padding
 
 
@@ -109,7 +108,7 @@ def _resolver(batch: Batch, index: int) -> dict[str, float]:
             for k, name in enumerate(batch.symbol_names)}
 
 
-@functools.lru_cache(maxsize=1024)
+@compiler.cached_on_program
 def _circuit_of(row_program) -> cirq.Circuit:
     """The Cirq circuit of a row's programs, with identities on idle qubits."""
     qubits = row_program.cirq_qubits()

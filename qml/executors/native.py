@@ -23,7 +23,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Optional
 
 import numpy as np
@@ -119,7 +118,7 @@ def _parameter_values(gate: compiler.Gate, columns: dict) -> dict:
                 for p in gates.KIND_PARAMS[gate.kind]}
 
 
-@functools.lru_cache(maxsize=8192)
+@compiler.cached_on_program
 def _table(program: compiler.Program) -> _Table:
     ops, qubits, terms, pool, plan = [], [], [], [], []
     size = num_phases = 0
@@ -171,7 +170,7 @@ def _table(program: compiler.Program) -> _Table:
     )
 
 
-@functools.lru_cache(maxsize=4096)
+@compiler.cached_on_program
 def _operator_terms(row_program, operator_row: tuple[bytes, ...]) -> tuple[np.ndarray, ...]:
     """Per operator its term count; then every term's (x, z) masks and coefficient
     times ``i**(number of Ys)``, in index bits of the row's register."""

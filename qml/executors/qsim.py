@@ -251,7 +251,7 @@ def _flat_unitaries(program: compiler.Program, columns: dict) -> list:
     return flats
 
 
-@functools.lru_cache(maxsize=8192)
+@compiler.cached_on_program
 def _constant_flats(program: compiler.Program) -> tuple:
     """Each constant block's flat unitary, computed once per program; None elsewhere."""
     return tuple(None if block.constant is None else _interleaved(block.constant)[0].tolist()
@@ -272,7 +272,7 @@ _NATIVE_KINDS = {kind: getattr(qsim, f"k{cls.__name__}")
 Layout = tuple[Optional[tuple], list[int], list[int], list[int]]
 
 
-@functools.lru_cache(maxsize=8192)
+@compiler.cached_on_program
 def _qsim_layout(segment: compiler.Segment, num_qubits: int) -> list[Layout]:
     """Per block: native (kind, params) or None, and its qsim qubit indices.
 
@@ -301,7 +301,7 @@ def _qsim_layout(segment: compiler.Segment, num_qubits: int) -> list[Layout]:
 NoiseLayout = tuple[tuple[int, list[int], list], ...]
 
 
-@functools.lru_cache(maxsize=8192)
+@compiler.cached_on_program
 def _qsim_noise(segment: compiler.Segment, num_qubits: int) -> NoiseLayout:
     """Per channel: its position among the blocks, qsim qubits, and qsim's Kraus data.
 
@@ -377,7 +377,7 @@ def _bits(values: np.ndarray, num_qubits: int) -> np.ndarray:
     return ((values[:, None] >> shifts) & np.uint64(1)).astype(np.int8)
 
 
-@functools.lru_cache(maxsize=4096)
+@compiler.cached_on_program
 def _term_opsums(program, operator: bytes) -> tuple[tuple[tuple, float], ...]:
     """Each non-identity Pauli term of ``operator`` as ``(qsim opsum, coefficient)``.
 
@@ -402,14 +402,14 @@ def _identity_part(program, operator: bytes) -> float:
                      if not paulis)) if operator else 0.0
 
 
-_OPSUM_CACHE: dict[tuple, list] = {}
-
-
 def _opsums(program, operator_row: tuple[bytes, ...]) -> list:
-    key = (program.qubits, operator_row)
-    cached = _OPSUM_CACHE.get(key)
-    if cached is not None:
-        return cached
+    return _opsums_on(program.qubits, operator_row)
+
+
+@functools.lru_cache(maxsize=4096)
+def _opsums_on(qubits: tuple, operator_row: tuple[bytes, ...]) -> list:
+    """Per operator, its qsim opsum on ``qubits`` and how many qubits it acts on."""
+    program = compiler.Program(qubits, (), frozenset())
     last = program.num_qubits - 1
     opsums = []
     for row in operator_row:
@@ -422,7 +422,4 @@ def _opsums(program, operator_row: tuple[bytes, ...]) -> list:
                 used.add(position)
             opsum.append(opstring)
         opsums.append((opsum, len(used)))
-    if len(_OPSUM_CACHE) > 4096:
-        _OPSUM_CACHE.clear()
-    _OPSUM_CACHE[key] = opsums
     return opsums

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import functools
 import itertools
 from typing import Optional, Sequence
 
@@ -89,7 +88,7 @@ class _Placed:
         return self.diagonal if self.diagonal is not None else self.block.controlled_constant
 
 
-@functools.lru_cache(maxsize=8192)
+@compiler.cached_on_program
 def _placed_blocks(row_program, block_qubits: Optional[int]) -> tuple[_Placed, ...]:
     """The row's ops: two-qubit blocks (2), single-qubit runs and combined diagonals
     (1), or whichever :func:`plan_cost` finds cheaper (None)."""
@@ -101,7 +100,7 @@ def _placed_blocks(row_program, block_qubits: Optional[int]) -> tuple[_Placed, .
     return plans[block_qubits]
 
 
-@functools.lru_cache(maxsize=8192)
+@compiler.cached_on_program
 def _segment_plan(program: compiler.Program, positions: tuple[int, ...], num_qubits: int,
                   block_qubits: int) -> tuple[_Placed, ...]:
     """One segment's ops on the register; cached per program, so that rows sharing a
@@ -203,7 +202,7 @@ def _constant_diagonal(gate: compiler.Gate, control_values: tuple[int, ...],
     return entries[index]
 
 
-@functools.lru_cache(maxsize=8192)
+@compiler.cached_on_program
 def _structure_key(row_program, block_qubits: Optional[int]) -> tuple:
     """Rows with equal keys are simulated together: the same kind of op on the same
     qubits, and the same parameterized blocks (their matrices then come from one

@@ -10,7 +10,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import qml.differentiators as differentiators_module
 from qml.circuits import serialize
 from qml.differentiators import Differentiator
 from qml.executors import Executor, get_executor
@@ -84,20 +83,28 @@ def _circuit_arguments(inputs: Any, symbol_names: Any, symbol_values: Any,
 
 
 def serialize_differentiator(differentiator: Optional[Differentiator]) -> Optional[dict]:
+    """A differentiator's Keras config, or None."""
     if differentiator is None:
         return None
-    return {"class_name": type(differentiator).__name__, "config": differentiator.get_config()}
+    return keras.saving.serialize_keras_object(differentiator)
 
 
 def deserialize_differentiator(config: Any) -> Differentiator:
-    """Rebuilds a differentiator from its config, looked up by name among qml's."""
-    if not isinstance(config, dict) or config.get("class_name") not in \
-            differentiators_module.__all__:
+    """Rebuilds a differentiator from its Keras config: one of qml's, or a custom class
+    registered with ``@keras.saving.register_keras_serializable()``.
+
+    Raises:
+        TypeError: if ``config`` does not describe a registered differentiator.
+    """
+    if not isinstance(config, dict):
         raise TypeError(
-            f"differentiator must be a qml.differentiators.Differentiator, got {config!r}"
-        )
-    cls = getattr(differentiators_module, config["class_name"])
-    return cls(**config.get("config", {}))
+            f"differentiator must be a qml.differentiators.Differentiator, got {config!r}")
+    differentiator = keras.saving.deserialize_keras_object(config)
+    if not isinstance(differentiator, Differentiator):
+        raise TypeError(
+            f"differentiator config {config!r} describes {differentiator!r}, not a "
+            "qml.differentiators.Differentiator")
+    return differentiator
 
 
 @keras.saving.register_keras_serializable(package="qml")
