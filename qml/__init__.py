@@ -26,15 +26,25 @@ from qml.layers.ops import (  # noqa: E402
     get_state_op,
     get_unitary_op,
 )
+from qml.utility_ops import (  # noqa: E402
+    append_circuit,
+    get_quantum_concurrent_op_mode,
+    padded_to_ragged,
+    padded_to_ragged2d,
+    resolve_parameters,
+    set_quantum_concurrent_op_mode,
+)
 
 __version__ = "0.1.0"
 __all__ = [
+    "append_circuit",
     "convert_to_tensor",
     "differentiators",
     "errors",
     "executors",
     "from_tensor",
     "get_expectation_op",
+    "get_quantum_concurrent_op_mode",
     "get_sampled_expectation_op",
     "get_sampling_op",
     "get_state_op",
@@ -42,5 +52,9 @@ __all__ = [
     "layers",
     "math",
     "noise",
+    "padded_to_ragged",
+    "padded_to_ragged2d",
+    "resolve_parameters",
+    "set_quantum_concurrent_op_mode",
     "util",
 ]

@@ -341,8 +341,16 @@ class ExpectationOp:
                            as_symbol_names(symbol_names), values, operators)
 
 
-def get_expectation_op(backend: Any = None) -> ExpectationOp:
+def _check_concurrent(quantum_concurrent: Any) -> None:
+    if not isinstance(quantum_concurrent, bool):
+        raise TypeError(f"quantum_concurrent must be a bool, got {quantum_concurrent!r}")
+
+
+def get_expectation_op(backend: Any = None, *, quantum_concurrent: bool = True
+                       ) -> ExpectationOp:
     """TFQ's ``get_expectation_op``: an expectation op on the given backend.
+    ``quantum_concurrent`` is accepted and changes nothing (see
+    :func:`qml.set_quantum_concurrent_op_mode`).
 
     Example:
         >>> import cirq
@@ -351,6 +359,7 @@ def get_expectation_op(backend: Any = None) -> ExpectationOp:
         >>> op([cirq.Circuit(cirq.X(q))], [], tf.zeros([1, 0]), [[cirq.Z(q)]]).numpy()
         array([[-1.]], dtype=float32)
     """
+    _check_concurrent(quantum_concurrent)
     from qml.executors import get_executor
 
     return ExpectationOp(get_executor(backend), None)
@@ -384,9 +393,10 @@ class SampledExpectationOp:
                            seed=draw_seed(self.seed))
 
 
-def get_sampled_expectation_op(backend: Any = None, *, seed: Optional[int] = None
-                               ) -> SampledExpectationOp:
+def get_sampled_expectation_op(backend: Any = None, *, seed: Optional[int] = None,
+                               quantum_concurrent: bool = True) -> SampledExpectationOp:
     """TFQ's ``get_sampled_expectation_op``: expectations estimated from shots.
+    ``quantum_concurrent`` is accepted and changes nothing.
 
     Example:
         >>> import cirq
@@ -395,14 +405,17 @@ def get_sampled_expectation_op(backend: Any = None, *, seed: Optional[int] = Non
         >>> op([cirq.Circuit(cirq.X(q))], [], tf.zeros([1, 0]), [[cirq.Z(q)]], [[100]]).numpy()
         array([[-1.]], dtype=float32)
     """
+    _check_concurrent(quantum_concurrent)
     from qml.executors import get_executor
 
     return SampledExpectationOp(get_executor(backend), None, seed)
 
 
-def get_sampling_op(backend: Any = None, *, seed: Optional[int] = None):
+def get_sampling_op(backend: Any = None, *, seed: Optional[int] = None,
+                    quantum_concurrent: bool = True):
     """TFQ's ``get_sampling_op``: ``op(programs, symbol_names, symbol_values,
     num_samples)`` returning a ragged ``int8 [batch, num_samples, n_qubits]``.
+    ``quantum_concurrent`` is accepted and changes nothing.
 
     Example:
         >>> import cirq
@@ -411,6 +424,7 @@ def get_sampling_op(backend: Any = None, *, seed: Optional[int] = None):
         ...                         [2]).to_list()
         [[[1], [1]]]
     """
+    _check_concurrent(quantum_concurrent)
     from qml.executors import get_executor
 
     executor = get_executor(backend)
@@ -425,9 +439,10 @@ def get_sampling_op(backend: Any = None, *, seed: Optional[int] = None):
     return sampling_op
 
 
-def get_state_op(backend: Any = None):
+def get_state_op(backend: Any = None, *, quantum_concurrent: bool = True):
     """TFQ's ``get_state_op``: ``op(programs, symbol_names, symbol_values)`` returning
-    a ragged ``complex64 [batch, 2**n_qubits]``.
+    a ragged ``complex64 [batch, 2**n_qubits]``. ``quantum_concurrent`` is accepted and
+    changes nothing.
 
     Example:
         >>> import cirq
@@ -436,6 +451,7 @@ def get_state_op(backend: Any = None):
         >>> np.round(np.abs(state.to_tensor().numpy()) ** 2, 3)
         array([[0., 1.]], dtype=float32)
     """
+    _check_concurrent(quantum_concurrent)
     from qml.executors import get_executor
 
     executor = get_executor(backend)
@@ -447,9 +463,10 @@ def get_state_op(backend: Any = None):
     return state_op
 
 
-def get_unitary_op():
+def get_unitary_op(*, quantum_concurrent: bool = True):
     """TFQ's ``get_unitary_op``: ``op(programs, symbol_names, symbol_values)``
-    returning a ragged ``complex64 [batch, 2**n, 2**n]``.
+    returning a ragged ``complex64 [batch, 2**n, 2**n]``. ``quantum_concurrent`` is
+    accepted and changes nothing.
 
     Example:
         >>> import cirq
@@ -457,6 +474,8 @@ def get_unitary_op():
         >>> get_unitary_op()([cirq.Circuit(cirq.X(q))], [], tf.zeros([1, 0])).to_list()
         [[[0j, (1+0j)], [(1+0j), 0j]]]
     """
+    _check_concurrent(quantum_concurrent)
+
     def unitary_op(programs: Any, symbol_names: Any, symbol_values: Any) -> tf.RaggedTensor:
         return unitaries(as_circuit_tensor(programs, "programs"),
                          as_symbol_names(symbol_names), as_symbol_values(symbol_values))

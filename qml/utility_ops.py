@@ -1,0 +1,148 @@
+"""TFQ's utility ops on circuit tensors: appending circuits, resolving symbols,
+unpadding ragged outputs, and the concurrent-op mode.
+
+Example:
+    >>> import cirq
+    >>> q = cirq.GridQubit(0, 0)
+    >>> joined = append_circuit(convert_to_tensor([cirq.Circuit(cirq.H(q))]),
+    ...                         convert_to_tensor([cirq.Circuit(cirq.X(q))]))
+    >>> print(from_tensor(joined)[0])
+    (0, 0): ───H───X───
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cirq
+import numpy as np
+import tensorflow as tf
+
+from qml.circuits import serialize
+from qml.circuits.serialize import convert_to_tensor, from_tensor  # noqa: F401 (examples)
+from qml.errors import BatchSizeError
+from qml.layers import ops
+
+__all__ = [
+    "append_circuit",
+    "get_quantum_concurrent_op_mode",
+    "padded_to_ragged",
+    "padded_to_ragged2d",
+    "resolve_parameters",
+    "set_quantum_concurrent_op_mode",
+]
+
+_concurrent_op_mode = True
+
+
+def _string_op(function, inputs: list[tf.Tensor], shape: tf.TensorShape) -> tf.Tensor:
+    """``function`` on numpy values, returning a ``tf.string`` tensor: directly when
+    eager (errors keep their types), else as a ``tf.numpy_function``."""
+    if tf.executing_eagerly():
+        return tf.constant(function(*(t.numpy() for t in inputs)), tf.string)
+    out = tf.numpy_function(function, inputs, tf.string, stateful=False)
+    out.set_shape(shape)
+    return out
+
+
+def append_circuit(programs: Any, programs_to_append: Any) -> tf.Tensor:
+    """``tf.string [batch]``: each circuit of ``programs`` followed by its row of
+    ``programs_to_append``. The moments of the appended circuit follow the first's.
+
+    Raises:
+        BatchSizeError: if the two have different lengths.
+    """
+    first = ops.as_circuit_tensor(programs, "programs")
+    second = ops.as_circuit_tensor(programs_to_append, "programs_to_append")
+
+    def join(rows: np.ndarray, extra: np.ndarray) -> np.ndarray:
+        if len(rows) != len(extra):
+            raise BatchSizeError(
+                f"programs_to_append has {len(extra)} circuits for {len(rows)} programs")
+        return np.array([serialize.join_rows(bytes(a), bytes(b))
+                         for a, b in zip(rows, extra)], dtype=object).reshape(len(rows))
+
+    return _string_op(join, [first, second], first.shape)
+
+
+def resolve_parameters(programs: Any, symbol_names: Any, symbol_values: Any) -> tf.Tensor:
+    """``tf.string [batch]``: ``programs`` with the symbols in ``symbol_names`` replaced
+    by their row of ``symbol_values``; other symbols stay.
+
+    Example:
+        >>> import cirq, sympy
+        >>> q = cirq.GridQubit(0, 0)
+        >>> tensor = convert_to_tensor([cirq.Circuit(cirq.H(q) ** sympy.Symbol("a"))])
+        >>> print(from_tensor(resolve_parameters(tensor, ["a"], [[0.5]]))[0])
+        (0, 0): ───H^0.5───
+    """
+    circuits = ops.as_circuit_tensor(programs, "programs")
+    names = ops.as_symbol_names(symbol_names)
+    values = ops.as_symbol_values(symbol_values)
+
+    def resolve(rows: np.ndarray, names: np.ndarray, values: np.ndarray) -> np.ndarray:
+        if values.shape != (len(rows), len(names)):
+            raise BatchSizeError(
+                f"symbol_values has shape {values.shape}; expected ({len(rows)}, "
+                f"{len(names)}) for {len(rows)} programs and {len(names)} symbol names")
+        decoded = [n.decode() for n in names]
+        out = []
+        for row, row_values in zip(rows, values.astype(np.float64)):
+            circuit = serialize.deserialize_circuit(bytes(row))
+            resolver = cirq.ParamResolver(dict(zip(decoded, map(float, row_values))))
+            out.append(serialize.serialize_circuit(cirq.resolve_parameters(circuit, resolver)))
+        return np.array(out, dtype=object).reshape(len(rows))
+
+    return _string_op(resolve, [circuits, names, values], circuits.shape)
+
+
+def padded_to_ragged(masked_state: Any) -> tf.RaggedTensor:
+    """A ``[batch, dim]`` tensor padded with -2 (as ``State`` pads narrower rows) as a
+    ragged tensor without the padding. Amplitudes never exceed 1 in magnitude.
+
+    Example:
+        >>> padded_to_ragged(tf.constant([[1.0, 0.0], [0.5, -2.0]])).to_list()
+        [[1.0, 0.0], [0.5]]
+    """
+    tensor = masked_state if isinstance(masked_state, tf.RaggedTensor) \
+        else tf.convert_to_tensor(masked_state)
+    keep = tf.abs(tf.cast(tensor, tf.float32)) < 1.1
+    return tf.ragged.boolean_mask(tensor, keep)
+
+
+def padded_to_ragged2d(masked_state: Any) -> tf.RaggedTensor:
+    """A ``[batch, dim, dim]`` tensor padded with -2 (as ``Unitary`` pads narrower
+    rows) as a ragged tensor with ragged rows and columns.
+
+    Example:
+        >>> padded = tf.constant([[[1.0, -2.0], [-2.0, -2.0]]])
+        >>> padded_to_ragged2d(padded).to_list()
+        [[[1.0]]]
+    """
+    tensor = tf.convert_to_tensor(masked_state)
+    real_rows = tf.abs(tf.cast(tensor[:, :, 0], tf.float32)) < 1.1
+    return padded_to_ragged(tf.ragged.boolean_mask(tensor, real_rows))
+
+
+def set_quantum_concurrent_op_mode(mode: bool) -> None:
+    """Accepted for TFQ's sake. TFQ uses it to keep circuit ops from running in
+    parallel with each other; qml's simulation already runs outside the GIL on every
+    core, one op at a time, so the mode changes nothing.
+
+    Raises:
+        TypeError: if ``mode`` is not a bool.
+    """
+    global _concurrent_op_mode
+    if not isinstance(mode, bool):
+        raise TypeError(f"mode must be a bool, got {mode!r}")
+    _concurrent_op_mode = mode
+
+
+def get_quantum_concurrent_op_mode() -> bool:
+    """The mode last set by :func:`set_quantum_concurrent_op_mode` (True at first).
+
+    Example:
+        >>> get_quantum_concurrent_op_mode()
+        True
+    """
+    return _concurrent_op_mode
