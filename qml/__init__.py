@@ -17,7 +17,16 @@ if _keras.backend.backend() != "tensorflow":  # pragma: no cover
         f"{_keras.backend.backend()!r}; set KERAS_BACKEND=tensorflow"
     )
 
-from qml import differentiators, errors, executors, layers, math, noise, util  # noqa: E402
+from qml import (  # noqa: E402
+    differentiators,
+    errors,
+    executors,
+    layers,
+    math,
+    noise,
+    optimizers,
+    util,
+)
 from qml.circuits.serialize import convert_to_tensor, from_tensor  # noqa: E402
 from qml.layers.ops import (  # noqa: E402
     get_expectation_op,
@@ -52,6 +61,7 @@ __all__ = [
     "layers",
     "math",
     "noise",
+    "optimizers",
     "padded_to_ragged",
     "padded_to_ragged2d",
     "resolve_parameters",
