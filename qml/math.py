@@ -1,4 +1,5 @@
-"""Inner products and fidelities of circuit states, differentiable in symbol values.
+"""Inner products and fidelities of circuit states, differentiable in symbol values;
+and matrix-product-state simulation of 1-D circuits.
 
 As TFQ's ``tfq.math``: ``inner_product`` returns ``<psi(programs[i]) | other[i][j]>``
 and ``fidelity`` its squared magnitude. The states of ``programs`` are simulated with
@@ -24,7 +25,9 @@ import tensorflow as tf
 
 from qml.circuits import compiler, serialize
 from qml.errors import BatchSizeError, QubitMismatchError
+from qml.differentiators.parameter_shift import ParameterShift
 from qml.executors.base import Batch, prepare
+from qml.executors.mps import MpsExecutor
 from qml.executors.qsim import QsimExecutor
 from qml.executors.tensorflow import TensorflowExecutor
 from qml.layers import ops
@@ -115,3 +118,71 @@ def _reference_states(programs, other_rows: np.ndarray) -> list[np.ndarray]:
                   ((),) * len(joined))
     states = _REFERENCE.final_states(batch)
     return [np.stack(states[i * count:(i + 1) * count]) for i in range(len(programs))]
+
+
+def mps_1d_expectation(programs: Any, symbol_names: Any, symbol_values: Any,
+                       pauli_sums: Any, bond_dim: int = 4) -> tf.Tensor:
+    """``float32 [batch, n_ops]`` expectations of 1-D circuits simulated as matrix
+    product states of at most ``bond_dim`` (see :mod:`qml.executors.mps`).
+
+    Every gate must act on one qubit or on two neighbours in the circuit's sorted
+    qubit order. The values are exact when ``bond_dim`` reaches ``2**(n/2)``.
+    Gradients come from parameter shifts of these values.
+
+    Raises:
+        UnsupportedGateError: for a gate on qubits that are not neighbours, or a
+            noise channel.
+        ValueError: if ``bond_dim`` is not an int >= 1.
+
+    Example:
+        >>> import cirq
+        >>> q = cirq.LineQubit.range(2)
+        >>> bell = cirq.Circuit(cirq.H(q[0]), cirq.CNOT(*q))
+        >>> mps_1d_expectation([bell], [], tf.zeros([1, 0]),
+        ...                    [[cirq.Z(q[0]) * cirq.Z(q[1])]]).numpy()
+        array([[1.]], dtype=float32)
+    """
+    executor = MpsExecutor(bond_dim)
+    return ops.ExpectationOp(executor, ParameterShift())(
+        programs, symbol_names, symbol_values, pauli_sums)
+
+
+def mps_1d_sample(programs: Any, symbol_names: Any, symbol_values: Any, num_samples: Any,
+                  bond_dim: int = 4) -> tf.RaggedTensor:
+    """Bitstrings measured on 1-D circuits simulated as matrix product states: a
+    ragged ``int8 [batch, num_samples, n_qubits]``, as ``qml.get_sampling_op`` gives.
+
+    Raises:
+        UnsupportedGateError: as :func:`mps_1d_expectation`.
+
+    Example:
+        >>> import cirq
+        >>> q = cirq.LineQubit.range(2)
+        >>> bits = mps_1d_sample([cirq.Circuit(cirq.X(q[0]), cirq.CNOT(*q))], [],
+        ...                      tf.zeros([1, 0]), [3])
+        >>> bits.to_list()
+        [[[1, 1], [1, 1], [1, 1]]]
+    """
+    return ops.get_sampling_op(MpsExecutor(bond_dim))(
+        programs, symbol_names, symbol_values, num_samples)
+
+
+def mps_1d_sampled_expectation(programs: Any, symbol_names: Any, symbol_values: Any,
+                               pauli_sums: Any, num_samples: Any,
+                               bond_dim: int = 4) -> tf.Tensor:
+    """``float32 [batch, n_ops]`` expectations estimated from ``num_samples[i][j]``
+    shots per term, on 1-D circuits simulated as matrix product states.
+
+    Raises:
+        UnsupportedGateError: as :func:`mps_1d_expectation`.
+
+    Example:
+        >>> import cirq
+        >>> q = cirq.LineQubit.range(2)
+        >>> mps_1d_sampled_expectation([cirq.Circuit(cirq.X(q[0]))], [], tf.zeros([1, 0]),
+        ...                            [[cirq.Z(q[0])]], [[10]]).numpy()
+        array([[-1.]], dtype=float32)
+    """
+    executor = MpsExecutor(bond_dim)
+    return ops.SampledExpectationOp(executor, ParameterShift())(
+        programs, symbol_names, symbol_values, pauli_sums, num_samples)

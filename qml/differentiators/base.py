@@ -207,7 +207,8 @@ class Differentiator:
             list(programs.reshape(-1)),
             [n.decode() if isinstance(n, bytes) else str(n) for n in names],
             values.reshape(size * copies, -1).astype(np.float32),
-            [ops for ops in batch.operators for _ in range(copies)])
+            [ops for ops in batch.operators for _ in range(copies)],
+            state_vectors=executor.simulates_state_vectors)
         shifted = dataclasses.replace(
             shifted, sampled=batch.sampled, seed=batch.seed,
             repetitions=None if batch.repetitions is None

@@ -101,6 +101,8 @@ class Executor(abc.ABC):
     """
 
     name: str = "executor"
+    #: Whether it holds each row's full state vector, whose size bounds the qubits.
+    simulates_state_vectors: bool = True
 
     @abc.abstractmethod
     def expectation(self, batch: Batch) -> np.ndarray:
@@ -169,6 +171,7 @@ def prepare(
     symbol_values: np.ndarray,
     operator_rows: Sequence[Sequence[bytes]],
     appended_rows: Sequence[bytes] = (),
+    state_vectors: bool = True,
 ) -> Batch:
     """Compiles and checks the inputs of an expectation.
 
@@ -179,6 +182,9 @@ def prepare(
         operator_rows: ``[batch][n_operators]`` serialized Pauli sums; ``b''`` pads.
         appended_rows: optional serialized circuits, one per batch row, appended to
             each row's circuit (as ``AddCircuit`` would).
+        state_vectors: whether the rows will be simulated as state vectors (see
+            :attr:`Executor.simulates_state_vectors`), so that a row too wide for
+            memory is refused here.
 
     Raises:
         BatchSizeError, MissingSymbolError, NonFiniteValueError, QubitMismatchError,
@@ -240,7 +246,8 @@ def prepare(
                 f"circuit {index} uses symbols {sorted(missing)} that are not in "
                 f"symbol_names {list(symbol_names)}"
             )
-        check_memory(program.num_qubits)
+        if state_vectors:
+            check_memory(program.num_qubits)
         if program.num_qubits:
             for op in row:
                 operator_qubits(program, op, index)

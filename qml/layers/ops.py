@@ -84,7 +84,8 @@ def expectation(
     def batch_of(rows, names, values, ops, extra_rows, reps, seed) -> Optional[Batch]:
         if len(rows) == 0:
             return None
-        batch = prepare(list(rows), list(names), values, ops, list(extra_rows))
+        batch = prepare(list(rows), list(names), values, ops, list(extra_rows),
+                        state_vectors=executor.simulates_state_vectors)
         if not estimated:
             return batch
         return dataclasses.replace(
@@ -202,7 +203,8 @@ def samples(executor: Executor, circuits: tf.Tensor, symbol_names: tf.Tensor,
             raise ValueError(f"repetitions must be at least 1, got {count}")
         if len(rows) == 0:
             return np.zeros((0, count, 0), np.int8), np.zeros([0], np.int32)
-        batch = prepare(list(rows), list(names), values, [()] * len(rows))
+        batch = prepare(list(rows), list(names), values, [()] * len(rows),
+                        state_vectors=executor.simulates_state_vectors)
         batch = dataclasses.replace(batch, seed=None if seed < 0 else int(seed))
         method = getattr(executor, "samples", None)
         if method is None:
