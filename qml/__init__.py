@@ -18,6 +18,7 @@ if _keras.backend.backend() != "tensorflow":  # pragma: no cover
     )
 
 from qml import (  # noqa: E402
+    datasets,
     differentiators,
     errors,
     executors,
@@ -48,6 +49,7 @@ __version__ = "0.1.0"
 __all__ = [
     "append_circuit",
     "convert_to_tensor",
+    "datasets",
     "differentiators",
     "errors",
     "executors",
