@@ -149,3 +149,41 @@ def test_an_unregistered_custom_differentiator_fails_to_load_with_keras_advice(t
     keras.Model(inputs, outputs).save(path)
     with pytest.raises(TypeError, match="register_keras_serializable"):
         keras.models.load_model(path)
+
+
+class ExponentShift(qml.differentiators.Differentiator):
+    """The shift rule of ``Y ** alpha`` in its exponent: ``pi/2 * (E(a + 1/2) -
+    E(a - 1/2))``, for one symbol."""
+
+    def get_gradient_circuits(self, programs, symbol_names, symbol_values):
+        batch_programs = tf.stack([programs, programs], axis=1)
+        batch_values = tf.stack([symbol_values + 0.5, symbol_values - 0.5], axis=1)
+        count = tf.shape(batch_programs)[0]
+        weights = tf.tile(tf.constant([[[np.pi / 2, -np.pi / 2]]]), [count, 1, 1])
+        mapper = tf.tile(tf.constant([[[0, 1]]]), [count, 1, 1])
+        return batch_programs, symbol_names, batch_values, weights, mapper
+
+
+def test_a_custom_differentiator_on_a_noisy_cirq_sampler():
+    """A sampled expectation op on a Cirq density-matrix simulator, made
+    differentiable by a custom differentiator: values and gradients of ``<X>`` after
+    ``Y ** alpha`` and a depolarizing channel against the closed form
+    ``(1 - 4p/3) sin(pi alpha)``."""
+    q = cirq.GridQubit(0, 0)
+    noise = 0.05
+    op = qml.get_sampled_expectation_op(cirq.DensityMatrixSimulator(seed=3))
+    differentiable = ExponentShift().generate_differentiable_op(sampled_op=op)
+    alphas = tf.constant([[0.3], [-0.7]])
+    circuit = qml.convert_to_tensor(
+        [cirq.Circuit(cirq.Y(q) ** SYMBOLS[0], cirq.depolarize(noise)(q))] * 2)
+    with tf.GradientTape() as tape:
+        tape.watch(alphas)
+        out = differentiable(circuit, NAMES[:1], alphas, qml.convert_to_tensor(
+            [[cirq.X(q), cirq.Y(q) + 0.5]] * 2), [[20000, 20000]] * 2)
+    shrink = 1 - 4 * noise / 3
+    expected = np.stack([shrink * np.sin(np.pi * alphas.numpy()[:, 0]),
+                         np.full(2, 0.5)], axis=1)
+    np.testing.assert_allclose(out.numpy(), expected, atol=0.03)
+    gradient = tape.gradient(out, alphas).numpy()[:, 0]
+    np.testing.assert_allclose(gradient, shrink * np.pi * np.cos(np.pi * alphas.numpy()[:, 0]),
+                               atol=0.1)
