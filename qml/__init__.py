@@ -17,6 +17,7 @@ if _keras.backend.backend() != "tensorflow":  # pragma: no cover
         f"{_keras.backend.backend()!r}; set KERAS_BACKEND=tensorflow"
     )
 
+from qml import keras_patches  # noqa: E402,F401 (model.fit under tf.distribute)
 from qml import (  # noqa: E402
     datasets,
     differentiators,

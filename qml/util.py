@@ -23,8 +23,7 @@ import numpy as np
 import sympy
 
 from qml.circuits import channels, expressions, gates
-from qml.circuits.serialize import convert_to_tensor as _convert_to_tensor
-from qml.circuits.serialize import from_tensor
+from qml.circuits.serialize import convert_to_tensor, from_tensor
 from qml.errors import NotACircuitError, UnsupportedExpressionError, UnsupportedGateError
 
 __all__ = [
@@ -56,18 +55,6 @@ def get_circuit_symbols(circuit: cirq.AbstractCircuit) -> list[str]:
     if not isinstance(circuit, cirq.AbstractCircuit):
         raise NotACircuitError(f"expected a cirq.Circuit, got {type(circuit).__name__}")
     return sorted(cirq.parameter_names(circuit))
-
-
-def convert_to_tensor(items_to_convert: Any, deterministic_proto_serialize: bool = False):
-    """:func:`qml.convert_to_tensor`. ``deterministic_proto_serialize`` is accepted for
-    TFQ's sake; qml's rows are always deterministic.
-
-    Example:
-        >>> convert_to_tensor([cirq.Circuit()], deterministic_proto_serialize=True).shape
-        TensorShape([1])
-    """
-    del deterministic_proto_serialize
-    return _convert_to_tensor(items_to_convert)
 
 
 def get_supported_gates() -> dict[cirq.Gate, int]:

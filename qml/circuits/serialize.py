@@ -339,12 +339,15 @@ def _serialize_item(item: object) -> bytes:
     )
 
 
-def convert_to_tensor(items_to_convert: Any) -> tf.Tensor:
+def convert_to_tensor(items_to_convert: Any,
+                      deterministic_proto_serialize: bool = False) -> tf.Tensor:
     """Converts nested lists of circuits or Pauli sums to a ``tf.string`` tensor.
 
     Args:
         items_to_convert: a circuit or Pauli sum, or a (rectangular) nested list of
             them. ``cirq.PauliString`` and sums of them are accepted as Pauli sums.
+        deterministic_proto_serialize: accepted for TFQ's sake; qml's rows are always
+            deterministic.
 
     Returns:
         A ``tf.string`` tensor of the same shape as the nesting.
@@ -354,6 +357,7 @@ def convert_to_tensor(items_to_convert: Any) -> tf.Tensor:
         >>> convert_to_tensor([[cirq.Z(q), cirq.X(q)]]).shape
         TensorShape([1, 2])
     """
+    del deterministic_proto_serialize
     rows = to_rows(items_to_convert)
     try:
         array = np.array(rows, dtype=object)
