@@ -52,3 +52,19 @@ class NotACircuitError(TypeError):
 
 class MeasurementError(ValueError):
     """A measurement stands where it cannot, for example mid-circuit."""
+
+
+class NoisyCircuitError(ValueError):
+    """A circuit with noise channels went to a computation of pure states."""
+
+
+class SymbolNamesError(ValueError):
+    """``symbol_names`` is not a list of distinct names (strings or ``sympy.Symbol``)."""
+
+
+class SymbolValuesError(ValueError):
+    """``symbol_values`` is not a real ``[batch, n_symbols]`` array."""
+
+
+class ShapeError(ValueError):
+    """A circuit or operator tensor has the wrong rank."""

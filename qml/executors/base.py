@@ -30,9 +30,12 @@ from qml.circuits import compiler, serialize
 from qml.errors import (
     BatchSizeError,
     MissingSymbolError,
+    NoisyCircuitError,
     NonFiniteValueError,
     QubitMismatchError,
     StateTooLargeError,
+    SymbolNamesError,
+    SymbolValuesError,
 )
 
 PADDED_CIRCUIT_VALUE = -2.0
@@ -133,13 +136,13 @@ def evaluate(executor: Executor, batch: Batch) -> np.ndarray:
 
 
 def require_noiseless(batch: Batch, executor_name: str) -> None:
-    """Raises ValueError if a row holds a noise channel, which ``executor_name``
+    """Raises NoisyCircuitError if a row holds a noise channel, which ``executor_name``
     cannot simulate."""
     if not batch.noisy:  # looks at each distinct program once
         return
     for index, program in enumerate(batch.programs):
         if program.noisy:
-            raise ValueError(
+            raise NoisyCircuitError(
                 f"circuit {index} holds noise channels, which the {executor_name} "
                 "executor does not simulate; use backend='noisy' with repetitions "
                 "(trajectories), SampledExpectation, Sample, or qml.noise"
@@ -194,10 +197,10 @@ def prepare(
     batch = len(circuit_rows)
     symbol_names = tuple(_as_str(n) for n in symbol_names)
     if len(set(symbol_names)) != len(symbol_names):
-        raise ValueError(f"symbol_names must be unique, got {list(symbol_names)}")
+        raise SymbolNamesError(f"symbol_names must be unique, got {list(symbol_names)}")
     values = np.asarray(symbol_values, dtype=np.float32)
     if values.ndim != 2:
-        raise ValueError(
+        raise SymbolValuesError(
             f"symbol_values must be 2-D [batch, n_symbols], got shape {values.shape}"
         )
     if values.shape != (batch, len(symbol_names)):

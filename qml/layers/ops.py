@@ -33,7 +33,7 @@ import tensorflow as tf
 
 from qml.circuits import serialize
 from qml.differentiators import Adjoint, Autodiff, Differentiator, ParameterShift
-from qml.errors import NotACircuitError
+from qml.errors import NotACircuitError, ShapeError, SymbolNamesError, SymbolValuesError
 from qml.executors.base import Batch, Executor, check_repetitions, evaluate, prepare
 from qml.executors.tensorflow import TensorflowExecutor
 
@@ -538,7 +538,7 @@ def as_circuit_tensor(inputs: Any, argument: str = "inputs") -> tf.Tensor:
             f"{argument} must be a tf.string circuit tensor, got dtype {tensor.dtype.name}"
         )
     if tensor.shape.rank is not None and tensor.shape.rank != 1:
-        raise ValueError(f"{argument} must be 1-D [batch], got shape {tensor.shape}")
+        raise ShapeError(f"{argument} must be 1-D [batch], got shape {tensor.shape}")
     return tensor
 
 
@@ -546,6 +546,11 @@ def symbol_list(symbol_names: Any) -> list[str]:
     """Symbol names (strings, bytes or ``sympy.Symbol`` s) as plain strings."""
     if symbol_names is None:
         return []
+    if isinstance(symbol_names, (str, bytes, sympy.Symbol)) or not isinstance(
+            symbol_names, (list, tuple, np.ndarray)):
+        raise SymbolNamesError(
+            f"symbol_names must be a list of names, got {type(symbol_names).__name__}: "
+            f"{symbol_names!r:.80}")
     names = []
     for name in symbol_names:
         if isinstance(name, sympy.Symbol):
@@ -553,9 +558,9 @@ def symbol_list(symbol_names: Any) -> list[str]:
         elif isinstance(name, (str, bytes)):
             names.append(name.decode() if isinstance(name, bytes) else name)
         else:
-            raise TypeError(
+            raise SymbolNamesError(
                 f"symbol_names must hold strings or sympy.Symbol, got "
-                f"{type(name).__name__}: {name!r}"
+                f"{type(name).__name__}: {name!r:.80}"
             )
     return names
 
@@ -563,7 +568,11 @@ def symbol_list(symbol_names: Any) -> list[str]:
 def as_symbol_names(symbol_names: Any) -> tf.Tensor:
     """A ``tf.string [n_symbols]`` tensor from names, sympy symbols or a tensor."""
     if tf.is_tensor(symbol_names):
-        return tf.convert_to_tensor(symbol_names, tf.string)
+        if symbol_names.dtype != tf.string or symbol_names.shape.rank not in (None, 1):
+            raise SymbolNamesError(
+                f"symbol_names must be a 1-D tf.string tensor, got {symbol_names.dtype.name} "
+                f"of shape {symbol_names.shape}")
+        return symbol_names
     names = symbol_list(symbol_names)
     return tf.constant(names, dtype=tf.string, shape=[len(names)])
 
@@ -600,15 +609,28 @@ def as_operator_tensor(operators: Any, batch: Any) -> tf.Tensor:
     if operators.shape.rank == 1:
         operators = tf.tile(operators[None, :], tf.stack([batch, 1]))
     elif operators.shape.rank != 2:
-        raise ValueError(f"operators must be 1-D or 2-D, got shape {operators.shape}")
+        raise ShapeError(f"operators must be 1-D or 2-D, got shape {operators.shape}")
     return operators
 
 
 def as_symbol_values(symbol_values: Any) -> tf.Tensor:
-    """``float32 [batch, n_symbols]`` symbol values."""
-    values = tf.cast(tf.convert_to_tensor(symbol_values), tf.float32)
+    """``float32 [batch, n_symbols]`` symbol values.
+
+    Raises:
+        SymbolValuesError: for values that are not real numbers, or not 2-D.
+    """
+    try:
+        values = tf.convert_to_tensor(symbol_values)
+    except (ValueError, TypeError) as error:
+        raise SymbolValuesError(
+            f"symbol_values must be a real [batch, n_symbols] array, got "
+            f"{symbol_values!r:.80} ({error})") from None
+    if not (values.dtype.is_floating or values.dtype.is_integer):
+        raise SymbolValuesError(
+            f"symbol_values must hold real numbers, got dtype {values.dtype.name}")
+    values = tf.cast(values, tf.float32)
     if values.shape.rank is not None and values.shape.rank != 2:
-        raise ValueError(
+        raise SymbolValuesError(
             f"symbol_values must be 2-D [batch, n_symbols], got shape {values.shape}"
         )
     return values
