@@ -122,3 +122,20 @@ def test_reference_catches_wrong_gradients_and_samples():
     assert exact.max() < 0.9  # so that all-zero samples are far off
     with pytest.raises(Disagreement):
         reference.check("sample", np.zeros_like(bits), 4000)
+
+
+def test_headline_times_fresh_circuits_per_core_hour(tmp_path, capsys):
+    path = tmp_path / "headline.json"
+    code = cli.main(["headline", "--qubits", "4", "--layers", "2", "--batch", "3",
+                     "--repeats", "2", "--systems", "qml,qml-qsim", "--baseline", "qml-qsim",
+                     "--quiet", "--json", str(path)])
+    assert code == 0
+    rows = {row["system"]: row for row in json.loads(path.read_text())["results"]}
+    assert set(rows) == {"qml", "qml-qsim"}
+    for row in rows.values():
+        assert row["circuits_per_core_hour"] == pytest.approx(3600 / row["fresh_s_per_circuit"])
+        assert row["vs_tfq_headline"] == pytest.approx(row["circuits_per_core_hour"] / 12500)
+        assert row["depth"] == len(cirq.Circuit(
+            circuits.make_case("distinct", 4, 2, 0).circuit.all_operations()))
+    assert rows["qml-qsim"]["vs_baseline_same_run"] == 1
+    assert "fresh circuits per core-hour" in capsys.readouterr().out

@@ -412,6 +412,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["suite"]:
         return suite(argv[1:])
+    if argv[:1] == ["headline"]:
+        return headline(argv[1:])
     parser = run_parser()
     args = parser.parse_args(argv)
     workloads = [w.strip() for w in args.workload.split(",")]
@@ -492,6 +494,89 @@ def suite(argv: Sequence[str]) -> int:
     print_table(records(results, args.baseline),
                 f"qml-bench suite, median of {args.repeats}, baseline {args.baseline}")
     print(f"wrote {stem}.json and {stem}.md")
+    return 0
+
+
+# TFQ's and qsim's published headline: one million simulations of 20-qubit, depth-20
+# circuits in 60 minutes on 80 vCPUs.
+TFQ_HEADLINE_PER_CORE_HOUR = 1_000_000 / 80
+HEADLINE_GOAL = 5.0
+
+
+def headline_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qml-bench headline",
+        description="Distinct 20-qubit circuits per core-hour (expectations of Z on every "
+                    f"qubit), against TFQ's published {TFQ_HEADLINE_PER_CORE_HOUR:,.0f} "
+                    "per vCPU-hour and TFQ measured in the same run.")
+    parser.add_argument("--qubits", type=_integer("--qubits", 2), default=20)
+    parser.add_argument("--layers", type=_integer("--layers", 1), default=7,
+                        help="rotation layers, each with a CZ ladder (7 gives depth 22)")
+    parser.add_argument("--batch", type=_integer("--batch", 1), default=16,
+                        help="distinct circuits per call")
+    _common(parser, "qml,qml-qsim,tfq")
+    parser.set_defaults(threads=1, repeats=3)
+    return parser
+
+
+def headline_rows(results: list[Result], threads: int, baseline: str) -> list[dict]:
+    """Per system, circuits per core-hour on fresh circuits (each call's circuits are
+    new: compiled, then simulated once) and on circuits seen before."""
+    out = []
+    for system in dict.fromkeys(r.system for r in results):
+        mine = [r for r in results if r.system == system and r.compile_s is not None]
+        if not mine:
+            continue
+        batch = mine[0].batch
+        fresh = statistics.median(r.compile_s for r in mine) / batch
+        seen = statistics.median(t for r in mine for t in r.seconds) / batch \
+            if any(r.seconds for r in mine) else None
+        out.append({"system": system, "fresh_s_per_circuit": fresh,
+                    "seen_s_per_circuit": seen,
+                    "circuits_per_core_hour": 3600 / (fresh * threads),
+                    "vs_tfq_headline": 3600 / (fresh * threads) / TFQ_HEADLINE_PER_CORE_HOUR})
+    base = next((row for row in out if row["system"] == baseline), None)
+    for row in out:
+        row["vs_baseline_same_run"] = None if base is None else \
+            base["fresh_s_per_circuit"] / row["fresh_s_per_circuit"]
+    return out
+
+
+def headline(argv: Sequence[str]) -> int:
+    import cirq
+
+    from qml_bench.circuits import make_case
+
+    parser = headline_parser()
+    args = parser.parse_args(list(argv))
+    systems = _checked_systems(parser, args.systems)
+    _configure_threads(args.threads, systems)
+    depth = len(cirq.Circuit(make_case("distinct", args.qubits, args.layers,
+                                       args.seed).circuit.all_operations()))
+    print(f"threads: {args.threads}; {args.batch} distinct {args.qubits}-qubit circuits of "
+          f"depth {depth} per call, new circuits in each of {args.repeats} rounds")
+    results: list[Result] = []
+    rounds = argparse.Namespace(**{**vars(args), "repeats": 1, "warmup": 0})
+    for index in range(args.repeats):
+        for offset, system in enumerate(systems):
+            # Circuits no system has seen: each first call compiles them afresh.
+            rounds.seed = args.seed + index * len(systems) + offset
+            results += run_cell("expectation", "distinct", args.qubits, args.layers,
+                                args.batch, [system], rounds)
+    _report_skips(results)
+    summary = headline_rows(results, args.threads, args.baseline)
+    for row in summary:
+        same_run = row["vs_baseline_same_run"]
+        seen = row["seen_s_per_circuit"]
+        print(f"{row['system']}: {row['circuits_per_core_hour']:,.0f} fresh circuits per "
+              f"core-hour ({row['fresh_s_per_circuit'] * 1e3:.1f} ms each"
+              + (f"; {seen * 1e3:.1f} ms when seen before" if seen else "") + "), "
+              f"{row['vs_tfq_headline']:.2f}x TFQ's published figure (goal "
+              f"{HEADLINE_GOAL:.0f}x)" + (f", {same_run:.2f}x {args.baseline} in this run"
+                                          if same_run else ""))
+    if args.json:
+        write_json(args.json, [dict(row, depth=depth) for row in summary], args,
+                   "qml-bench headline " + " ".join(argv))
     return 0
 
 

@@ -28,8 +28,10 @@ from __future__ import annotations
 import collections
 import dataclasses
 import itertools
+import threading
 from typing import Optional, Sequence
 
+import cachetools
 import numpy as np
 import tensorflow as tf
 
@@ -485,7 +487,8 @@ class TensorflowExecutor(Executor):
         self.precision = precision
         self.dtype = PRECISIONS[precision]
         self.jit_compile = jit_compile
-        self._functions: collections.OrderedDict = collections.OrderedDict()
+        self._functions: cachetools.LRUCache = cachetools.LRUCache(maxsize=_PLAN_CACHE_SIZE)
+        self._functions_lock = threading.Lock()
 
     # -- public interface
     def expectation(self, batch: Batch) -> np.ndarray:
@@ -613,9 +616,9 @@ class TensorflowExecutor(Executor):
     # -- traced functions
     def _function(self, kind: str, plan: _Plan, symbol_names: tuple[str, ...]):
         key = (kind, _plan_key(plan), symbol_names)
-        function = self._functions.get(key)
+        with self._functions_lock:
+            function = self._functions.get(key)
         if function is not None:
-            self._functions.move_to_end(key)
             return function
         builder = {"expectation": self._expectation_fn, "adjoint": self._adjoint_fn,
                    "state": self._state_fn,
@@ -623,9 +626,8 @@ class TensorflowExecutor(Executor):
         function = tf.function(builder(plan, symbol_names),
                                jit_compile=self.jit_compile, reduce_retracing=True,
                                autograph=False)
-        self._functions[key] = function
-        if len(self._functions) > _PLAN_CACHE_SIZE:
-            self._functions.popitem(last=False)
+        with self._functions_lock:
+            self._functions[key] = function
         return function
 
     def _matrices(self, plan: _Plan, symbol_names, values: tf.Tensor, constants) -> list:
