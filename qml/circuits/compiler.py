@@ -355,7 +355,8 @@ def _compile_parsed(parsed: dict, row: bytes) -> Program:
         ]
     except (CircuitFormatError, MeasurementError):
         raise
-    except (KeyError, IndexError, TypeError, ValueError, RecursionError) as error:
+    except (KeyError, IndexError, TypeError, ValueError, OverflowError,
+            RecursionError) as error:
         raise CircuitFormatError(
             f"malformed circuit row {row[:60]!r}...: {type(error).__name__} {error}"
         ) from None
@@ -410,6 +411,10 @@ def compile_gates(table: list) -> list[Gate]:
     for kind, indices in constant_kinds.items():
         unitaries = gates.constant_unitaries(kind, [compiled[i].fields for i in indices])
         for index, unitary in zip(indices, unitaries):
+            if not np.isfinite(unitary).all():
+                raise CircuitFormatError(
+                    f"gate {index} ({kind}) has a parameter that is not finite: "
+                    f"{json.dumps(compiled[index].fields)[:120]}")
             compiled[index] = dataclasses.replace(compiled[index], constant=unitary[None])
     return compiled
 
@@ -431,7 +436,11 @@ def _checked_gate(fields: dict) -> Gate:
                 f"matrix gate on {fields['n']!r} qubits; qml takes 1 to "
                 f"{gates.MAX_MATRIX_QUBITS}"
             )
-        gates.matrix_of(fields)  # validates the shape
+        matrix = gates.matrix_of(fields)  # validates the shape
+        if not np.isfinite(matrix).all() or not np.allclose(
+                matrix.conj().T @ matrix, np.eye(len(matrix)), atol=1e-6):
+            raise CircuitFormatError(
+                f"matrix gate on {fields['n']} qubits is not a finite unitary matrix")
     return Gate(kind, fields, symbols)
 
 
@@ -443,11 +452,21 @@ class _Operation:
     control_values: tuple[int, ...]
 
 
+def _indices(values: list, limit: int, encoded: list) -> tuple[int, ...]:
+    """``values`` as indices below ``limit``: ints only (no bools, floats or negatives)."""
+    if not isinstance(values, list) or not all(
+            type(v) is int and 0 <= v < limit for v in values):
+        raise CircuitFormatError(f"malformed operation {encoded!r:.200}")
+    return tuple(values)
+
+
 def _parse_operation(encoded: list, table: list[Gate], num_qubits: int) -> _Operation:
-    gate = table[encoded[0]]
-    targets = tuple(int(i) for i in encoded[1])
-    controls = tuple(int(i) for i in encoded[2]) if len(encoded) == 4 else ()
-    values = tuple(int(v) for v in encoded[3]) if len(encoded) == 4 else ()
+    if not isinstance(encoded, list) or len(encoded) not in (2, 4):
+        raise CircuitFormatError(f"malformed operation {encoded!r:.200}")
+    gate = table[_indices([encoded[0]], len(table), encoded)[0]]
+    targets = _indices(encoded[1], num_qubits, encoded)
+    controls = _indices(encoded[2], num_qubits, encoded) if len(encoded) == 4 else ()
+    values = _indices(encoded[3], 2, encoded) if len(encoded) == 4 else ()
     expected = int(gate.fields["n"]) if gate.kind in ("Measure", "Channel") \
         else gates.num_qubits_of(gate.kind, gate.fields)
     all_qubits = targets + controls

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Mapping, Union
 
@@ -116,8 +117,20 @@ def decode(tree: Tree) -> Union[float, sympy.Expr]:
 
 
 def symbols_of(tree: Tree) -> frozenset[str]:
-    """Names of the symbols that ``tree`` uses."""
+    """Names of the symbols that ``tree`` uses.
+
+    Raises:
+        UnsupportedExpressionError: for a malformed tree, or a number in it that is not
+            a finite float.
+    """
     if isinstance(tree, (int, float)):
+        try:
+            finite = math.isfinite(float(tree))
+        except OverflowError:
+            finite = False
+        if not finite:
+            raise UnsupportedExpressionError(
+                f"the number {str(tree)[:40]} in an expression is not a finite float")
         return frozenset()
     head, args = _split(tree)
     if head == "sym":

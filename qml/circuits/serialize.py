@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import cmath
 import json
 from typing import Any, Union
 
@@ -224,7 +225,7 @@ def join_rows(first: bytes, second: bytes) -> bytes:
             "gates": a["gates"] + b["gates"],
             "moments": remap(a, 0) + remap(b, len(a["gates"])),
         }
-    except (KeyError, IndexError, TypeError, ValueError) as error:
+    except (KeyError, IndexError, TypeError, ValueError, OverflowError) as error:
         raise CircuitFormatError(f"malformed circuit row: {error}") from None
     return json.dumps(row, separators=(",", ":")).encode()
 
@@ -251,7 +252,7 @@ def deserialize_circuit(row: bytes) -> cirq.Circuit:
             moments.append(cirq.Moment(ops))
     except CircuitFormatError:
         raise
-    except (KeyError, IndexError, TypeError, ValueError) as error:
+    except (KeyError, IndexError, TypeError, ValueError, OverflowError) as error:
         raise CircuitFormatError(f"malformed circuit row {row[:60]!r}...: {error}") from None
     return cirq.Circuit(moments)
 
@@ -299,6 +300,9 @@ def deserialize_paulisum(row: bytes) -> cirq.PauliSum:
     return psum
 
 
+_LARGEST_FLOAT32 = float(np.finfo(np.float32).max)
+
+
 def parse_paulisum_terms(row: bytes) -> list[tuple[complex, list[tuple[str, list]]]]:
     """Terms of a serialized Pauli sum as ``(coefficient, [(pauli, qubit), ...])``."""
     parsed = parse_row(row)
@@ -313,11 +317,20 @@ def parse_paulisum_terms(row: bytes) -> list[tuple[complex, list[tuple[str, list
                     raise CircuitFormatError(f"unknown Pauli {pauli!r}")
                 decode_qubit(qubit)
                 entries.append((pauli, qubit))
-            terms.append((complex(float(real), float(imag)), entries))
+            coefficient = complex(float(real), float(imag))
+            if not cmath.isfinite(coefficient):
+                raise CircuitFormatError(
+                    f"operator row {row[:60]!r} has a coefficient that is not finite: "
+                    f"{coefficient}")
+            terms.append((coefficient, entries))
     except CircuitFormatError:
         raise
-    except (TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, OverflowError) as error:
         raise CircuitFormatError(f"malformed operator row {row[:60]!r}: {error}") from None
+    if sum(abs(c) for c, _ in terms) > _LARGEST_FLOAT32:
+        raise CircuitFormatError(
+            f"operator row {row[:60]!r} has coefficients whose sum of magnitudes exceeds "
+            "float32's range, so its expectation could not be returned")
     return terms
 
 
