@@ -30,7 +30,7 @@ from qml import (  # noqa: E402
     util,
 )
 from qml.circuits.serialize import convert_to_tensor, from_tensor  # noqa: E402
-from qml.layers.ops import (  # noqa: E402
+from qml.ops import (  # noqa: E402
     get_expectation_op,
     get_sampled_expectation_op,
     get_sampling_op,

@@ -23,14 +23,15 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+import qml.tensors as tensors
 from qml.circuits import compiler, serialize
-from qml.errors import BatchSizeError, QubitMismatchError
 from qml.differentiators.parameter_shift import ParameterShift
+from qml.errors import BatchSizeError, QubitMismatchError
 from qml.executors.base import Batch, prepare
 from qml.executors.mps import MpsExecutor
 from qml.executors.qsim import QsimExecutor
 from qml.executors.tensorflow import TensorflowExecutor
-from qml.layers import ops
+import qml.ops as ops
 
 # Traced, not XLA-compiled: these calls are small and rarely repeat a structure.
 _STATES = TensorflowExecutor(jit_compile=False)
@@ -45,9 +46,9 @@ def inner_product(programs: Any, symbol_names: Any, symbol_values: Any,
         BatchSizeError: if other_programs does not have one row per program.
         ValueError: if an other program has symbols or qubits its program lacks.
     """
-    circuits = ops.as_circuit_tensor(programs, "programs")
-    names = ops.as_symbol_names(symbol_names)
-    values = ops.as_symbol_values(symbol_values)
+    circuits = tensors.as_circuit_tensor(programs, "programs")
+    names = tensors.as_symbol_names(symbol_names)
+    values = tensors.as_symbol_values(symbol_values)
     others = _as_other_tensor(other_programs)
 
     def compute(values: tf.Tensor, circuits: tf.Tensor, names: tf.Tensor,

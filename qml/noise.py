@@ -20,7 +20,7 @@ from typing import Any, Optional
 import tensorflow as tf
 
 from qml.executors import get_executor
-from qml.layers import ops
+import qml.ops as ops
 
 
 def expectation(programs: Any, symbol_names: Any, symbol_values: Any, pauli_sums: Any,

@@ -18,10 +18,10 @@ import cirq
 import numpy as np
 import tensorflow as tf
 
+import qml.tensors as tensors
 from qml.circuits import serialize
 from qml.circuits.serialize import convert_to_tensor, from_tensor  # noqa: F401 (examples)
 from qml.errors import BatchSizeError
-from qml.layers import ops
 
 __all__ = [
     "append_circuit",
@@ -52,8 +52,8 @@ def append_circuit(programs: Any, programs_to_append: Any) -> tf.Tensor:
     Raises:
         BatchSizeError: if the two have different lengths.
     """
-    first = ops.as_circuit_tensor(programs, "programs")
-    second = ops.as_circuit_tensor(programs_to_append, "programs_to_append")
+    first = tensors.as_circuit_tensor(programs, "programs")
+    second = tensors.as_circuit_tensor(programs_to_append, "programs_to_append")
 
     def join(rows: np.ndarray, extra: np.ndarray) -> np.ndarray:
         if len(rows) != len(extra):
@@ -76,9 +76,9 @@ def resolve_parameters(programs: Any, symbol_names: Any, symbol_values: Any) -> 
         >>> print(from_tensor(resolve_parameters(tensor, ["a"], [[0.5]]))[0])
         (0, 0): ───H^0.5───
     """
-    circuits = ops.as_circuit_tensor(programs, "programs")
-    names = ops.as_symbol_names(symbol_names)
-    values = ops.as_symbol_values(symbol_values)
+    circuits = tensors.as_circuit_tensor(programs, "programs")
+    names = tensors.as_symbol_names(symbol_names)
+    values = tensors.as_symbol_values(symbol_values)
 
     def resolve(rows: np.ndarray, names: np.ndarray, values: np.ndarray) -> np.ndarray:
         if values.shape != (len(rows), len(names)):

@@ -179,7 +179,7 @@ def test_simd_build_and_threads_are_reported():
 
 def test_a_training_step_prepares_each_batch_once(monkeypatch):
     """In graph mode the gradient takes the forward pass's batch and states."""
-    import qml.layers.ops as ops
+    import qml.ops as ops
 
     calls = []
     original = ops.prepare

@@ -18,10 +18,10 @@ import dataclasses
 from typing import Any
 
 import cirq
-import keras
 import numpy as np
 import tensorflow as tf
 
+import qml.tensors as tensors
 from qml.circuits import compiler, serialize
 from qml.executors.base import Batch, Executor, evaluate, prepare
 
@@ -66,23 +66,15 @@ class Differentiator:
             >>> round(float(tape.gradient(z, values)[0, 0]), 4)
             -0.4794
         """
-        from qml.layers.ops import ExpectationOp, SampledExpectationOp
-
         if (sampled_op is None) == (analytic_op is None):
             raise TypeError("give exactly one of sampled_op= and analytic_op=")
-        if sampled_op is not None:
-            if not isinstance(sampled_op, SampledExpectationOp):
-                raise TypeError(
-                    "sampled_op must be an op made by qml.get_sampled_expectation_op, "
-                    f"got {sampled_op!r}")
-            return SampledExpectationOp(sampled_op.executor, self, sampled_op.seed,
-                                        sampled_op.sampled)
-        if not isinstance(analytic_op, ExpectationOp):
-            raise TypeError(
-                "analytic_op must be an op made by qml.get_expectation_op(backend), got "
-                f"{analytic_op!r}"
-            )
-        return ExpectationOp(analytic_op.executor, self)
+        op, argument, factory = (
+            (sampled_op, "sampled_op", "qml.get_sampled_expectation_op") if sampled_op is not None
+            else (analytic_op, "analytic_op", "qml.get_expectation_op"))
+        sampled = sampled_op is not None
+        if getattr(op, "sampled_op", None) is not sampled or not hasattr(op, "with_differentiator"):
+            raise TypeError(f"{argument} must be an op made by {factory}, got {op!r}")
+        return op.with_differentiator(self)
 
     def refresh(self) -> "Differentiator":
         """Returns this differentiator, ready for another op, as TFQ's ``refresh`` does.
@@ -159,11 +151,9 @@ class Differentiator:
             >>> weights.numpy()[0, 0], mapper.numpy()[0, 0]
             (array([-1.,  1.], dtype=float32), array([0, 1], dtype=int32))
         """
-        from qml.layers import ops
-
-        programs = ops.as_circuit_tensor(programs, "programs")
-        names = ops.as_symbol_names(symbol_names)
-        values = ops.as_symbol_values(symbol_values)
+        programs = tensors.as_circuit_tensor(programs, "programs")
+        names = tensors.as_symbol_names(symbol_names)
+        values = tensors.as_symbol_values(symbol_values)
 
         def run(rows, names, values) -> tuple[np.ndarray, ...]:
             names = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
@@ -173,7 +163,7 @@ class Differentiator:
 
         dtypes = [(tf.string, 2), (tf.string, 1), (tf.float32, 3), (tf.float32, 3),
                   (tf.int32, 3)]
-        return tuple(ops._numpy_call(run, [programs, names, values], dtypes))
+        return tuple(tensors.numpy_call(run, [programs, names, values], dtypes))
 
     def _differentiate_from_gradient_circuits(
         self, executor: Executor, batch: Batch, upstream: np.ndarray

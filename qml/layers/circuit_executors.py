@@ -10,10 +10,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import qml.tensors as tensors
 from qml.circuits import serialize
 from qml.differentiators import Differentiator
 from qml.executors import Executor, get_executor
-from qml.layers import ops
+import qml.ops as ops
 
 
 class _QuantumLayer(keras.layers.Layer):
@@ -71,12 +72,12 @@ def _circuit_arguments(inputs: Any, symbol_names: Any, symbol_values: Any,
     """Circuits, names and values of a layer call, with one circuit tiled to the batch
     of ``symbol_values``; ``values_if_missing(names)`` stands in for absent values."""
     tile_single = isinstance(inputs, cirq.AbstractCircuit)
-    circuits = ops.as_circuit_tensor(inputs)
-    names = symbol_names if tf.is_tensor(symbol_names) else ops.symbol_list(symbol_names)
+    circuits = tensors.as_circuit_tensor(inputs)
+    names = symbol_names if tf.is_tensor(symbol_names) else tensors.symbol_list(symbol_names)
     if symbol_values is None:
         symbol_values = values_if_missing(names)
     if not isinstance(symbol_values, keras.KerasTensor):
-        symbol_values = ops.as_symbol_values(symbol_values)
+        symbol_values = tensors.as_symbol_values(symbol_values)
     if tile_single:
         circuits = tf.tile(circuits, tf.shape(symbol_values)[:1])
     return circuits, names, symbol_values
@@ -185,7 +186,7 @@ class Expectation(_QuantumLayer):
             lambda names: self._weights_for(len(names), initializer))
         # Plain strings keep the recorded call JSON-safe when a functional model is saved.
         return super().__call__(circuits, symbol_names=names, symbol_values=values,
-                                operators=ops.operator_strings(operators), **kwargs)
+                                operators=tensors.operator_strings(operators), **kwargs)
 
     def _weights_for(self, count: int, initializer: Any) -> Any:
         if count == 0:
@@ -212,9 +213,9 @@ class Expectation(_QuantumLayer):
     def call(self, inputs: tf.Tensor, symbol_names: Any, symbol_values: tf.Tensor,
              operators: Any, repetitions: Any = None) -> tf.Tensor:
         batch = tf.shape(inputs)[0]
-        symbol_names = ops.as_symbol_names(symbol_names)
+        symbol_names = tensors.as_symbol_names(symbol_names)
         values = _tiled(symbol_values, inputs)
-        operator_tensor = ops.as_operator_tensor(operators, batch)
+        operator_tensor = tensors.as_operator_tensor(operators, batch)
         if not self._estimated:
             return ops.expectation(self.executor, self.differentiator, inputs, symbol_names,
                                    values, operator_tensor)
@@ -298,7 +299,7 @@ class Sample(_QuantumLayer):
 
     def call(self, inputs: tf.Tensor, symbol_names: Any, symbol_values: tf.Tensor,
              repetitions: Any) -> tf.RaggedTensor:
-        return ops.samples(self.executor, inputs, ops.as_symbol_names(symbol_names),
+        return ops.samples(self.executor, inputs, tensors.as_symbol_names(symbol_names),
                            _tiled(symbol_values, inputs), repetitions, self._draw_seed())
 
 
@@ -333,7 +334,7 @@ class State(_TakesCircuits, _QuantumLayer):
 
     def call(self, inputs: tf.Tensor, symbol_names: Any, symbol_values: tf.Tensor
              ) -> tf.RaggedTensor:
-        return ops.states(self.executor, inputs, ops.as_symbol_names(symbol_names),
+        return ops.states(self.executor, inputs, tensors.as_symbol_names(symbol_names),
                           _tiled(symbol_values, inputs))
 
 
@@ -353,7 +354,7 @@ class Unitary(_TakesCircuits, keras.layers.Layer):
 
     def call(self, inputs: tf.Tensor, symbol_names: Any, symbol_values: tf.Tensor
              ) -> tf.RaggedTensor:
-        return ops.unitaries(inputs, ops.as_symbol_names(symbol_names),
+        return ops.unitaries(inputs, tensors.as_symbol_names(symbol_names),
                              _tiled(symbol_values, inputs))
 
 
@@ -386,7 +387,7 @@ class AddCircuit(keras.layers.Layer):
             return super().__call__(inputs, **kwargs)
         if (append is None) == (prepend is None):
             raise ValueError("AddCircuit takes exactly one of append= and prepend=")
-        circuits = ops.as_circuit_tensor(inputs)
+        circuits = tensors.as_circuit_tensor(inputs)
         added = append if append is not None else prepend
         if isinstance(added, cirq.AbstractCircuit):
             added = [added]
@@ -395,7 +396,7 @@ class AddCircuit(keras.layers.Layer):
             # Plain strings keep the recorded call JSON-safe when a model is saved.
             added = [serialize.serialize_circuit(c).decode() for c in added]
         else:
-            added = ops.as_circuit_tensor(added, "append" if append is not None else "prepend")
+            added = tensors.as_circuit_tensor(added, "append" if append is not None else "prepend")
         return super().__call__(circuits, added=added, added_first=prepend is not None,
                                 **kwargs)
 

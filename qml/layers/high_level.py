@@ -16,10 +16,11 @@ import numpy as np
 import sympy
 import tensorflow as tf
 
+import qml.tensors as tensors
 from qml.circuits import serialize
 from qml.differentiators import Differentiator
 from qml.errors import NotACircuitError
-from qml.layers import ops
+import qml.ops as ops
 from qml.layers.circuit_executors import _QuantumLayer
 from qml.util import get_circuit_symbols
 
@@ -157,7 +158,7 @@ class PQC(_ModelCircuitLayer):
 
     @tf.autograph.experimental.do_not_convert  # argument handling, not graph code
     def __call__(self, inputs: Any, **kwargs: Any) -> tf.Tensor:
-        return super().__call__(ops.as_circuit_tensor(inputs), **kwargs)
+        return super().__call__(tensors.as_circuit_tensor(inputs), **kwargs)
 
     def call(self, inputs: tf.Tensor) -> tf.Tensor:
         batch = tf.shape(inputs)[0]
@@ -210,10 +211,10 @@ class ControlledPQC(_ModelCircuitLayer):
                 "ControlledPQC takes inputs [circuits, symbol_values], got "
                 f"{type(inputs).__name__}"
             )
-        circuits = ops.as_circuit_tensor(inputs[0], "inputs[0]")
+        circuits = tensors.as_circuit_tensor(inputs[0], "inputs[0]")
         values = inputs[1]
         if not isinstance(values, keras.KerasTensor):
-            values = ops.as_symbol_values(values)
+            values = tensors.as_symbol_values(values)
         return super().__call__([circuits, values], **kwargs)
 
     def call(self, inputs: list) -> tf.Tensor:

@@ -1,4 +1,9 @@
-"""The TensorFlow op behind the expectation layers, and argument normalisation.
+"""The TensorFlow ops behind the layers: expectations (with their custom gradient),
+samples, states and unitaries, and TFQ's ``get_*_op`` factories.
+
+The layers, ``qml.math`` and ``qml.noise`` call these ops; the ops call the
+differentiators and executors, which work on numpy batches. Arguments are made
+uniform by :mod:`qml.tensors`.
 
 :func:`expectation` runs an executor on string tensors of circuits and operators.
 Executing eagerly it calls the executor directly, so bad input raises qml's typed
@@ -25,17 +30,20 @@ import itertools
 import threading
 from typing import Any, Optional
 
-import cirq
 import keras
 import numpy as np
-import sympy
 import tensorflow as tf
 
-from qml.circuits import serialize
 from qml.differentiators import Adjoint, Autodiff, Differentiator, ParameterShift
-from qml.errors import NotACircuitError, ShapeError, SymbolNamesError, SymbolValuesError
 from qml.executors.base import Batch, Executor, check_repetitions, evaluate, prepare
 from qml.executors.tensorflow import TensorflowExecutor
+from qml.tensors import (
+    as_circuit_tensor,
+    as_operator_tensor,
+    as_symbol_names,
+    as_symbol_values,
+    numpy_call,
+)
 
 
 def expectation(
@@ -219,7 +227,7 @@ def samples(executor: Executor, circuits: tf.Tensor, symbol_names: tf.Tensor,
 
     args = [circuits, symbol_names, tf.cast(symbol_values, tf.float32),
             tf.cast(repetitions, tf.int64), tf.cast(seed, tf.int64)]
-    padded, widths = _numpy_call(run, args, [(tf.int8, 3), (tf.int32, 1)])
+    padded, widths = numpy_call(run, args, [(tf.int8, 3), (tf.int32, 1)])
     count = tf.shape(padded)[1]
     mask = tf.range(tf.shape(padded)[2])[None, None, :] < widths[:, None, None]
     mask = tf.broadcast_to(mask, tf.shape(padded))
@@ -247,7 +255,7 @@ def states(executor: Executor, circuits: tf.Tensor, symbol_names: tf.Tensor,
         return padded, sizes
 
     args = [circuits, symbol_names, tf.cast(symbol_values, tf.float32)]
-    padded, sizes = _numpy_call(run, args, [(tf.complex64, 2), (tf.int32, 1)])
+    padded, sizes = numpy_call(run, args, [(tf.complex64, 2), (tf.int32, 1)])
     return tf.RaggedTensor.from_tensor(padded, lengths=sizes)
 
 
@@ -267,23 +275,11 @@ def unitaries(circuits: tf.Tensor, symbol_names: tf.Tensor,
         return padded, sizes
 
     args = [circuits, symbol_names, tf.cast(symbol_values, tf.float32)]
-    padded, sizes = _numpy_call(run, args, [(tf.complex64, 3), (tf.int32, 1)])
+    padded, sizes = numpy_call(run, args, [(tf.complex64, 3), (tf.int32, 1)])
     mask = tf.range(tf.shape(padded)[1])[None, None, :] < sizes[:, None, None]
     mask = tf.logical_and(mask, tf.transpose(mask, [0, 2, 1]))
     return tf.RaggedTensor.from_nested_row_lengths(
         tf.boolean_mask(padded, mask), [sizes, tf.repeat(sizes, sizes)], validate=False)
-
-
-def _numpy_call(function, args: list, dtypes: list) -> list:
-    """``function`` on the numpy values of ``args``: directly when eager (so errors
-    keep their types), else as a ``tf.numpy_function``. ``dtypes`` holds each output's
-    ``(dtype, rank)``."""
-    if tf.executing_eagerly():
-        return [tf.constant(out) for out in function(*(a.numpy() for a in args))]
-    outputs = tf.numpy_function(function, args, [d for d, _ in dtypes], stateful=True)
-    for output, (_, rank) in zip(outputs, dtypes):
-        output.set_shape([None] * rank)
-    return outputs
 
 
 def draw_seed(seed: Any = None) -> tf.Tensor:
@@ -330,9 +326,15 @@ class ExpectationOp:
     differentiator's ``generate_differentiable_op``.
     """
 
+    sampled_op = False  # the kind of op, for a differentiator's generate_differentiable_op
+
     def __init__(self, executor: Executor, differentiator: Optional[Differentiator]) -> None:
         self.executor = executor
         self.differentiator = differentiator
+
+    def with_differentiator(self, differentiator: Differentiator) -> "ExpectationOp":
+        """The same op, differentiated by ``differentiator``."""
+        return ExpectationOp(self.executor, differentiator)
 
     def __call__(self, programs: Any, symbol_names: Any, symbol_values: Any,
                  pauli_sums: Any) -> tf.Tensor:
@@ -375,12 +377,18 @@ class SampledExpectationOp:
     by a differentiator's ``generate_differentiable_op``.
     """
 
+    sampled_op = True  # the kind of op, for a differentiator's generate_differentiable_op
+
     def __init__(self, executor: Executor, differentiator: Optional[Differentiator],
                  seed: Any = None, sampled: bool = True) -> None:
         self.executor = executor
         self.differentiator = differentiator
         self.seed = seed
         self.sampled = sampled
+
+    def with_differentiator(self, differentiator: Differentiator) -> "SampledExpectationOp":
+        """The same op, differentiated by ``differentiator``."""
+        return SampledExpectationOp(self.executor, differentiator, self.seed, self.sampled)
 
     def __call__(self, programs: Any, symbol_names: Any, symbol_values: Any,
                  pauli_sums: Any, num_samples: Any) -> tf.Tensor:
@@ -510,127 +518,3 @@ def _autodiff_expectation(executor: Executor, circuits, symbol_names, symbol_val
 
 
 # ----------------------------------------------------------- argument normalisation
-def as_circuit_tensor(inputs: Any, argument: str = "inputs") -> tf.Tensor:
-    """A ``tf.string [batch]`` tensor from circuits, a circuit tensor or a list."""
-    if isinstance(inputs, keras.KerasTensor):  # a functional model being built
-        return inputs
-    if isinstance(inputs, cirq.AbstractCircuit):
-        inputs = [inputs]
-    if isinstance(inputs, (list, tuple)):
-        if not all(isinstance(c, cirq.AbstractCircuit) for c in inputs):
-            bad = next(c for c in inputs if not isinstance(c, cirq.AbstractCircuit))
-            raise NotACircuitError(
-                f"{argument} must hold cirq.Circuit objects, got "
-                f"{type(bad).__name__}: {bad!r:.80}"
-            )
-        return serialize.convert_to_tensor(list(inputs))
-    if isinstance(inputs, np.ndarray) and inputs.dtype == object and inputs.size \
-            and isinstance(inputs.flat[0], cirq.AbstractCircuit):
-        return serialize.convert_to_tensor(list(inputs))
-    if not tf.is_tensor(inputs) and not isinstance(inputs, np.ndarray):
-        raise NotACircuitError(
-            f"{argument} must be a circuit tensor or a list of cirq.Circuit, got "
-            f"{type(inputs).__name__}: {inputs!r:.80}"
-        )
-    tensor = tf.convert_to_tensor(inputs)
-    if tensor.dtype != tf.string:
-        raise NotACircuitError(
-            f"{argument} must be a tf.string circuit tensor, got dtype {tensor.dtype.name}"
-        )
-    if tensor.shape.rank is not None and tensor.shape.rank != 1:
-        raise ShapeError(f"{argument} must be 1-D [batch], got shape {tensor.shape}")
-    return tensor
-
-
-def symbol_list(symbol_names: Any) -> list[str]:
-    """Symbol names (strings, bytes or ``sympy.Symbol`` s) as plain strings."""
-    if symbol_names is None:
-        return []
-    if isinstance(symbol_names, (str, bytes, sympy.Symbol)) or not isinstance(
-            symbol_names, (list, tuple, np.ndarray)):
-        raise SymbolNamesError(
-            f"symbol_names must be a list of names, got {type(symbol_names).__name__}: "
-            f"{symbol_names!r:.80}")
-    names = []
-    for name in symbol_names:
-        if isinstance(name, sympy.Symbol):
-            names.append(name.name)
-        elif isinstance(name, (str, bytes)):
-            names.append(name.decode() if isinstance(name, bytes) else name)
-        else:
-            raise SymbolNamesError(
-                f"symbol_names must hold strings or sympy.Symbol, got "
-                f"{type(name).__name__}: {name!r:.80}"
-            )
-    return names
-
-
-def as_symbol_names(symbol_names: Any) -> tf.Tensor:
-    """A ``tf.string [n_symbols]`` tensor from names, sympy symbols or a tensor."""
-    if tf.is_tensor(symbol_names):
-        if symbol_names.dtype != tf.string or symbol_names.shape.rank not in (None, 1):
-            raise SymbolNamesError(
-                f"symbol_names must be a 1-D tf.string tensor, got {symbol_names.dtype.name} "
-                f"of shape {symbol_names.shape}")
-        return symbol_names
-    names = symbol_list(symbol_names)
-    return tf.constant(names, dtype=tf.string, shape=[len(names)])
-
-
-def operator_strings(operators: Any) -> Any:
-    """Operators as (nested) lists of serialized strings, or a tensor left as it is.
-
-    Strings keep a layer's recorded call arguments JSON-safe in a saved model.
-    """
-    if operators is None:
-        raise ValueError("operators is required: a PauliSum, a list of them, or a tensor")
-    if tf.is_tensor(operators) or isinstance(operators, keras.KerasTensor):
-        return operators
-    if isinstance(operators, (cirq.PauliSum, cirq.PauliString)):
-        operators = [operators]
-    if isinstance(operators, (list, tuple)) and operators and all(
-            isinstance(o, str) for o in operators):
-        return list(operators)
-    if isinstance(operators, (list, tuple)) and operators and all(
-            isinstance(o, list) and all(isinstance(x, str) for x in o) for o in operators):
-        return [list(o) for o in operators]
-    decode = lambda rows: [decode(r) for r in rows] if isinstance(rows, list) else rows.decode()  # noqa: E731
-    return decode(serialize.to_rows(operators))
-
-
-def as_operator_tensor(operators: Any, batch: Any) -> tf.Tensor:
-    """A ``tf.string [batch, n_ops]`` tensor, tiling a 1-D list of operators."""
-    operators = operator_strings(operators)
-    operators = tf.convert_to_tensor(operators)
-    if operators.dtype != tf.string:
-        raise NotACircuitError(
-            f"operators must be a tf.string tensor of Pauli sums, got {operators.dtype.name}"
-        )
-    if operators.shape.rank == 1:
-        operators = tf.tile(operators[None, :], tf.stack([batch, 1]))
-    elif operators.shape.rank != 2:
-        raise ShapeError(f"operators must be 1-D or 2-D, got shape {operators.shape}")
-    return operators
-
-
-def as_symbol_values(symbol_values: Any) -> tf.Tensor:
-    """``float32 [batch, n_symbols]`` symbol values.
-
-    Raises:
-        SymbolValuesError: for values that are not real numbers, or not 2-D.
-    """
-    try:
-        values = tf.convert_to_tensor(symbol_values)
-    except (ValueError, TypeError) as error:
-        raise SymbolValuesError(
-            f"symbol_values must be a real [batch, n_symbols] array, got "
-            f"{symbol_values!r:.80} ({error})") from None
-    if not (values.dtype.is_floating or values.dtype.is_integer):
-        raise SymbolValuesError(
-            f"symbol_values must hold real numbers, got dtype {values.dtype.name}")
-    values = tf.cast(values, tf.float32)
-    if values.shape.rank is not None and values.shape.rank != 2:
-        raise SymbolValuesError(
-            f"symbol_values must be 2-D [batch, n_symbols], got shape {values.shape}"
-        )
-    return values
