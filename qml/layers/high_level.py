@@ -284,6 +284,16 @@ class NoisyPQC(_NoisyLayer, PQC):
         TensorShape([1, 1])
     """
 
+    def __init__(self, model_circuit: Union[cirq.Circuit, str], operators: Any, *,
+                 repetitions: Optional[int] = None, sample_based: Optional[bool] = None,
+                 differentiator: Optional[Differentiator] = None,
+                 initializer: Any = None, regularizer: Any = None, constraint: Any = None,
+                 **kwargs: Any) -> None:
+        super().__init__(model_circuit, operators, repetitions=repetitions,
+                         sample_based=sample_based, differentiator=differentiator,
+                         initializer=initializer, regularizer=regularizer,
+                         constraint=constraint, **kwargs)
+
 
 @keras.saving.register_keras_serializable(package="qml")
 class NoisyControlledPQC(_NoisyLayer, ControlledPQC):
