@@ -437,8 +437,10 @@ def _checked_gate(fields: dict) -> Gate:
                 f"{gates.MAX_MATRIX_QUBITS}"
             )
         matrix = gates.matrix_of(fields)  # validates the shape
-        if not np.isfinite(matrix).all() or not np.allclose(
-                matrix.conj().T @ matrix, np.eye(len(matrix)), atol=1e-6):
+        with np.errstate(all="ignore"):  # huge entries overflow, and are refused below
+            unitary = np.isfinite(matrix).all() and np.allclose(
+                matrix.conj().T @ matrix, np.eye(len(matrix)), atol=1e-6)
+        if not unitary:
             raise CircuitFormatError(
                 f"matrix gate on {fields['n']} qubits is not a finite unitary matrix")
     return Gate(kind, fields, symbols)
