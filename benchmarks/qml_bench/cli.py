@@ -559,8 +559,9 @@ def headline(argv: Sequence[str]) -> int:
     rounds = argparse.Namespace(**{**vars(args), "repeats": 1, "warmup": 0})
     for index in range(args.repeats):
         for offset, system in enumerate(systems):
-            # Circuits no system has seen: each first call compiles them afresh.
-            rounds.seed = args.seed + index * len(systems) + offset
+            # Circuits no system has seen (row r of a call uses seed + r): each first
+            # call compiles them afresh.
+            rounds.seed = args.seed + (index * len(systems) + offset) * args.batch
             results += run_cell("expectation", "distinct", args.qubits, args.layers,
                                 args.batch, [system], rounds)
     _report_skips(results)
