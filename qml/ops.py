@@ -16,8 +16,9 @@ Example:
     >>> import cirq
     >>> from qml.executors import get_executor
     >>> q = cirq.LineQubit(0)
-    >>> out = expectation(get_executor(None), None, as_circuit_tensor([cirq.Circuit(cirq.X(q))]),
-    ...                   as_symbol_names([]), tf.zeros([1, 0]), as_operator_tensor([cirq.Z(q)], 1))
+    >>> out = expectation(get_executor(None), None,
+    ...                   as_circuit_tensor([cirq.Circuit(cirq.X(q))]), as_symbol_names([]),
+    ...                   tf.zeros([1, 0]), as_operator_tensor([cirq.Z(q)], 1))
     >>> out.numpy()
     array([[-1.]], dtype=float32)
 """

@@ -269,7 +269,6 @@ class Joined(_OnQubits):
         return any(segment.program.noisy for segment in self.segments)
 
 
-Owner = TypeVar("Owner")
 Result = TypeVar("Result")
 
 
@@ -289,7 +288,7 @@ def cached_on_program(function: Callable[..., Result]) -> Callable[..., Result]:
     @functools.wraps(function)
     def cached(owner, *args):
         results = owner.__dict__.setdefault("_cached_results", {})
-        key = (function.__qualname__, args)
+        key = (function, args)
         if key not in results:
             if len(results) >= PER_PROGRAM_RESULTS:
                 results.clear()

@@ -68,11 +68,12 @@ class Differentiator:
         """
         if (sampled_op is None) == (analytic_op is None):
             raise TypeError("give exactly one of sampled_op= and analytic_op=")
-        op, argument, factory = (
-            (sampled_op, "sampled_op", "qml.get_sampled_expectation_op") if sampled_op is not None
-            else (analytic_op, "analytic_op", "qml.get_expectation_op"))
         sampled = sampled_op is not None
-        if getattr(op, "sampled_op", None) is not sampled or not hasattr(op, "with_differentiator"):
+        op, argument, factory = (
+            (sampled_op, "sampled_op", "qml.get_sampled_expectation_op") if sampled
+            else (analytic_op, "analytic_op", "qml.get_expectation_op"))
+        if getattr(op, "sampled_op", None) is not sampled \
+                or not hasattr(op, "with_differentiator"):
             raise TypeError(f"{argument} must be an op made by {factory}, got {op!r}")
         return op.with_differentiator(self)
 
