@@ -32,7 +32,18 @@ Objective = Callable[[tf.Tensor], Any]
 
 
 @dataclasses.dataclass(frozen=True)
-class RotosolveOptimizerResults:
+class _MinimizerResults:
+    converged: tf.Tensor
+    num_iterations: tf.Tensor
+    num_objective_evaluations: tf.Tensor
+    position: tf.Tensor
+    objective_value_prev: tf.Tensor
+    objective_value: tf.Tensor
+    tolerance: tf.Tensor
+
+
+@dataclasses.dataclass(frozen=True)
+class RotosolveOptimizerResults(_MinimizerResults):
     """Where :func:`rotosolve_minimize` stopped.
 
     Attributes:
@@ -47,18 +58,11 @@ class RotosolveOptimizerResults:
         solve_param_i: the number of parameters, each solved once per sweep.
     """
 
-    converged: tf.Tensor
-    num_iterations: tf.Tensor
-    num_objective_evaluations: tf.Tensor
-    position: tf.Tensor
-    objective_value_prev: tf.Tensor
-    objective_value: tf.Tensor
-    tolerance: tf.Tensor
     solve_param_i: tf.Tensor
 
 
 @dataclasses.dataclass(frozen=True)
-class SPSAOptimizerResults:
+class SPSAOptimizerResults(_MinimizerResults):
     """Where :func:`spsa_minimize` stopped.
 
     Attributes:
@@ -73,13 +77,6 @@ class SPSAOptimizerResults:
             the settings; ``learning_rate`` and ``perturb`` as in the last step.
     """
 
-    converged: tf.Tensor
-    num_iterations: tf.Tensor
-    num_objective_evaluations: tf.Tensor
-    position: tf.Tensor
-    objective_value_prev: tf.Tensor
-    objective_value: tf.Tensor
-    tolerance: tf.Tensor
     learning_rate: tf.Tensor
     alpha: tf.Tensor
     perturb: tf.Tensor

@@ -66,15 +66,8 @@ def test_pqc_trains_under_mirrored_strategy():
     assert last < 0.01 < first
 
 
-FIT_SCRIPT = textwrap.dedent("""
-    import os, sys
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    import cirq, keras, numpy as np, sympy, tensorflow as tf
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    import qml
-
+# The data and model that the fit tests train, one device or several alike.
+MODEL = textwrap.dedent("""
     qubits = cirq.GridQubit.rect(1, 3)
     rng = np.random.default_rng(0)
     data = [cirq.Circuit(cirq.rx(float(a))(q) for a, q in zip(rng.uniform(0, 3, 3), qubits))
@@ -86,7 +79,7 @@ FIT_SCRIPT = textwrap.dedent("""
         [cirq.CZ(a, b) for a, b in zip(qubits, qubits[1:])],
         [cirq.rx(s)(q) for s, q in zip(symbols[3:], qubits)])
 
-    def train(strategy):
+    def build_model(strategy):
         with strategy.scope():
             inputs = keras.Input(shape=(), dtype="string")
             pqc = qml.layers.PQC(model_circuit, [cirq.Z(q) for q in qubits],
@@ -95,6 +88,21 @@ FIT_SCRIPT = textwrap.dedent("""
                 1, kernel_initializer=keras.initializers.Constant(0.5))(pqc)
             model = keras.Model(inputs, outputs)
             model.compile(keras.optimizers.SGD(0.2), "mse")
+        return model
+""")
+
+
+FIT_SCRIPT = textwrap.dedent("""
+    import os, sys
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    import cirq, keras, numpy as np, sympy, tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import qml
+""") + MODEL + textwrap.dedent("""
+    def train(strategy):
+        model = build_model(strategy)
         history = model.fit(qml.convert_to_tensor(data), labels, batch_size=8, epochs=4,
                             shuffle=False, verbose=0)
         loss = model.evaluate(qml.convert_to_tensor(data), labels, batch_size=8, verbose=0)
@@ -132,24 +140,8 @@ WORKER_SCRIPT = textwrap.dedent("""
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy() if "TF_CONFIG" in os.environ \\
         else tf.distribute.get_strategy()
-    qubits = cirq.GridQubit.rect(1, 3)
-    rng = np.random.default_rng(0)
-    data = [cirq.Circuit(cirq.rx(float(a))(q) for a, q in zip(rng.uniform(0, 3, 3), qubits))
-            for _ in range(32)]
-    labels = rng.choice([-1.0, 1.0], (32, 1)).astype(np.float32)
-    symbols = sympy.symbols("s0:6")
-    model_circuit = cirq.Circuit(
-        [cirq.ry(s)(q) for s, q in zip(symbols[:3], qubits)],
-        [cirq.CZ(a, b) for a, b in zip(qubits, qubits[1:])],
-        [cirq.rx(s)(q) for s, q in zip(symbols[3:], qubits)])
-    with strategy.scope():
-        inputs = keras.Input(shape=(), dtype="string")
-        pqc = qml.layers.PQC(model_circuit, [cirq.Z(q) for q in qubits],
-                             initializer=keras.initializers.Constant(0.4))(inputs)
-        outputs = keras.layers.Dense(
-            1, kernel_initializer=keras.initializers.Constant(0.5))(pqc)
-        model = keras.Model(inputs, outputs)
-        model.compile(keras.optimizers.SGD(0.2), "mse")
+""") + MODEL + textwrap.dedent("""
+    model = build_model(strategy)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = \\
         tf.data.experimental.AutoShardPolicy.DATA
