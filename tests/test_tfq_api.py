@@ -187,3 +187,59 @@ def test_excited_cluster_states_match_tfq():
     assert tuple(our_labels) == tuple(their_labels)
     for o, t in zip(ours, theirs):
         np.testing.assert_allclose(_unitary(o, qubits), _unitary(t, qubits), atol=1e-6)
+
+
+def test_small_utilities_match_tfq():
+    tfq = tfq_or_skip()
+    q = cirq.GridQubit(0, 0)
+    np.testing.assert_allclose(_unitary(qml.util.exp_identity(0.4, 1.5, q), [q]),
+                               _unitary(tfq.util.exp_identity(0.4, 1.5, q), [q]), atol=1e-6)
+    grid = {"a": [1, 2], "b": ["x", "y"]}
+    assert list(qml.util.kwargs_cartesian_product(**grid)) == list(
+        tfq.util.kwargs_cartesian_product(**grid))
+    ours = {type(g) for g in qml.util.get_supported_gates()}
+    assert {type(g) for g in tfq.util.get_supported_gates()} <= ours
+    ours = {type(c) for c in qml.util.get_supported_channels()}
+    assert {type(c) for c in tfq.util.get_supported_channels()} <= ours
+    circuits = [cirq.Circuit(cirq.X(q))]
+    assert qml.from_tensor(qml.convert_to_tensor(circuits, deterministic_proto_serialize=True)
+                           )[0] == tfq.from_tensor(tfq.convert_to_tensor(
+                               circuits, deterministic_proto_serialize=True))[0]
+
+
+def test_spsa_matches_tfq_on_a_quadratic():
+    tfq = tfq_or_skip()
+    scale = np.array([0.6, 0.9, 0.75], np.float32)
+
+    def function(x):
+        return tf.reduce_sum(scale * (x - 0.5) ** 2)
+
+    ours = qml.optimizers.spsa_minimize(function, np.zeros(3), seed=2, max_iterations=300)
+    theirs = tfq.optimizers.spsa_minimize(function, np.zeros(3), seed=2, max_iterations=300)
+    # Different random perturbations and stopping tests: both come near the minimum 0
+    # at (0.5, 0.5, 0.5), from 0.56 at the start.
+    assert float(ours.objective_value) < 0.02 and float(theirs.objective_value) < 0.02
+    np.testing.assert_allclose(ours.position.numpy(), theirs.position.numpy(), atol=0.2)
+
+
+def test_mps_samples_and_sampled_expectations_match_tfq_statistically():
+    tfq = tfq_or_skip()
+    q = cirq.GridQubit.rect(1, 4)
+    circuit = cirq.Circuit([cirq.ry(0.7 + 0.3 * i)(qubit) for i, qubit in enumerate(q)],
+                           [cirq.CNOT(a, b) for a, b in zip(q, q[1:])],
+                           [cirq.rx(0.4)(qubit) for qubit in q])
+    count = 4000
+    ours = qml.math.mps_1d_sample([circuit], [], tf.zeros([1, 0]), [count]).to_tensor()
+    theirs = tfq.math.mps_1d_sample(tfq.convert_to_tensor([circuit]), [], tf.zeros([1, 0]),
+                                    [count]).to_tensor()
+    ours, theirs = ours.numpy()[0], theirs.numpy()[0]
+    # Per-qubit frequencies of 1: each within 4.5 standard errors of the other.
+    np.testing.assert_allclose(ours.mean(axis=0), theirs.mean(axis=0),
+                               atol=4.5 * np.sqrt(0.25 * 2 / count))
+    operators = [[cirq.Z(q[0]) * cirq.Z(q[3]), cirq.X(q[1])]]
+    ours = qml.math.mps_1d_sampled_expectation([circuit], [], tf.zeros([1, 0]), operators,
+                                               [[count, count]]).numpy()
+    theirs = tfq.math.mps_1d_sampled_expectation(
+        tfq.convert_to_tensor([circuit]), [], tf.zeros([1, 0]),
+        tfq.convert_to_tensor(operators), [[count, count]]).numpy()
+    np.testing.assert_allclose(ours, theirs, atol=4.5 * np.sqrt(2 / count))
