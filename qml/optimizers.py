@@ -33,6 +33,19 @@ Objective = Callable[[tf.Tensor], Any]
 
 @dataclasses.dataclass(frozen=True)
 class _MinimizerResults:
+    """Where a minimizer stopped.
+
+    Attributes:
+        converged: whether the last sweep or step changed the objective by less than
+            ``tolerance``.
+        num_iterations: sweeps (Rotosolve) or steps (SPSA) taken.
+        num_objective_evaluations: calls of the objective.
+        position: the last parameters.
+        objective_value_prev: the objective before the last sweep or accepted step.
+        objective_value: the objective at ``position``.
+        tolerance: the stopping tolerance.
+    """
+
     converged: tf.Tensor
     num_iterations: tf.Tensor
     num_objective_evaluations: tf.Tensor
@@ -44,17 +57,10 @@ class _MinimizerResults:
 
 @dataclasses.dataclass(frozen=True)
 class RotosolveOptimizerResults(_MinimizerResults):
-    """Where :func:`rotosolve_minimize` stopped.
+    """Where :func:`rotosolve_minimize` stopped: the fields of every minimizer's
+    result (``position`` in [0, 2 pi)), and
 
     Attributes:
-        converged: whether the last sweep changed the objective by less than
-            ``tolerance``.
-        num_iterations: sweeps over all parameters.
-        num_objective_evaluations: calls of the objective.
-        position: the last parameters, each in [0, 2 pi).
-        objective_value_prev: the objective before the last sweep.
-        objective_value: the objective at ``position``.
-        tolerance: the stopping tolerance.
         solve_param_i: the number of parameters, each solved once per sweep.
     """
 
@@ -63,18 +69,12 @@ class RotosolveOptimizerResults(_MinimizerResults):
 
 @dataclasses.dataclass(frozen=True)
 class SPSAOptimizerResults(_MinimizerResults):
-    """Where :func:`spsa_minimize` stopped.
+    """Where :func:`spsa_minimize` stopped: the fields of every minimizer's result,
+    and
 
     Attributes:
-        converged: whether the last step changed the objective by less than
-            ``tolerance``.
-        num_iterations: steps taken.
-        num_objective_evaluations: calls of the objective.
-        position: the last parameters.
-        objective_value_prev: the objective before the last accepted step.
-        objective_value: the objective at ``position``.
-        tolerance, learning_rate, alpha, perturb, gamma, blocking, allowed_increase:
-            the settings; ``learning_rate`` and ``perturb`` as in the last step.
+        learning_rate, alpha, perturb, gamma, blocking, allowed_increase: the
+            settings; ``learning_rate`` and ``perturb`` as in the last step.
     """
 
     learning_rate: tf.Tensor
