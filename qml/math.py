@@ -33,6 +33,11 @@ from qml.executors.qsim import QsimExecutor
 from qml.executors.tensorflow import TensorflowExecutor
 import qml.ops as ops
 
+__all__ = [
+    "inner_product", "fidelity", "mps_1d_expectation", "mps_1d_sample",
+    "mps_1d_sampled_expectation",
+]
+
 # Traced, not XLA-compiled: these calls are small and rarely repeat a structure.
 _STATES = TensorflowExecutor(jit_compile=False)
 _REFERENCE = QsimExecutor()
@@ -40,11 +45,33 @@ _REFERENCE = QsimExecutor()
 
 def inner_product(programs: Any, symbol_names: Any, symbol_values: Any,
                   other_programs: Any) -> tf.Tensor:
-    """``complex64 [batch, n_others]`` inner products ``<programs[i] | other[i][j]>``.
+    """Inner products ``<programs[i] | other_programs[i][j]>``, as ``tfq.math``'s.
+
+    The states of ``programs`` are simulated with TensorFlow ops, so a
+    ``tf.GradientTape`` differentiates the result with respect to ``symbol_values``.
+
+    Args:
+        programs: circuits, ``tf.string [batch]`` or a list of ``cirq.Circuit``.
+        symbol_names: the names of the columns of ``symbol_values``.
+        symbol_values: ``float32 [batch, n_symbols]``.
+        other_programs: ``tf.string [batch, n_others]`` or nested lists of circuits,
+            free of symbols, each on its row's qubits or a subset of them.
+
+    Returns:
+        ``complex64 [batch, n_others]``.
 
     Raises:
-        BatchSizeError: if other_programs does not have one row per program.
-        ValueError: if an other program has symbols or qubits its program lacks.
+        BatchSizeError: if ``other_programs`` does not have one row per program.
+        QubitMismatchError: if an other program acts on qubits its program lacks.
+        ValueError: if an other program has symbols, or ``other_programs`` is not 2-D.
+
+    Example:
+        >>> import cirq
+        >>> q = cirq.LineQubit(0)
+        >>> plus = cirq.Circuit(cirq.H(q))
+        >>> product = inner_product([plus], [], tf.zeros([1, 0]), [[cirq.Circuit(cirq.I(q))]])
+        >>> np.round(product.numpy().real, 4)  # <+|0> = 1 / sqrt(2)
+        array([[0.7071]], dtype=float32)
     """
     circuits = tensors.as_circuit_tensor(programs, "programs")
     names = tensors.as_symbol_names(symbol_names)
@@ -78,7 +105,31 @@ def inner_product(programs: Any, symbol_names: Any, symbol_values: Any,
 
 def fidelity(programs: Any, symbol_names: Any, symbol_values: Any,
              other_programs: Any) -> tf.Tensor:
-    """``float32 [batch, n_others]``: ``|<programs[i] | other[i][j]>|**2``."""
+    """Fidelities ``|<programs[i] | other_programs[i][j]>|**2``, as ``tfq.math``'s.
+
+    Args:
+        programs: circuits, ``tf.string [batch]`` or a list of ``cirq.Circuit``.
+        symbol_names: the names of the columns of ``symbol_values``.
+        symbol_values: ``float32 [batch, n_symbols]``.
+        other_programs: as :func:`inner_product`.
+
+    Returns:
+        ``float32 [batch, n_others]``, differentiable in ``symbol_values``.
+
+    Raises:
+        BatchSizeError: as :func:`inner_product`.
+        QubitMismatchError: as :func:`inner_product`.
+        ValueError: as :func:`inner_product`.
+
+    Example:
+        >>> import cirq, sympy
+        >>> q = cirq.LineQubit(0)
+        >>> circuit = cirq.Circuit(cirq.rx(sympy.Symbol("a"))(q))
+        >>> f = fidelity([circuit], ["a"], tf.constant([[np.pi / 2]]),
+        ...              [[cirq.Circuit(cirq.X(q))]])
+        >>> np.round(f.numpy(), 4)
+        array([[0.5]], dtype=float32)
+    """
     product = inner_product(programs, symbol_names, symbol_values, other_programs)
     return tf.math.real(product * tf.math.conj(product))
 
@@ -123,12 +174,23 @@ def _reference_states(programs, other_rows: np.ndarray) -> list[np.ndarray]:
 
 def mps_1d_expectation(programs: Any, symbol_names: Any, symbol_values: Any,
                        pauli_sums: Any, bond_dim: int = 4) -> tf.Tensor:
-    """``float32 [batch, n_ops]`` expectations of 1-D circuits simulated as matrix
-    product states of at most ``bond_dim`` (see :mod:`qml.executors.mps`).
+    """Expectations of 1-D circuits simulated as matrix product states.
+
+    The bond dimension is at most ``bond_dim`` (see :mod:`qml.executors.mps`).
 
     Every gate must act on one qubit or on two neighbours in the circuit's sorted
     qubit order. The values are exact when ``bond_dim`` reaches ``2**(n/2)``.
     Gradients come from parameter shifts of these values.
+
+    Args:
+        programs: circuits, ``tf.string [batch]`` or a list of ``cirq.Circuit``.
+        symbol_names: the names of the columns of ``symbol_values``.
+        symbol_values: ``float32 [batch, n_symbols]``.
+        pauli_sums: Pauli sums, ``tf.string [batch, n_ops]`` or nested lists.
+        bond_dim: the largest bond dimension kept.
+
+    Returns:
+        ``float32 [batch, n_ops]``.
 
     Raises:
         UnsupportedGateError: for a gate on qubits that are not neighbours, or a
@@ -150,8 +212,18 @@ def mps_1d_expectation(programs: Any, symbol_names: Any, symbol_values: Any,
 
 def mps_1d_sample(programs: Any, symbol_names: Any, symbol_values: Any, num_samples: Any,
                   bond_dim: int = 4) -> tf.RaggedTensor:
-    """Bitstrings measured on 1-D circuits simulated as matrix product states: a
-    ragged ``int8 [batch, num_samples, n_qubits]``, as ``qml.get_sampling_op`` gives.
+    """Bitstrings measured on 1-D circuits simulated as matrix product states.
+
+    Args:
+        programs: circuits, ``tf.string [batch]`` or a list of ``cirq.Circuit``.
+        symbol_names: the names of the columns of ``symbol_values``.
+        symbol_values: ``float32 [batch, n_symbols]``.
+        num_samples: a one-element int tensor or list: draws per circuit.
+        bond_dim: the largest bond dimension kept.
+
+    Returns:
+        A ragged ``int8 [batch, num_samples, n_qubits]``, as ``qml.get_sampling_op``
+        gives.
 
     Raises:
         UnsupportedGateError: as :func:`mps_1d_expectation`.
@@ -171,8 +243,19 @@ def mps_1d_sample(programs: Any, symbol_names: Any, symbol_values: Any, num_samp
 def mps_1d_sampled_expectation(programs: Any, symbol_names: Any, symbol_values: Any,
                                pauli_sums: Any, num_samples: Any,
                                bond_dim: int = 4) -> tf.Tensor:
-    """``float32 [batch, n_ops]`` expectations estimated from ``num_samples[i][j]``
-    shots per term, on 1-D circuits simulated as matrix product states.
+    """Expectations estimated from shots, on 1-D circuits simulated as matrix
+    product states.
+
+    Args:
+        programs: circuits, ``tf.string [batch]`` or a list of ``cirq.Circuit``.
+        symbol_names: the names of the columns of ``symbol_values``.
+        symbol_values: ``float32 [batch, n_symbols]``.
+        pauli_sums: Pauli sums, ``tf.string [batch, n_ops]`` or nested lists.
+        num_samples: ``int [batch, n_ops]``: shots per term of each operator.
+        bond_dim: the largest bond dimension kept.
+
+    Returns:
+        ``float32 [batch, n_ops]``.
 
     Raises:
         UnsupportedGateError: as :func:`mps_1d_expectation`.

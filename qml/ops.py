@@ -353,9 +353,25 @@ def _check_concurrent(quantum_concurrent: Any) -> None:
 
 def get_expectation_op(backend: Any = None, *, quantum_concurrent: bool = True
                        ) -> ExpectationOp:
-    """TFQ's ``get_expectation_op``: an expectation op on the given backend.
-    ``quantum_concurrent`` is accepted and changes nothing (see
-    :func:`qml.set_quantum_concurrent_op_mode`).
+    """TFQ's ``get_expectation_op``: an op computing exact expectation values.
+
+    The op is ``op(programs, symbol_names, symbol_values, pauli_sums)`` and is
+    differentiable with respect to ``symbol_values`` (by ``Adjoint``). Its inputs take
+    tensors, circuits or lists of them, and are checked as ``Expectation``'s are.
+
+    Args:
+        backend: None (qml's default policy), ``'qsim'``, ``'tensorflow'`` or a
+            ``cirq.SimulatesExpectationValues``.
+        quantum_concurrent: accepted for TFQ's sake; it changes nothing (see
+            :func:`qml.set_quantum_concurrent_op_mode`).
+
+    Returns:
+        The op. It returns ``float32 [batch, n_ops]``.
+
+    Raises:
+        ValueError: for an unknown backend name.
+        TypeError: for a backend of another type, or a ``quantum_concurrent`` that
+            is not a bool.
 
     Example:
         >>> import cirq
@@ -407,7 +423,24 @@ class SampledExpectationOp:
 def get_sampled_expectation_op(backend: Any = None, *, seed: Optional[int] = None,
                                quantum_concurrent: bool = True) -> SampledExpectationOp:
     """TFQ's ``get_sampled_expectation_op``: expectations estimated from shots.
-    ``quantum_concurrent`` is accepted and changes nothing.
+
+    The op is ``op(programs, symbol_names, symbol_values, pauli_sums, num_samples)``,
+    with ``num_samples`` an ``int [batch, n_ops]`` of shots per operator. It is
+    differentiable by ``ParameterShift``.
+
+    Args:
+        backend: None, ``'qsim'`` or ``'noisy'`` (all sample on qsim), or a Cirq
+            simulator.
+        seed: seeds the shots; None follows ``tf.random.set_seed``.
+        quantum_concurrent: accepted for TFQ's sake; it changes nothing.
+
+    Returns:
+        The op. It returns ``float32 [batch, n_ops]``.
+
+    Raises:
+        ValueError: for an unknown backend name.
+        TypeError: for a backend of another type, or a ``quantum_concurrent`` that
+            is not a bool.
 
     Example:
         >>> import cirq
@@ -424,9 +457,24 @@ def get_sampled_expectation_op(backend: Any = None, *, seed: Optional[int] = Non
 
 def get_sampling_op(backend: Any = None, *, seed: Optional[int] = None,
                     quantum_concurrent: bool = True):
-    """TFQ's ``get_sampling_op``: ``op(programs, symbol_names, symbol_values,
-    num_samples)`` returning a ragged ``int8 [batch, num_samples, n_qubits]``.
-    ``quantum_concurrent`` is accepted and changes nothing.
+    """TFQ's ``get_sampling_op``: an op drawing bitstrings.
+
+    The op is ``op(programs, symbol_names, symbol_values, num_samples)``, with
+    ``num_samples`` a one-element int tensor or list.
+
+    Args:
+        backend: None, ``'qsim'``, ``'noisy'`` or a ``cirq.Sampler``.
+        seed: seeds the draws; None follows ``tf.random.set_seed``.
+        quantum_concurrent: accepted for TFQ's sake; it changes nothing.
+
+    Returns:
+        The op. It returns a ragged ``int8 [batch, num_samples, n_qubits]``, columns in
+        each circuit's sorted qubit order.
+
+    Raises:
+        ValueError: for an unknown backend name.
+        TypeError: for a backend of another type, or a ``quantum_concurrent`` that
+            is not a bool.
 
     Example:
         >>> import cirq
@@ -451,9 +499,22 @@ def get_sampling_op(backend: Any = None, *, seed: Optional[int] = None,
 
 
 def get_state_op(backend: Any = None, *, quantum_concurrent: bool = True):
-    """TFQ's ``get_state_op``: ``op(programs, symbol_names, symbol_values)`` returning
-    a ragged ``complex64 [batch, 2**n_qubits]``. ``quantum_concurrent`` is accepted and
-    changes nothing.
+    """TFQ's ``get_state_op``: an op computing final state vectors.
+
+    The op is ``op(programs, symbol_names, symbol_values)``.
+
+    Args:
+        backend: None, ``'qsim'``, ``'tensorflow'`` or a ``cirq.SimulatesFinalState``.
+        quantum_concurrent: accepted for TFQ's sake; it changes nothing.
+
+    Returns:
+        The op. It returns a ragged ``complex64 [batch, 2**n_qubits]`` in Cirq's qubit
+        order.
+
+    Raises:
+        ValueError: for an unknown backend name.
+        TypeError: for a backend of another type, or a ``quantum_concurrent`` that
+            is not a bool.
 
     Example:
         >>> import cirq
@@ -475,9 +536,19 @@ def get_state_op(backend: Any = None, *, quantum_concurrent: bool = True):
 
 
 def get_unitary_op(*, quantum_concurrent: bool = True):
-    """TFQ's ``get_unitary_op``: ``op(programs, symbol_names, symbol_values)``
-    returning a ragged ``complex64 [batch, 2**n, 2**n]``. ``quantum_concurrent`` is
-    accepted and changes nothing.
+    """TFQ's ``get_unitary_op``: an op computing each circuit's unitary.
+
+    The op is ``op(programs, symbol_names, symbol_values)``.
+
+    Args:
+        quantum_concurrent: accepted for TFQ's sake; it changes nothing.
+
+    Returns:
+        The op. It returns a ragged ``complex64 [batch, 2**n, 2**n]`` in Cirq's qubit
+        order.
+
+    Raises:
+        TypeError: if ``quantum_concurrent`` is not a bool.
 
     Example:
         >>> import cirq

@@ -62,6 +62,11 @@ class RotosolveOptimizerResults(_MinimizerResults):
 
     Attributes:
         solve_param_i: the number of parameters, each solved once per sweep.
+
+    Example:
+        >>> result = rotosolve_minimize(lambda x: tf.cos(x[0]), [0.3])
+        >>> round(float(result.position[0]), 4), int(result.solve_param_i)
+        (3.1416, 1)
     """
 
     solve_param_i: tf.Tensor
@@ -73,8 +78,17 @@ class SPSAOptimizerResults(_MinimizerResults):
     and
 
     Attributes:
-        learning_rate, alpha, perturb, gamma, blocking, allowed_increase: the
-            settings; ``learning_rate`` and ``perturb`` as in the last step.
+        learning_rate: the step size's numerator, as in the last step.
+        alpha: the step size's decay exponent.
+        perturb: the perturbation's size, as in the last step.
+        gamma: the perturbation's decay exponent.
+        blocking: whether steps that raise the objective were refused.
+        allowed_increase: the rise that ``blocking`` allowed.
+
+    Example:
+        >>> result = spsa_minimize(lambda x: tf.reduce_sum(x ** 2), [0.5], seed=1)
+        >>> bool(result.converged), round(float(result.alpha), 3)
+        (True, 0.602)
     """
 
     learning_rate: tf.Tensor
@@ -138,6 +152,12 @@ def rotosolve_minimize(expectation_value_function: Objective, initial_position: 
     Raises:
         ValueError: for a non-finite start or objective value, or a bad count.
         RuntimeError: inside ``tf.function``.
+
+    Example:
+        >>> import numpy as np
+        >>> result = rotosolve_minimize(lambda x: tf.sin(x[0]) + tf.cos(x[1]), [0.1, 0.2])
+        >>> np.round(result.position.numpy(), 4)  # sin is least at 3 pi / 2, cos at pi
+        array([4.7124, 3.1416], dtype=float32)
     """
     del name
     position = _start(initial_position, max_iterations, tolerance=tolerance)
@@ -186,8 +206,15 @@ def spsa_minimize(expectation_value_function: Objective, initial_position: Any,
     Args:
         expectation_value_function: maps a float32 ``[n]`` tensor to a scalar.
         initial_position: the ``[n]`` starting parameters.
-        tolerance, max_iterations, alpha, learning_rate, perturb, gamma, blocking,
-            allowed_increase: as above.
+        tolerance: the change of objective per step below which it stops.
+        max_iterations: the most steps.
+        alpha: the decay exponent of the step size ``a_k``.
+        learning_rate: the numerator of ``a_k``.
+        perturb: the numerator of the perturbation size ``c_k``.
+        gamma: the decay exponent of ``c_k``.
+        blocking: refuse steps that raise the objective by more than
+            ``allowed_increase``.
+        allowed_increase: the rise that ``blocking`` allows.
         seed: seeds the perturbations; None follows NumPy's global generator.
         name: accepted for TFQ's sake.
 

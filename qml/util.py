@@ -49,8 +49,19 @@ PauliOperator = Union[cirq.PauliSum, cirq.PauliString]
 def get_circuit_symbols(circuit: cirq.AbstractCircuit) -> list[str]:
     """Names of the symbols in ``circuit``, sorted.
 
+    Args:
+        circuit: a ``cirq.Circuit``.
+
+    Returns:
+        The sorted list of symbol names.
+
     Raises:
         NotACircuitError: if ``circuit`` is not a ``cirq.Circuit``.
+
+    Example:
+        >>> q = cirq.LineQubit(0)
+        >>> get_circuit_symbols(cirq.Circuit(cirq.rx(sympy.Symbol("b") * 2)(q)))
+        ['b']
     """
     if not isinstance(circuit, cirq.AbstractCircuit):
         raise NotACircuitError(f"expected a cirq.Circuit, got {type(circuit).__name__}")
@@ -58,11 +69,17 @@ def get_circuit_symbols(circuit: cirq.AbstractCircuit) -> list[str]:
 
 
 def get_supported_gates() -> dict[cirq.Gate, int]:
-    """One instance of each natively supported gate type, mapped to its qubit count.
+    """One instance of each natively supported gate type, with its qubit count.
 
     Any of them may also be controlled by other qubits (``controlled_by``). Gates
     outside this set with a constant unitary on up to 4 qubits are accepted as
     matrices.
+
+    Returns:
+        A dict from a gate instance to its number of qubits.
+
+    Raises:
+        Nothing: it builds a fresh dict on each call.
 
     Example:
         >>> get_supported_gates()[cirq.CNOT]
@@ -77,7 +94,13 @@ def get_supported_gates() -> dict[cirq.Gate, int]:
 
 
 def get_supported_channels() -> dict[cirq.Gate, int]:
-    """One instance of each supported noise channel type, mapped to its qubit count.
+    """One instance of each supported noise channel type, with its qubit count.
+
+    Returns:
+        A dict from a channel instance to its number of qubits.
+
+    Raises:
+        Nothing: it builds a fresh dict on each call.
 
     Example:
         >>> get_supported_channels()[cirq.bit_flip(0.01)]
@@ -109,6 +132,19 @@ def _random_operation(qubits: Sequence[cirq.Qid], gate: cirq.Gate, arity: int,
         values = [int(v) for v in np.random.randint(0, 2, count)]
         operation = operation.controlled_by(*controls, control_values=values)
     return operation
+
+
+def _check_count(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+def _checked_qubits(qubits: Any) -> list[cirq.Qid]:
+    qubits = list(qubits) if isinstance(qubits, Sequence) else qubits
+    if not isinstance(qubits, list) or not qubits or \
+            not all(isinstance(q, cirq.Qid) for q in qubits):
+        raise ValueError(f"qubits must be a non-empty list of cirq qubits, got {qubits!r}")
+    return qubits
 
 
 def _gate_pool(qubits: Sequence[cirq.Qid], include_channels: bool) -> dict[cirq.Gate, int]:
@@ -147,12 +183,28 @@ def random_symbol_circuit(qubits: Sequence[cirq.Qid], symbols: Sequence[Any], *,
     [0, 1) when ``include_scalars``, else 1), cycling through the shuffled symbols;
     symbols left over are placed as ``H ** symbol`` on the first qubit.
 
+    Args:
+        qubits: the qubits to act on.
+        symbols: symbol names or ``sympy.Symbol`` s.
+        n_moments: moments of Cirq's random circuit before the symbols are added.
+        p: the probability that a qubit gets a gate in a moment.
+        include_scalars: scale each symbol by a random factor.
+        include_channels: include noise channels in the gate pool.
+
+    Returns:
+        A ``cirq.Circuit``.
+
+    Raises:
+        ValueError: for an empty ``qubits`` list or a negative count.
+
     Example:
         >>> np.random.seed(0)
         >>> circuit = random_symbol_circuit(cirq.GridQubit.rect(1, 3), ["a", "b"])
         >>> get_circuit_symbols(circuit)
         ['a', 'b']
     """
+    qubits = _checked_qubits(qubits)
+    _check_count("n_moments", n_moments, 0)
     names = [str(s) for s in symbols]
     np.random.shuffle(names)
     used = itertools.count()
@@ -177,11 +229,27 @@ def random_circuit_resolver_batch(qubits: Sequence[cirq.Qid], batch_size: int, *
                                   ) -> tuple[list[cirq.Circuit], list[cirq.ParamResolver]]:
     """``batch_size`` random circuits without symbols, and empty resolvers.
 
+    Args:
+        qubits: the qubits to act on.
+        batch_size: how many circuits.
+        n_moments: moments per circuit.
+        p: the probability that a qubit gets a gate in a moment.
+        include_channels: include noise channels in the gate pool.
+
+    Returns:
+        ``(circuits, resolvers)``: two lists of ``batch_size``.
+
+    Raises:
+        ValueError: for an empty ``qubits`` list or a negative count.
+
     Example:
         >>> circuits, resolvers = random_circuit_resolver_batch(cirq.LineQubit.range(2), 3)
         >>> len(circuits), cirq.is_parameterized(circuits[0])
         (3, False)
     """
+    qubits = _checked_qubits(qubits)
+    _check_count("batch_size", batch_size, 0)
+    _check_count("n_moments", n_moments, 0)
     pool = _gate_pool(qubits, include_channels)
     exponents = iter(lambda: float(np.random.random()), None)
     circuits = [_random_layered_circuit(qubits, n_moments, p, pool, exponents)
@@ -194,8 +262,23 @@ def random_symbol_circuit_resolver_batch(
         n_moments: int = 15, p: float = 0.9, include_scalars: bool = True,
         include_channels: bool = False
 ) -> tuple[list[cirq.Circuit], list[cirq.ParamResolver]]:
-    """``batch_size`` circuits from :func:`random_symbol_circuit`, each with a resolver
-    of values uniform in [0, 1).
+    """``batch_size`` circuits from :func:`random_symbol_circuit`, with resolvers.
+
+    Args:
+        qubits: the qubits to act on.
+        symbols: symbol names or ``sympy.Symbol`` s.
+        batch_size: how many circuits.
+        n_moments: as :func:`random_symbol_circuit`.
+        p: as :func:`random_symbol_circuit`.
+        include_scalars: as :func:`random_symbol_circuit`.
+        include_channels: as :func:`random_symbol_circuit`.
+
+    Returns:
+        ``(circuits, resolvers)``: each resolver maps every symbol to a value uniform
+        in [0, 1).
+
+    Raises:
+        ValueError: for an empty ``qubits`` list or a negative count.
 
     Example:
         >>> circuits, resolvers = random_symbol_circuit_resolver_batch(
@@ -203,6 +286,7 @@ def random_symbol_circuit_resolver_batch(
         >>> sorted(resolvers[0].param_dict)
         ['a']
     """
+    _check_count("batch_size", batch_size, 0)
     circuits, resolvers = [], []
     for _ in range(batch_size):
         circuits.append(random_symbol_circuit(
@@ -215,15 +299,30 @@ def random_symbol_circuit_resolver_batch(
 
 def random_pauli_sums(qubits: Sequence[cirq.Qid], max_sum_length: int,
                       n_sums: int) -> list[cirq.PauliSum]:
-    """``n_sums`` random Pauli sums of 1 to ``max_sum_length`` strings, each on a random
-    subset of ``qubits`` with random Paulis (identities included).
+    """``n_sums`` random Pauli sums, as TFQ's tests use them.
+
+    Each sum has 1 to ``max_sum_length`` strings, each on a random subset of
+    ``qubits`` with random Paulis (identities included).
+
+    Args:
+        qubits: the qubits to act on.
+        max_sum_length: the most strings in one sum, at least 1.
+        n_sums: how many sums.
+
+    Returns:
+        A list of ``cirq.PauliSum``.
+
+    Raises:
+        ValueError: for an empty ``qubits`` list or a count below its minimum.
 
     Example:
         >>> len(random_pauli_sums(cirq.LineQubit.range(3), 4, 5))
         5
     """
+    qubits = _checked_qubits(qubits)
+    _check_count("max_sum_length", max_sum_length, 1)
+    _check_count("n_sums", n_sums, 0)
     paulis = [cirq.I, cirq.X, cirq.Y, cirq.Z]
-    qubits = list(qubits)
     sums = []
     for _ in range(n_sums):
         strings = []
@@ -238,6 +337,12 @@ def random_pauli_sums(qubits: Sequence[cirq.Qid], max_sum_length: int,
 
 def kwargs_cartesian_product(**kwargs: Any) -> Iterator[dict]:
     """Every combination of the keyword arguments' values, as dicts.
+
+    Args:
+        **kwargs: each an iterable of values.
+
+    Returns:
+        An iterator of dicts, one per combination, the last keyword varying fastest.
 
     Raises:
         ValueError: if a value is not iterable.
@@ -261,6 +366,14 @@ def gate_approx_eq(gate_true: cirq.Gate, gate_deser: cirq.Gate, atol: float = 1e
 
     Symbolic parameters are equal when they use the same symbols and agree, within
     ``atol``, at random values of those symbols.
+
+    Args:
+        gate_true: a ``cirq.Gate``.
+        gate_deser: another, for example ``gate_true`` after a round trip.
+        atol: the tolerance on each parameter.
+
+    Returns:
+        True if the gates have the same type and parameters within ``atol``.
 
     Raises:
         TypeError: if either argument is not a ``cirq.Gate`` or ``atol`` is not real.
@@ -325,6 +438,12 @@ def _field_approx_eq(first: Any, second: Any, atol: float) -> bool:
 def check_commutability(pauli_sum: cirq.PauliSum) -> None:
     """Checks that every pair of terms of ``pauli_sum`` commutes.
 
+    Args:
+        pauli_sum: a ``cirq.PauliSum``.
+
+    Returns:
+        None, if they all commute.
+
     Raises:
         ValueError: naming the first pair that does not commute.
 
@@ -345,11 +464,26 @@ def exp_identity(param: Any, c: float, zeroth_qubit: cirq.Qid) -> cirq.Circuit:
 
     ``Z**t X Z**t X`` is ``exp(i pi t)`` times the identity; here ``t = -param c / pi``.
 
+    Args:
+        param: a number or a ``sympy`` expression.
+        c: a real factor.
+        zeroth_qubit: the qubit that carries the phase.
+
+    Returns:
+        A four-gate ``cirq.Circuit``.
+
+    Raises:
+        TypeError: if ``param`` or ``c`` is not a real number or expression.
+
     Example:
         >>> q = cirq.LineQubit(0)
         >>> np.allclose(cirq.unitary(exp_identity(0.3, 2.0, q)), np.exp(-0.6j) * np.eye(2))
         True
     """
+    for name, value in (("param", param), ("c", c)):
+        if isinstance(value, bool) or not isinstance(value, (numbers.Real, sympy.Basic)):
+            raise TypeError(f"{name} must be a real number or a sympy expression, got "
+                            f"{value!r}")
     phase = cirq.ZPowGate(exponent=-param * c / np.pi).on(zeroth_qubit)
     return cirq.Circuit([cirq.X(zeroth_qubit), phase, cirq.X(zeroth_qubit), phase])
 
@@ -368,6 +502,9 @@ def exponential(operators: Sequence[PauliOperator],
         operators: ``cirq.PauliSum`` or ``cirq.PauliString`` objects.
         coefficients: one per operator: a number, a symbol, or a symbol's name; all 1
             by default.
+
+    Returns:
+        A ``cirq.Circuit``.
 
     Raises:
         TypeError: for an operator or coefficient of another type, or a complex term

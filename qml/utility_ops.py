@@ -46,11 +46,27 @@ def _string_op(function, inputs: list[tf.Tensor], shape: tf.TensorShape) -> tf.T
 
 
 def append_circuit(programs: Any, programs_to_append: Any) -> tf.Tensor:
-    """``tf.string [batch]``: each circuit of ``programs`` followed by its row of
-    ``programs_to_append``. The moments of the appended circuit follow the first's.
+    """TFQ's ``append_circuit``: each circuit followed by its partner.
+
+    The moments of the appended circuit follow those of the first.
+
+    Args:
+        programs: circuits, ``tf.string [batch]`` or a list of ``cirq.Circuit``.
+        programs_to_append: ``batch`` circuits in the same forms.
+
+    Returns:
+        ``tf.string [batch]``: row ``i`` is ``programs[i] + programs_to_append[i]``.
 
     Raises:
         BatchSizeError: if the two have different lengths.
+        NotACircuitError: if either holds something other than circuits.
+
+    Example:
+        >>> import cirq
+        >>> q = cirq.LineQubit(0)
+        >>> joined = append_circuit([cirq.Circuit(cirq.X(q))], [cirq.Circuit(cirq.Y(q))])
+        >>> print(from_tensor(joined)[0])
+        0: ───X───Y───
     """
     first = tensors.as_circuit_tensor(programs, "programs")
     second = tensors.as_circuit_tensor(programs_to_append, "programs_to_append")
@@ -66,8 +82,20 @@ def append_circuit(programs: Any, programs_to_append: Any) -> tf.Tensor:
 
 
 def resolve_parameters(programs: Any, symbol_names: Any, symbol_values: Any) -> tf.Tensor:
-    """``tf.string [batch]``: ``programs`` with the symbols in ``symbol_names`` replaced
-    by their row of ``symbol_values``; other symbols stay.
+    """TFQ's ``resolve_parameters``: symbols replaced by values.
+
+    Args:
+        programs: circuits, ``tf.string [batch]`` or a list of ``cirq.Circuit``.
+        symbol_names: the names to resolve; other symbols stay symbolic.
+        symbol_values: ``float [batch, n_symbols]``, one row per circuit.
+
+    Returns:
+        ``tf.string [batch]``: the resolved circuits.
+
+    Raises:
+        BatchSizeError: if ``symbol_values`` is not ``[batch, len(symbol_names)]``.
+        SymbolNamesError: if the names are not distinct strings or symbols.
+        SymbolValuesError: if the values are not a real 2-D array.
 
     Example:
         >>> import cirq, sympy
@@ -97,8 +125,19 @@ def resolve_parameters(programs: Any, symbol_names: Any, symbol_values: Any) -> 
 
 
 def padded_to_ragged(masked_state: Any) -> tf.RaggedTensor:
-    """A ``[batch, dim]`` tensor padded with -2 (as ``State`` pads narrower rows) as a
-    ragged tensor without the padding. Amplitudes never exceed 1 in magnitude.
+    """TFQ's ``padded_to_ragged``: a padded ``State`` output made ragged.
+
+    ``State`` pads the rows of narrower circuits with -2; amplitudes never exceed 1
+    in magnitude, so every entry above 1.1 in magnitude is padding.
+
+    Args:
+        masked_state: ``[batch, dim]`` amplitudes padded with -2, or a ragged tensor.
+
+    Returns:
+        A ragged ``[batch, None]`` tensor of the same dtype, without the padding.
+
+    Raises:
+        ValueError: if ``masked_state`` is not numeric (TensorFlow's conversion error).
 
     Example:
         >>> padded_to_ragged(tf.constant([[1.0, 0.0], [0.5, -2.0]])).to_list()
@@ -111,8 +150,17 @@ def padded_to_ragged(masked_state: Any) -> tf.RaggedTensor:
 
 
 def padded_to_ragged2d(masked_state: Any) -> tf.RaggedTensor:
-    """A ``[batch, dim, dim]`` tensor padded with -2 (as ``Unitary`` pads narrower
-    rows) as a ragged tensor with ragged rows and columns.
+    """TFQ's ``padded_to_ragged2d``: a padded ``Unitary`` output made ragged.
+
+    Args:
+        masked_state: ``[batch, dim, dim]`` matrices padded with -2 in the rows and
+            columns of narrower circuits.
+
+    Returns:
+        A ragged ``[batch, None, None]`` tensor without the padding.
+
+    Raises:
+        ValueError: if ``masked_state`` is not a numeric 3-D tensor.
 
     Example:
         >>> padded = tf.constant([[[1.0, -2.0], [-2.0, -2.0]]])
@@ -125,12 +173,25 @@ def padded_to_ragged2d(masked_state: Any) -> tf.RaggedTensor:
 
 
 def set_quantum_concurrent_op_mode(mode: bool) -> None:
-    """Accepted for TFQ's sake. TFQ uses it to keep circuit ops from running in
-    parallel with each other; qml's simulation already runs outside the GIL on every
-    core, one op at a time, so the mode changes nothing.
+    """Accepted for TFQ's sake; the mode changes nothing in qml.
+
+    TFQ uses the mode to keep circuit ops from running in parallel with each other.
+    qml's simulation already runs outside the GIL on every core, one op at a time.
+
+    Args:
+        mode: a bool, remembered for :func:`get_quantum_concurrent_op_mode`.
+
+    Returns:
+        None.
 
     Raises:
         TypeError: if ``mode`` is not a bool.
+
+    Example:
+        >>> set_quantum_concurrent_op_mode(False)
+        >>> get_quantum_concurrent_op_mode()
+        False
+        >>> set_quantum_concurrent_op_mode(True)
     """
     global _concurrent_op_mode
     if not isinstance(mode, bool):
@@ -139,7 +200,13 @@ def set_quantum_concurrent_op_mode(mode: bool) -> None:
 
 
 def get_quantum_concurrent_op_mode() -> bool:
-    """The mode last set by :func:`set_quantum_concurrent_op_mode` (True at first).
+    """The mode last set by :func:`set_quantum_concurrent_op_mode`.
+
+    Returns:
+        The bool last set; True before any call.
+
+    Raises:
+        Nothing: it only reads the stored mode.
 
     Example:
         >>> get_quantum_concurrent_op_mode()

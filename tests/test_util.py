@@ -131,3 +131,24 @@ def test_kwargs_cartesian_product():
     assert got == [{"a": a, "b": b} for a, b in itertools.product([1, 2], "xyz")]
     with pytest.raises(ValueError, match="b=3"):
         list(util.kwargs_cartesian_product(a=[1], b=3))
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: util.random_symbol_circuit([], ["a"]), "qubits must be a non-empty list"),
+    (lambda: util.random_circuit_resolver_batch(cirq.LineQubit.range(2), -1),
+     "batch_size must be an int >= 0, got -1"),
+    (lambda: util.random_symbol_circuit_resolver_batch([], ["a"], 2),
+     "qubits must be a non-empty list"),
+    (lambda: util.random_pauli_sums(cirq.LineQubit.range(2), 0, 2),
+     "max_sum_length must be an int >= 1, got 0"),
+    (lambda: util.random_pauli_sums(cirq.LineQubit.range(2), 2, 1.5),
+     "n_sums must be an int >= 0, got 1.5"),
+])
+def test_random_generators_name_bad_arguments(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_exp_identity_names_a_bad_parameter():
+    with pytest.raises(TypeError, match="param must be a real number or a sympy expression"):
+        util.exp_identity("a", 1.0, cirq.LineQubit(0))

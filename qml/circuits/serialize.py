@@ -365,6 +365,11 @@ def convert_to_tensor(items_to_convert: Any,
     Returns:
         A ``tf.string`` tensor of the same shape as the nesting.
 
+    Raises:
+        NotACircuitError: for an item that is not a circuit or Pauli sum.
+        UnsupportedGateError: for a gate qml cannot simulate.
+        ValueError: for a ragged nesting.
+
     Example:
         >>> q = cirq.GridQubit(0, 0)
         >>> convert_to_tensor([[cirq.Z(q), cirq.X(q)]]).shape
@@ -387,9 +392,16 @@ def convert_to_tensor(items_to_convert: Any,
 def from_tensor(tensor_to_convert: Any) -> np.ndarray:
     """Converts a ``tf.string`` tensor of circuits or Pauli sums back to Cirq objects.
 
+    Args:
+        tensor_to_convert: a ``tf.string`` tensor (or array, or nested list of bytes)
+            of any shape, as made by :func:`convert_to_tensor`.
+
     Returns:
         A numpy object array of the tensor's shape holding ``cirq.Circuit`` and
         ``cirq.PauliSum`` objects.
+
+    Raises:
+        CircuitFormatError: for a row that is not a serialized circuit or operator.
 
     Example:
         >>> q = cirq.LineQubit(0)

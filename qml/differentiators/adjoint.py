@@ -48,7 +48,25 @@ class Adjoint(Differentiator):
     The sweep runs in the native core, or in the TensorFlow executor when that is the
     layer's executor (and, in complex128, after a Cirq simulator's forward pass). A
     forward pass on the native core or the TensorFlow executor keeps its final states,
-    so the sweep does not simulate the circuits again.
+    so the sweep does not simulate the circuits again. ``Adjoint`` is the default for
+    exact expectations.
+
+    Raises:
+        TypeError: from a gradient of sampled or noisy expectations, which have no
+            final state.
+        NotImplementedError: from :meth:`get_gradient_circuits`; it evaluates no
+            circuits.
+
+    Example:
+        >>> import cirq, sympy, tensorflow as tf, qml
+        >>> q = cirq.LineQubit(0)
+        >>> layer = qml.layers.Expectation(differentiator=qml.differentiators.Adjoint())
+        >>> angle = tf.Variable([[0.5]])
+        >>> with tf.GradientTape() as tape:
+        ...     z = layer(cirq.Circuit(cirq.ry(sympy.Symbol("a"))(q)), symbol_names=["a"],
+        ...               symbol_values=angle, operators=cirq.Z(q))
+        >>> round(float(tape.gradient(z, angle)[0, 0]), 4)  # d cos(a) / da = -sin(0.5)
+        -0.4794
     """
 
     def forward(self, executor: Executor, batch: Batch) -> tuple[np.ndarray, Batch]:
@@ -95,6 +113,25 @@ class Autodiff(Differentiator):
     Only for ``backend='tensorflow'``. Unlike the other differentiators it supports
     derivatives of any order (nested ``tf.GradientTape`` s, Hessians), at the memory
     cost of keeping every intermediate state of the forward pass.
+
+    Raises:
+        TypeError: for sampled or noisy expectations.
+        NotImplementedError: from :meth:`get_gradient_circuits`; it evaluates no
+            circuits.
+
+    Example:
+        >>> import cirq, sympy, tensorflow as tf, qml
+        >>> q = cirq.LineQubit(0)
+        >>> layer = qml.layers.Expectation(backend="tensorflow",
+        ...                                differentiator=qml.differentiators.Autodiff())
+        >>> angle = tf.Variable([[0.5]])
+        >>> with tf.GradientTape() as outer:
+        ...     with tf.GradientTape() as inner:
+        ...         z = layer(cirq.Circuit(cirq.ry(sympy.Symbol("a"))(q)), symbol_names=["a"],
+        ...                   symbol_values=angle, operators=cirq.Z(q))
+        ...     slope = inner.gradient(z, angle)
+        >>> round(float(outer.gradient(slope, angle)[0, 0]), 4)  # -cos(0.5)
+        -0.8776
     """
 
     _row_gradient = _no_gradient_circuits

@@ -40,19 +40,46 @@ class RowGradient:
 
 
 class Differentiator:
-    """Base class: turns an upstream gradient into gradients of symbol values."""
+    """Base class: turns an upstream gradient into gradients of symbol values.
+
+    A differentiator is handed to a layer (``differentiator=``) or wraps an op
+    (:meth:`generate_differentiable_op`). Subclass it as in TFQ: implement
+    :meth:`get_gradient_circuits` (the circuits and weights a gradient is read from),
+    or override :meth:`differentiate_analytic` and :meth:`differentiate_sampled` to
+    compute the vector-Jacobian product directly. Register a subclass with
+    ``@keras.saving.register_keras_serializable()`` so that saved models load it.
+
+    Raises:
+        NotImplementedError: from a gradient, when a subclass implements neither
+            :meth:`get_gradient_circuits` nor :meth:`differentiate_analytic`.
+
+    Example:
+        >>> import keras, qml
+        >>> @keras.saving.register_keras_serializable(package="docs")
+        ... class Halfway(qml.differentiators.LinearCombination):
+        ...     '''A one-sided difference with a fixed step of 0.01.'''
+        ...     def __init__(self):
+        ...         super().__init__([-100.0, 100.0], [0.0, 0.01])
+        ...     def get_config(self):
+        ...         return {}
+        >>> Halfway().perturbations
+        (0.0, 0.01)
+    """
 
     def generate_differentiable_op(self, *, sampled_op=None, analytic_op=None):
         """An expectation op whose gradient comes from this differentiator.
 
         Args:
-            analytic_op: an op from :func:`qml.get_expectation_op`.
-            sampled_op: an op from :func:`qml.get_sampled_expectation_op`.
-            Exactly one is given.
+            analytic_op: an op from :func:`qml.get_expectation_op`, or None.
+            sampled_op: an op from :func:`qml.get_sampled_expectation_op`, or None.
+                Exactly one of the two is given.
 
         Returns:
             An op with the same call signature, whose gradient comes from this
             differentiator.
+
+        Raises:
+            TypeError: unless exactly one op is given, made by qml's factory.
 
         Example:
             >>> import cirq, sympy, tensorflow as tf, qml

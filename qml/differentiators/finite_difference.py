@@ -31,6 +31,10 @@ class LinearCombination(Differentiator):
         weights: the coefficients of the combination.
         perturbations: the offsets at which the expectation is evaluated.
 
+    Raises:
+        ValueError: for empty or unequal lengths, repeated perturbations or
+            non-finite numbers.
+
     Example:
         >>> LinearCombination([0.5, -0.5], [1.0, -1.0]).weights
         (0.5, -0.5)
@@ -146,6 +150,10 @@ class ForwardDifference(LinearCombination):
         error_order: the order of the truncation error, a positive int.
         grid_spacing: the step ``h``.
 
+    Raises:
+        ValueError: for an ``error_order`` below 1 or a ``grid_spacing`` that is not
+            positive and finite.
+
     Example:
         >>> ForwardDifference(error_order=1, grid_spacing=0.5).perturbations
         (0.0, 0.5)
@@ -171,6 +179,10 @@ class CentralDifference(LinearCombination):
     Args:
         error_order: the order of the truncation error, a positive even int.
         grid_spacing: the step ``h``.
+
+    Raises:
+        ValueError: for an odd or non-positive ``error_order``, or a
+            ``grid_spacing`` that is not positive and finite.
 
     Example:
         >>> CentralDifference(error_order=2, grid_spacing=0.5).weights

@@ -62,6 +62,12 @@ class ParameterShift(Differentiator):
     ``CentralDifference`` for those). Each parameter costs two evaluations per
     frequency of the gate in it, usually one or two.
 
+    Raises:
+        UnsupportedGateError: from a gradient, for a gate whose phases are not linear
+            in its parameter.
+        ValueError: from a gradient, for a symbol named ``__qml_parameter_shift__``,
+            which it reserves.
+
     Example:
         >>> import cirq, sympy, tensorflow as tf, qml
         >>> q = cirq.LineQubit(0)

@@ -34,9 +34,21 @@ BACKEND_NAMES = ("native", "noiseless", "noisy", "qsim", "tensorflow")
 def get_executor(backend: Any) -> Executor:
     """The executor for a layer's ``backend`` argument.
 
+    Args:
+        backend: None (qml's default policy), ``'noiseless'``, ``'native'``,
+            ``'qsim'``, ``'tensorflow'``, ``'noisy'``, an :class:`Executor`, or a Cirq
+            simulator or sampler.
+
+    Returns:
+        An :class:`Executor`; named backends share one instance each.
+
     Raises:
         ValueError: for an unknown backend name.
         TypeError: for an object that is not a backend.
+
+    Example:
+        >>> type(get_executor("qsim")).__name__
+        'QsimExecutor'
     """
     if backend is None:
         return _DEFAULT

@@ -44,7 +44,31 @@ PADDED_CIRCUIT_VALUE = -2.0
 
 @dataclasses.dataclass(frozen=True)
 class Batch:
-    """A checked batch: one program per row, bound symbol values and operator rows."""
+    """A checked batch: one compiled program per row, bound values and operator rows.
+
+    Made by :func:`prepare`; executors read it. Frozen, so a derived batch is made
+    with ``dataclasses.replace``.
+
+    Attributes:
+        programs: one compiled program per row.
+        symbol_names: the names of the columns of ``symbol_values``.
+        symbol_values: ``float32 [batch, n_symbols]``.
+        operators: ``[batch][n_operators]`` serialized Pauli sums.
+        repetitions: None for exact values; else ``int [batch, n_operators]`` shots
+            (``sampled``) or noise trajectories.
+        sampled: estimate from measurement shots.
+        seed: seeds shots and trajectories; None draws one.
+        kept: what a forward pass kept for the gradient, or None.
+
+    Example:
+        >>> import cirq, numpy as np, qml
+        >>> q = cirq.LineQubit(0)
+        >>> batch = qml.executors.prepare(
+        ...     qml.convert_to_tensor([cirq.Circuit(cirq.X(q))]).numpy(), [], np.zeros((1, 0)),
+        ...     qml.convert_to_tensor([[cirq.Z(q)]]).numpy())
+        >>> batch.batch_size, batch.num_operators, batch.noisy
+        (1, 1, False)
+    """
 
     programs: tuple[Union[compiler.Program, compiler.Joined], ...]
     symbol_names: tuple[str, ...]
@@ -97,10 +121,25 @@ class Batch:
 
 
 class Executor(abc.ABC):
-    """Computes expectation values of compiled programs.
+    """The interface every simulator implements: expectations of compiled batches.
 
-    Subclasses implement :meth:`expectation`; optional capabilities (sampling, states,
-    native gradients) arrive as further methods.
+    Subclasses implement :meth:`expectation`. Further capabilities are methods that a
+    subclass may add: ``final_states``, ``samples``, ``sampled_expectation``,
+    ``noisy_expectation`` and ``adjoint_gradient``; a layer that needs one its
+    executor lacks raises ``TypeError`` naming it.
+
+    Raises:
+        TypeError: on instantiation of a subclass that lacks :meth:`expectation`.
+
+    Example:
+        >>> import cirq, numpy as np, qml
+        >>> class Zeros(qml.executors.Executor):
+        ...     '''Every expectation is 0: a stand-in for tests.'''
+        ...     def expectation(self, batch):
+        ...         return np.zeros((batch.batch_size, batch.num_operators), np.float32)
+        >>> qml.layers.Expectation(backend=Zeros())(
+        ...     cirq.Circuit(cirq.X(cirq.LineQubit(0))), operators=cirq.Z(cirq.LineQubit(0))).numpy()
+        array([[0.]], dtype=float32)
     """
 
     name: str = "executor"
@@ -189,10 +228,25 @@ def prepare(
             :attr:`Executor.simulates_state_vectors`), so that a row too wide for
             memory is refused here.
 
+    Returns:
+        A :class:`Batch`.
+
     Raises:
-        BatchSizeError, MissingSymbolError, NonFiniteValueError, QubitMismatchError,
-        StateTooLargeError, and the compiler's errors, each naming the offending
-        argument and value.
+        BatchSizeError: when the rows, values and operators disagree in length.
+        MissingSymbolError: for a circuit symbol absent from ``symbol_names``.
+        NonFiniteValueError: for a NaN or infinite symbol value.
+        QubitMismatchError: for an operator on a qubit its circuit lacks.
+        StateTooLargeError: for a row too wide for memory.
+        CircuitFormatError: for a malformed row (and the compiler's other errors).
+
+    Example:
+        >>> import cirq, numpy as np, qml
+        >>> q = cirq.LineQubit(0)
+        >>> batch = qml.executors.prepare(
+        ...     qml.convert_to_tensor([cirq.Circuit(cirq.X(q))]).numpy(), [], np.zeros((1, 0)),
+        ...     qml.convert_to_tensor([[cirq.Z(q)]]).numpy())
+        >>> qml.executors.NativeExecutor().expectation(batch)
+        array([[-1.]], dtype=float32)
     """
     batch = len(circuit_rows)
     symbol_names = tuple(_as_str(n) for n in symbol_names)

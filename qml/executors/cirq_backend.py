@@ -35,9 +35,27 @@ _INTO_Z = {cirq.X: cirq.H, cirq.Y: cirq.rx(np.pi / 2)}
 
 
 class CirqExecutor(Executor):
-    """Runs programs on a Cirq simulator or sampler: expectations need
-    ``cirq.SimulatesExpectationValues``, states ``cirq.SimulatesFinalState`` and
-    samples ``cirq.Sampler``."""
+    """Runs programs on a Cirq simulator or sampler.
+
+    Expectations need a ``cirq.SimulatesExpectationValues``, states a
+    ``cirq.SimulatesFinalState`` and samples a ``cirq.Sampler``. Layers make one when
+    given a Cirq simulator as ``backend``.
+
+    Args:
+        simulator: the Cirq simulator or sampler.
+
+    Raises:
+        TypeError: for a ``simulator`` that is none of the three.
+
+    Example:
+        >>> import cirq, numpy as np, qml
+        >>> q = cirq.LineQubit(0)
+        >>> batch = qml.executors.prepare(
+        ...     qml.convert_to_tensor([cirq.Circuit(cirq.X(q))]).numpy(), [], np.zeros((1, 0)),
+        ...     qml.convert_to_tensor([[cirq.Z(q)]]).numpy())
+        >>> qml.executors.CirqExecutor(cirq.DensityMatrixSimulator()).expectation(batch)
+        array([[-1.]], dtype=float32)
+    """
 
     name = "cirq"
 

@@ -33,7 +33,27 @@ QSIM_MIN_QUBITS = 16
 
 
 class DefaultExecutor(Executor):
-    """Chooses the native core or qsim for each batch (:meth:`choose`)."""
+    """qml's default policy: the native core or qsim, chosen per batch.
+
+    :meth:`choose` sends exact expectations on wide registers to qsim and the rest to
+    the native core (see docs/backends.md).
+
+    Args:
+        native: the native executor to use; None makes one.
+        qsim: the qsim executor to use; None makes one.
+
+    Raises:
+        TypeError: from a computation the chosen executor cannot do.
+
+    Example:
+        >>> import cirq, numpy as np, qml
+        >>> q = cirq.LineQubit(0)
+        >>> batch = qml.executors.prepare(
+        ...     qml.convert_to_tensor([cirq.Circuit(cirq.X(q))]).numpy(), [], np.zeros((1, 0)),
+        ...     qml.convert_to_tensor([[cirq.Z(q)]]).numpy())
+        >>> qml.executors.DefaultExecutor().expectation(batch)
+        array([[-1.]], dtype=float32)
+    """
 
     name = "default"
 

@@ -332,8 +332,23 @@ class Kept:
 
 
 class NativeExecutor(Executor):
-    """Runs programs on qml's compiled core: expectations, final states and the
-    adjoint gradient, for batches whose rows may all be different circuits."""
+    """Runs programs on qml's compiled core.
+
+    It computes expectations, final states and the adjoint gradient for batches whose
+    rows may all be different circuits, compiling nothing per circuit.
+
+    Raises:
+        NoisyCircuitError: for a circuit with noise channels.
+
+    Example:
+        >>> import cirq, numpy as np, qml
+        >>> q = cirq.LineQubit(0)
+        >>> batch = qml.executors.prepare(
+        ...     qml.convert_to_tensor([cirq.Circuit(cirq.X(q))]).numpy(), [], np.zeros((1, 0)),
+        ...     qml.convert_to_tensor([[cirq.Z(q)]]).numpy())
+        >>> qml.executors.NativeExecutor().final_states(batch)[0]
+        array([0.+0.j, 1.+0.j], dtype=complex64)
+    """
 
     name = "native"
 

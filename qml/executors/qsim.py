@@ -55,6 +55,10 @@ class QsimOptions:
             fewer than 14 qubits always run on one thread, where threads only cost.
         max_fused_gate_size: the largest gate, in qubits, that qsim's fuser builds.
         seed: seed for sampling and noisy trajectories; None draws one.
+
+    Example:
+        >>> QsimOptions(cpu_threads=1, seed=7).seed
+        7
     """
 
     cpu_threads: int = 0
@@ -89,7 +93,26 @@ class QsimOptions:
 
 
 class QsimExecutor(Executor):
-    """Runs programs on qsim's CPU state-vector simulator."""
+    """Runs programs on qsim's CPU state-vector simulator.
+
+    It computes expectations, states, samples, sampled expectations and noise
+    trajectories.
+
+    Args:
+        options: a :class:`QsimOptions`.
+
+    Raises:
+        TypeError: if ``options`` is not a :class:`QsimOptions`.
+
+    Example:
+        >>> import cirq, numpy as np, qml
+        >>> q = cirq.LineQubit(0)
+        >>> batch = qml.executors.prepare(
+        ...     qml.convert_to_tensor([cirq.Circuit(cirq.X(q))]).numpy(), [], np.zeros((1, 0)),
+        ...     qml.convert_to_tensor([[cirq.Z(q)]]).numpy())
+        >>> qml.executors.QsimExecutor(qml.executors.QsimOptions(seed=1)).expectation(batch)
+        array([[-1.]], dtype=float32)
+    """
 
     name = "qsim"
 

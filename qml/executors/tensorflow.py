@@ -467,6 +467,10 @@ class TensorflowExecutor(Executor):
             combined (1), or packed into two-qubit blocks (2); None (default) chooses
             per program by :func:`plan_cost`.
 
+    Raises:
+        ValueError: for an unknown ``precision`` or ``block_qubits``.
+        TypeError: for a ``jit_compile`` that is not a bool.
+
     Example:
         >>> TensorflowExecutor(precision="complex128").dtype
         tf.complex128

@@ -136,9 +136,18 @@ class Expectation(_QuantumLayer):
         repetitions: with ``backend='noisy'`` only, and required there: trajectories
             per row and operator, an int or ``int [batch, n_ops]``.
 
-    Output shape:
+    Returns:
         ``[batch, n_ops]`` float32. An empty circuit gives -2 and an empty operator
         gives 0, as in TFQ.
+
+    Raises:
+        NotACircuitError: if ``inputs`` does not hold circuits.
+        CircuitFormatError: for a malformed circuit row.
+        MissingSymbolError: for a circuit symbol absent from ``symbol_names``.
+        BatchSizeError: for inputs whose batch sizes disagree.
+        QubitMismatchError: for an operator on a qubit its circuit lacks.
+        ValueError: for an unknown backend, or a missing ``operators``.
+        TypeError: for a ``differentiator`` or ``backend`` of the wrong type.
 
     Example:
         >>> import cirq, sympy
@@ -244,8 +253,16 @@ class SampledExpectation(Expectation):
         As ``Expectation``, plus ``repetitions`` (required): shots per operator, an int
         or ``int [batch, n_ops]``.
 
-    Output shape:
+    Returns:
         ``[batch, n_ops]`` float32.
+
+    Raises:
+        NotACircuitError: if ``inputs`` does not hold circuits.
+        CircuitFormatError: for a malformed circuit row.
+        MissingSymbolError: for a circuit symbol absent from ``symbol_names``.
+        BatchSizeError: for inputs whose batch sizes disagree.
+        ValueError: for ``repetitions`` below 1, or an unknown backend.
+        TypeError: for non-integer ``repetitions``.
 
     Example:
         >>> import cirq
@@ -273,9 +290,17 @@ class Sample(_QuantumLayer):
         symbol_names, symbol_values: as ``Expectation``.
         repetitions: an int, the number of samples per circuit.
 
-    Output shape:
+    Returns:
         A ragged ``int8 [batch, repetitions, n_qubits]``; columns follow each
         circuit's sorted qubits.
+
+    Raises:
+        NotACircuitError: if ``inputs`` does not hold circuits.
+        CircuitFormatError: for a malformed circuit row.
+        MissingSymbolError: for a circuit symbol absent from ``symbol_names``.
+        BatchSizeError: for inputs whose batch sizes disagree.
+        MeasurementError: for a gate after a measurement of its qubit.
+        ValueError: for ``repetitions`` below 1, or an unknown backend.
 
     Example:
         >>> import cirq
@@ -320,9 +345,17 @@ class State(_TakesCircuits, _QuantumLayer):
     Args:
         backend: None or ``'qsim'``, ``'tensorflow'``, or a ``cirq.SimulatesFinalState``.
 
-    Output shape:
+    Returns:
         A ragged ``complex64 [batch, 2**n_qubits]``, in Cirq's qubit order; an empty
         circuit gives ``[1]``.
+
+    Raises:
+        NotACircuitError: if ``inputs`` does not hold circuits.
+        CircuitFormatError: for a malformed circuit row.
+        MissingSymbolError: for a circuit symbol absent from ``symbol_names``.
+        BatchSizeError: for inputs whose batch sizes disagree.
+        StateTooLargeError: for a state that would not fit in memory.
+        ValueError: for an unknown backend.
 
     Example:
         >>> import cirq
@@ -342,8 +375,15 @@ class State(_TakesCircuits, _QuantumLayer):
 class Unitary(_TakesCircuits, keras.layers.Layer):
     """The unitary matrix of each circuit.
 
-    Output shape:
+    Returns:
         A ragged ``complex64 [batch, 2**n, 2**n]``, in Cirq's qubit order.
+
+    Raises:
+        NotACircuitError: if ``inputs`` does not hold circuits.
+        CircuitFormatError: for a malformed circuit row.
+        MissingSymbolError: for a circuit symbol absent from ``symbol_names``.
+        BatchSizeError: for inputs whose batch sizes disagree.
+        StateTooLargeError: for a matrix that would not fit in memory.
 
     Example:
         >>> import cirq
@@ -369,8 +409,14 @@ class AddCircuit(keras.layers.Layer):
         append: a circuit, or a list or tensor of ``batch`` circuits, to append.
         prepend: likewise, to prepend. Exactly one of append and prepend is given.
 
-    Output shape:
+    Returns:
         ``tf.string [batch]``.
+
+    Raises:
+        NotACircuitError: if ``inputs``, ``append`` or ``prepend`` holds other than
+            circuits.
+        BatchSizeError: for a list of added circuits of another length.
+        ValueError: unless exactly one of ``append`` and ``prepend`` is given.
 
     Example:
         >>> import cirq

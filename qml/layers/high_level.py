@@ -121,13 +121,24 @@ class PQC(_ModelCircuitLayer):
             differentiator).
         backend: None, ``'qsim'``, ``'tensorflow'`` or a ``cirq.SimulatesExpectationValues``.
         differentiator: a ``qml.differentiators.Differentiator``.
-        initializer, regularizer, constraint: for the weights, as in Keras.
-        seed: seeds the shots; None follows ``tf.random.set_seed``.
+        initializer: for the weights, as in Keras.
+        regularizer: for the weights, as in Keras.
+        constraint: for the weights, as in Keras.
+        **kwargs: ``seed`` (seeds the shots; None follows ``tf.random.set_seed``) and
+            Keras layer arguments.
 
     Input shape:
         ``tf.string [batch]`` circuits (use empty circuits for none).
-    Output shape:
+
+    Returns:
         ``[batch, n_ops]`` float32.
+
+    Raises:
+        NotACircuitError: if ``model_circuit`` is not a circuit, or ``operators`` not
+            Pauli sums.
+        UnsupportedGateError: for a gate qml cannot simulate.
+        ValueError: for ``repetitions`` below 1, or an unknown backend.
+        TypeError: for a ``differentiator`` or ``backend`` of the wrong type.
 
     Example:
         >>> import cirq, sympy
@@ -193,8 +204,17 @@ class ControlledPQC(_ModelCircuitLayer):
     Input shape:
         ``[circuits, symbol_values]``: ``tf.string [batch]`` and
         ``float32 [batch, n_symbols]``.
-    Output shape:
+
+    Returns:
         ``[batch, n_ops]`` float32.
+
+    Raises:
+        NotACircuitError: if ``model_circuit`` is not a circuit, or ``operators`` not
+            Pauli sums.
+        UnsupportedGateError: for a gate qml cannot simulate.
+        ValueError: for ``repetitions`` below 1, or an unknown backend.
+        TypeError: for a ``differentiator`` or ``backend`` of the wrong type.
+        BatchSizeError: when a call's values do not have a row per circuit.
 
     Example:
         >>> import cirq, sympy
@@ -273,7 +293,18 @@ class NoisyPQC(_NoisyLayer, PQC):
             ``repetitions`` trajectories.
         differentiator: None selects ``ParameterShift``; ``ForwardDifference`` and
             ``CentralDifference`` also work.
-        initializer, regularizer, constraint, seed: as ``PQC``.
+        initializer: for the weights, as ``PQC``.
+        regularizer: for the weights, as ``PQC``.
+        constraint: for the weights, as ``PQC``.
+        **kwargs: ``seed`` and Keras layer arguments.
+
+    Returns:
+        ``[batch, n_ops]`` float32: the averaged (or sampled) expectations.
+
+    Raises:
+        ValueError: without ``repetitions`` or ``sample_based``, or with
+            ``repetitions`` below 1.
+        NotACircuitError: if ``model_circuit`` is not a circuit.
 
     Example:
         >>> import cirq, sympy
@@ -300,8 +331,20 @@ class NoisyControlledPQC(_NoisyLayer, ControlledPQC):
     """A ``ControlledPQC`` whose model circuit may hold noise channels.
 
     Args:
-        model_circuit, operators, repetitions, sample_based, differentiator, seed: as
-            ``NoisyPQC``.
+        model_circuit: a ``cirq.Circuit`` with symbols and noise channels.
+        operators: a PauliSum or a list of them.
+        repetitions: required; as ``NoisyPQC``.
+        sample_based: required; as ``NoisyPQC``.
+        differentiator: None selects ``ParameterShift``.
+        **kwargs: ``seed`` and Keras layer arguments.
+
+    Returns:
+        ``[batch, n_ops]`` float32.
+
+    Raises:
+        ValueError: without ``repetitions`` or ``sample_based``, or with
+            ``repetitions`` below 1.
+        NotACircuitError: if ``model_circuit`` is not a circuit.
 
     Example:
         >>> import cirq, sympy

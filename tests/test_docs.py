@@ -1,0 +1,136 @@
+"""The documentation: every public name is documented, and the site builds and renders.
+
+The docstring examples themselves run as doctests (``--doctest-modules`` in
+pyproject.toml); here each public name must have the sections a reader looks for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+
+import keras
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PUBLIC_MODULES = ["qml", "qml.layers", "qml.differentiators", "qml.math", "qml.noise",
+                  "qml.util", "qml.datasets", "qml.optimizers", "qml.executors",
+                  "qml.errors"]
+
+
+def public_names() -> list[tuple[str, str, object]]:
+    """(module, name, object) for every non-module name in a public module's ``__all__``."""
+    found = []
+    for module_name in PUBLIC_MODULES:
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if not inspect.ismodule(obj):
+                found.append((module_name, name, obj))
+    return found
+
+
+def required_sections(obj: object) -> list[str]:
+    """The docstring sections a public name must have.
+
+    Functions: Args (when they take any), Returns and Raises. Classes: Args (when
+    a constructor of qml's own takes any) and Raises; layers also Returns, for what a call
+    gives. Dataclasses and named tuples list Attributes. Exceptions need only their example.
+    Everything has an example.
+    """
+    sections = ["Example"]
+    if inspect.isclass(obj) and issubclass(obj, BaseException):
+        return sections
+    if dataclasses.is_dataclass(obj) or (inspect.isclass(obj) and issubclass(obj, tuple)):
+        return sections + ["Attributes:"]
+    function = obj.__init__ if inspect.isclass(obj) else obj
+    parameters = [p for p in inspect.signature(function).parameters.values()
+                  if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    if not (getattr(function, "__module__", None) or "").startswith("qml"):
+        parameters = []  # a constructor inherited from Keras or object
+    if parameters:
+        sections.append("Args:")
+    if not inspect.isclass(obj) or issubclass(obj, keras.layers.Layer):
+        sections.append("Returns:")
+    return sections + ["Raises:"]
+
+
+@pytest.mark.parametrize("module_name,name,obj", public_names(),
+                         ids=lambda value: value if isinstance(value, str) else "")
+def test_public_name_is_documented(module_name, name, obj):
+    doc = inspect.getdoc(obj) or ""
+    missing = [section for section in required_sections(obj) if section not in doc]
+    assert not missing, f"{module_name}.{name} lacks {missing} in its docstring"
+    assert ">>>" in doc.split("Example", 1)[1], f"{module_name}.{name}: example has no code"
+
+
+mkdocs_available = importlib.util.find_spec("mkdocs") is not None
+
+
+@pytest.fixture(scope="module")
+def built_site(tmp_path_factory) -> pathlib.Path:
+    if not mkdocs_available:
+        pytest.skip("mkdocs is in the latest stack only")
+    site = tmp_path_factory.mktemp("site")
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT, capture_output=True, text=True,
+        env={**__import__("os").environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    return site
+
+
+def test_site_builds_strict_with_every_tutorial(built_site):
+    notebooks = sorted(path.stem for path in (ROOT / "tutorials").glob("*.ipynb"))
+    pages = sorted(path.parent.name for path in (built_site / "tutorials").glob("*/index.html"))
+    assert pages == notebooks
+    config = (ROOT / "mkdocs.yml").read_text()
+    unlisted = [name for name in notebooks if f"tutorials/{name}.ipynb" not in config]
+    assert not unlisted, f"tutorials missing from mkdocs.yml's nav: {unlisted}"
+
+
+def test_api_reference_lists_every_public_name(built_site):
+    missing = []
+    for module_name in PUBLIC_MODULES:
+        page_name = "qml" if module_name == "qml" else module_name.split(".", 1)[1]
+        html = (built_site / "api" / page_name / "index.html").read_text()
+        anchors = set(re.findall(r'id="([\w.]+)"', html))
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            if inspect.ismodule(getattr(module, name)):
+                continue
+            if f"{module_name}.{name}" not in anchors:
+                missing.append(f"{module_name}.{name}")
+    assert not missing, f"not in the API reference: {missing}"
+
+
+def chromium() -> str | None:
+    return next(filter(None, map(shutil.which, ["chromium", "chromium-browser"])), None)
+
+
+@pytest.mark.skipif(chromium() is None, reason="Debian's chromium package is not installed")
+@pytest.mark.parametrize("page", ["index.html", "api/layers/index.html"])
+def test_site_page_renders_in_headless_chromium(built_site, page, tmp_path):
+    """Chromium loads the page from disk, runs its scripts and lays out its text."""
+    browser = [chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+               "--allow-file-access-from-files"]
+    url = (built_site / page).as_uri()
+    dom = subprocess.run(browser + ["--dump-dom", url], capture_output=True, text=True,
+                         timeout=120).stdout
+    expected = "A first model" if page == "index.html" else "qml.layers.PQC"
+    assert expected in dom
+    assert "md-sidebar" in dom  # the Material theme's navigation was rendered
+    screenshot = tmp_path / "page.png"
+    subprocess.run(browser + [f"--screenshot={screenshot}", "--window-size=1280,900", url],
+                   capture_output=True, timeout=120)
+    image = screenshot.read_bytes()
+    assert image[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(image[16:20], "big"), int.from_bytes(image[20:24], "big")
+    assert (width, height) == (1280, 900)
+    assert len(image) > 20_000, "a blank page compresses to a few kilobytes"
