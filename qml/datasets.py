@@ -22,11 +22,10 @@ Example:
 
 from __future__ import annotations
 
-import collections
 import os
 import pathlib
 import time
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import cirq
 import numpy as np
@@ -43,25 +42,31 @@ from qml.executors.native import NativeExecutor
 __all__ = ["SpinSystemInfo", "cache_dir", "excited_cluster_states", "tfi_chain",
            "xxz_chain"]
 
-SpinSystemInfo = collections.namedtuple(
-    "SpinSystemInfo", ["g", "gs", "gs_energy", "res_energy", "fidelity", "params",
-                       "var_circuit"])
-SpinSystemInfo.__doc__ = """One point of a spin-chain data set.
+class SpinSystemInfo(NamedTuple):
+    """One point of a spin-chain data set.
 
-Attributes:
-    g: the order parameter.
-    gs: the exact ground state, ``complex [2**n]`` in Cirq's qubit order.
-    gs_energy: the exact ground-state energy.
-    res_energy: the circuit's energy minus ``gs_energy``.
-    fidelity: ``|<gs|circuit>|**2``.
-    params: the circuit's parameters, symbol name to value (gate exponents).
-    var_circuit: the ansatz with its symbols unresolved.
+    Attributes:
+        g: the order parameter.
+        gs: the exact ground state, ``complex [2**n]`` in Cirq's qubit order.
+        gs_energy: the exact ground-state energy.
+        res_energy: the circuit's energy minus ``gs_energy``.
+        fidelity: ``|<gs|circuit>|**2``.
+        params: the circuit's parameters, symbol name to value (gate exponents).
+        var_circuit: the ansatz with its symbols unresolved.
 
-Example:
-    >>> from qml.datasets import SpinSystemInfo
-    >>> SpinSystemInfo._fields[:3]
-    ('g', 'gs', 'gs_energy')
-"""
+    Example:
+        >>> from qml.datasets import SpinSystemInfo
+        >>> SpinSystemInfo._fields[:3]
+        ('g', 'gs', 'gs_energy')
+    """
+
+    g: float
+    gs: np.ndarray
+    gs_energy: float
+    res_energy: float
+    fidelity: float
+    params: dict
+    var_circuit: cirq.Circuit
 
 SUPPORTED_SPINS = (4, 8, 12, 16)
 SUPPORTED_BOUNDARIES = ("closed",)

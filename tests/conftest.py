@@ -16,6 +16,7 @@ import pytest  # noqa: E402
 import sympy  # noqa: E402
 
 SYMBOLS = sympy.symbols("alpha beta gamma delta")
+NAMES = [s.name for s in SYMBOLS]  # the symbols as the layers take them
 
 
 def random_parameter(rng: np.random.Generator, symbolic: bool = True):

@@ -9,11 +9,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import SYMBOLS, cirq_expectations, reference_gradient
+from conftest import NAMES, SYMBOLS, cirq_expectations, reference_gradient
 
 import qml
-
-NAMES = [s.name for s in SYMBOLS]
 
 
 class HalfPiShift(qml.differentiators.Differentiator):

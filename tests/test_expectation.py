@@ -10,7 +10,7 @@ import pytest
 import qsimcirq
 import sympy
 import tensorflow as tf
-from conftest import SYMBOLS, cirq_expectations, random_circuit, random_paulisum, random_values
+from conftest import NAMES, SYMBOLS, cirq_expectations, random_circuit, random_paulisum, random_values
 
 import qml
 from qml.circuits import serialize
@@ -18,8 +18,6 @@ from qml.circuits import compiler
 from qml.executors import tensorflow as tensorflow_executor
 from qml.executors import (CirqExecutor, NativeExecutor, QsimExecutor, QsimOptions,
                            TensorflowExecutor, prepare)
-
-NAMES = [s.name for s in SYMBOLS]
 
 
 def _batch(circuits, values, operators):

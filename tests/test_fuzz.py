@@ -17,14 +17,13 @@ import cirq
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import SYMBOLS, random_circuit, random_paulisum
+from conftest import NAMES, SYMBOLS, random_circuit, random_paulisum
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import qml
 from qml.circuits import serialize
 
-NAMES = [s.name for s in SYMBOLS]
 EXAMPLES = int(os.environ.get("QML_FUZZ_EXAMPLES", "150"))
 TYPED_ERRORS = tuple(cls for _, cls in inspect.getmembers(qml.errors, inspect.isclass)
                      if issubclass(cls, Exception))

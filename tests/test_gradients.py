@@ -5,13 +5,12 @@ import numpy as np
 import pytest
 import sympy
 import tensorflow as tf
-from conftest import (SYMBOLS, cirq_expectations, random_circuit, random_paulisum,
+from conftest import (NAMES, SYMBOLS, cirq_expectations, random_circuit, random_paulisum,
                       random_values, reference_gradient)
 
 import qml
 from qml.errors import UnsupportedGateError
 
-NAMES = [s.name for s in SYMBOLS]
 UPSTREAM = np.array([[1.0, -0.5], [0.25, 2.0]])
 
 

@@ -8,12 +8,10 @@ import numpy as np
 import pytest
 import sympy
 import tensorflow as tf
-from conftest import (SYMBOLS, cirq_expectations, random_circuit, random_values,
+from conftest import (NAMES, SYMBOLS, cirq_expectations, random_circuit, random_values,
                       reference_gradient)
 
 import qml
-
-NAMES = [s.name for s in SYMBOLS]
 
 
 def check_layer(model: keras.Model, inputs, tmp_path, expected_weights: int):

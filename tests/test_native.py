@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import sympy
 import tensorflow as tf
-from conftest import (SYMBOLS, cirq_expectations, random_circuit, random_paulisum,
+from conftest import (NAMES, SYMBOLS, cirq_expectations, random_circuit, random_paulisum,
                       random_values, reference_gradient)
 
 import qml
@@ -20,8 +20,6 @@ from qml.circuits.serialize import serialize_circuit, serialize_paulisum
 from qml.errors import NonFiniteValueError
 from qml.executors.base import prepare
 from qml.executors.native import NativeExecutor, pack
-
-NAMES = [s.name for s in SYMBOLS]
 
 
 def _batch(circuits, values, operators):

@@ -7,6 +7,7 @@ import pytest
 import sympy
 import tensorflow as tf
 from conftest import (
+    NAMES,
     SYMBOLS,
     circuit_from_makers,
     random_parameter,
@@ -15,8 +16,6 @@ from conftest import (
 )
 
 import qml
-
-NAMES = [s.name for s in SYMBOLS]
 
 
 def shiftable_circuit(qubits, num_ops, rng):

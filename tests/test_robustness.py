@@ -10,11 +10,10 @@ import cirq
 import numpy as np
 import sympy
 import tensorflow as tf
-from conftest import SYMBOLS, random_circuit, random_values
+from conftest import NAMES, random_circuit, random_values
 
 import qml
 
-NAMES = [s.name for s in SYMBOLS]
 
 SEEDED_SCRIPT = textwrap.dedent("""
     import hashlib, os

@@ -4,11 +4,9 @@ import cirq
 import numpy as np
 import pytest
 import sympy
-from conftest import SYMBOLS, circuit_from_makers, random_paulisum, tfq_or_skip
+from conftest import NAMES, SYMBOLS, circuit_from_makers, random_paulisum, tfq_or_skip
 
 import qml
-
-NAMES = [s.name for s in SYMBOLS]
 
 
 def _tfq_parameter(rng):

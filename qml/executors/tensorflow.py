@@ -457,6 +457,13 @@ class _Plan:
     terms: _Terms
 
 
+@tf.custom_gradient
+def _with_dense_gradient(values: tf.Tensor):
+    """``values``, whose gradient arrives as a dense tensor even when the rows were
+    gathered (whose gradient TensorFlow gives as ``tf.IndexedSlices``)."""
+    return tf.identity(values), tf.convert_to_tensor
+
+
 class TensorflowExecutor(Executor):
     """Simulates batches of programs as ``[rows, 2**n]`` state vectors in TensorFlow.
 
@@ -575,6 +582,7 @@ class TensorflowExecutor(Executor):
         TensorFlow ops differentiable in ``symbol_values``."""
         require_noiseless(batch, "tensorflow")
         states = [tf.ones([1], self.dtype)] * batch.batch_size
+        symbol_values = _with_dense_gradient(symbol_values)
         for plan, rows, constants, _ in self._groups(batch, with_operators=False):
             function = self._function("state", plan, batch.symbol_names)
             out = function(tf.gather(symbol_values, rows), constants)
