@@ -202,3 +202,75 @@ def eager_functions():
     tf.config.run_functions_eagerly(True)
     yield
     tf.config.run_functions_eagerly(False)
+
+
+def _same_output(first, second) -> None:
+    import tensorflow as tf
+
+    if isinstance(first, tf.RaggedTensor):
+        assert isinstance(second, tf.RaggedTensor)
+        assert first.to_list() == second.to_list()
+    elif first.dtype == tf.string:
+        assert first.numpy().tolist() == second.numpy().tolist()
+    else:
+        np.testing.assert_allclose(second.numpy(), first.numpy(), atol=1e-6)
+
+
+def run_layer_test(make_layer, call, inputs, tmp_path, expected_weights: int):
+    """Keras's checks of a layer, for a qml layer; returns the layer's output.
+
+    ``make_layer()`` makes a fresh layer and ``call(layer, x)`` applies it to ``x``,
+    a tensor or a list of tensors of the shapes of ``inputs`` (concrete values, first
+    dimension the batch). In a functional model it checks:
+
+    - the output spec (``compute_output_spec``) against the real output: rank, the
+      static dimensions, dtype and raggedness;
+    - the number of trainable weights;
+    - a layer rebuilt by ``from_config(get_config())``, given the same weights, gives
+      the same output;
+    - a ``.keras`` round trip gives the same output.
+
+    Seeded layers draw each call's seed from their seed, so every first call agrees.
+    """
+    import keras
+    import tensorflow as tf
+
+    several = isinstance(inputs, (list, tuple))
+    values = list(inputs) if several else [inputs]
+    symbolic = [keras.Input(shape=v.shape[1:], dtype=v.dtype.name) for v in values]
+    layer = make_layer()
+    spec = call(layer, symbolic if several else symbolic[0])
+    model = keras.Model(symbolic, spec)
+    out = model(values if several else values[0])
+
+    ragged = isinstance(out, tf.RaggedTensor)
+    real_shape = out.bounding_shape().numpy().tolist() if ragged else list(out.shape)
+    assert len(spec.shape) == len(real_shape), (spec.shape, real_shape)
+    assert all(s is None or s == r for s, r in zip(spec.shape[1:], real_shape[1:])), \
+        (spec.shape, real_shape)
+    assert real_shape[0] == values[0].shape[0]
+    assert spec.dtype == out.dtype.name and bool(spec.ragged) == ragged, (spec, out.dtype)
+    assert len(layer.trainable_weights) == expected_weights
+
+    clone = type(layer).from_config(layer.get_config())
+    clone_model = keras.Model(symbolic, call(clone, symbolic if several else symbolic[0]))
+    clone_model.set_weights(model.get_weights())
+    _same_output(out, clone_model(values if several else values[0]))
+
+    keras_round_trip(model, values if several else values[0], tmp_path, expected=out)
+    return out
+
+
+def keras_round_trip(model, inputs, tmp_path, expected=None):
+    """Saves ``model`` to a ``.keras`` file and loads it; the loaded model's first
+    call must give ``expected`` (by default, ``model(inputs)``). Returns the loaded
+    model."""
+    import keras
+
+    if expected is None:
+        expected = model(inputs)
+    path = tmp_path / "round_trip.keras"
+    model.save(path)
+    restored = keras.models.load_model(path)
+    _same_output(expected, restored(inputs))
+    return restored

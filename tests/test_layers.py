@@ -1,6 +1,5 @@
 """Keras layers: values against Cirq, TFQ's symbol order, save/load, fit, gradients."""
 
-import os
 
 import cirq
 import keras
@@ -8,8 +7,8 @@ import numpy as np
 import pytest
 import sympy
 import tensorflow as tf
-from conftest import (NAMES, SYMBOLS, cirq_expectations, random_circuit, random_values,
-                      reference_gradient)
+from conftest import (NAMES, SYMBOLS, cirq_expectations, keras_round_trip, random_circuit,
+                      random_values, reference_gradient)
 
 import qml
 
@@ -19,10 +18,7 @@ def check_layer(model: keras.Model, inputs, tmp_path, expected_weights: int):
     before = model(inputs)
     assert before.dtype == tf.float32 and before.shape[0] == _batch_of(inputs)
     assert len(model.trainable_weights) == expected_weights
-    path = os.path.join(tmp_path, "model.keras")
-    model.save(path)
-    restored = keras.models.load_model(path)
-    np.testing.assert_array_equal(restored(inputs).numpy(), before.numpy())
+    keras_round_trip(model, inputs, tmp_path, expected=before)
     return before
 
 
@@ -84,6 +80,24 @@ def test_expectation_creates_weights_when_values_are_omitted(tmp_path):
     got = check_layer(keras.Model(inputs, outputs), qml.convert_to_tensor([circuit]),
                       tmp_path, expected_weights=1)
     np.testing.assert_allclose(got.numpy(), [[np.cos(2.0)]], atol=1e-6)
+
+
+def test_functional_model_reads_the_created_weights_when_it_runs():
+    """The model follows its weights, as they are set or trained, not their value
+    when the model was built."""
+    q = cirq.LineQubit(0)
+    circuit = qml.convert_to_tensor([cirq.Circuit(cirq.rx(SYMBOLS[0])(q))] * 4)
+    inputs = keras.Input(shape=(), dtype="string")
+    layer = qml.layers.Expectation()
+    model = keras.Model(inputs, layer(inputs, symbol_names=[SYMBOLS[0]], operators=cirq.Z(q),
+                                      initializer=keras.initializers.Constant(0.3)))
+    layer.symbol_weights.assign([1.1])
+    np.testing.assert_allclose(model(circuit).numpy(), np.full((4, 1), np.cos(1.1)), atol=1e-6)
+    model.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse")
+    model.fit(circuit, -np.ones((4, 1)), epochs=20, verbose=0)
+    angle = float(layer.symbol_weights.numpy()[0])
+    assert angle > 2.0  # moved towards pi, where <Z> = -1
+    np.testing.assert_allclose(model(circuit).numpy(), np.full((4, 1), np.cos(angle)), atol=1e-5)
 
 
 def test_pqc_orders_symbols_by_name_and_saves(tmp_path):

@@ -1,6 +1,5 @@
 """Sampling, states, unitaries and noise: statistics against Cirq's simulators."""
 
-import os
 
 import cirq
 import keras
@@ -8,7 +7,7 @@ import numpy as np
 import pytest
 import sympy
 import tensorflow as tf
-from conftest import NAMES, random_circuit, random_values
+from conftest import NAMES, keras_round_trip, random_circuit, random_values
 from scipy import stats
 
 import qml
@@ -422,15 +421,7 @@ def _check_round_trip(model, inputs, tmp_path):
     the original's first call."""
     expected = model(inputs)
     model(inputs)
-    path = os.path.join(tmp_path, "model.keras")
-    model.save(path)
-    restored = keras.models.load_model(path)
-    after = restored(inputs)
-    if isinstance(expected, tf.RaggedTensor):
-        assert after.to_list() == expected.to_list()
-    else:
-        np.testing.assert_allclose(after.numpy(), expected.numpy(), atol=1e-6)
-    return restored
+    return keras_round_trip(model, inputs, tmp_path, expected=expected)
 
 
 def test_new_layers_round_trip_through_keras_files(tmp_path):

@@ -83,6 +83,15 @@ def _circuit_arguments(inputs: Any, symbol_names: Any, symbol_values: Any,
     return circuits, names, symbol_values
 
 
+def _operator_count(operators: Any) -> Optional[int]:
+    """The number of operators per row, as ``operator_strings`` gives them."""
+    if isinstance(operators, (list, tuple)):
+        nested = bool(operators) and isinstance(operators[0], (list, tuple))
+        return len(operators[0]) if nested else len(operators)
+    shape = tuple(operators.shape)
+    return shape[-1] if len(shape) == 2 else shape[0]
+
+
 def serialize_differentiator(differentiator: Optional[Differentiator]) -> Optional[dict]:
     """A differentiator's Keras config, or None."""
     if differentiator is None:
@@ -193,6 +202,10 @@ class Expectation(_QuantumLayer):
         circuits, names, values = _circuit_arguments(
             inputs, symbol_names, symbol_values,
             lambda names: self._weights_for(len(names), initializer))
+        if symbol_values is None and self.symbol_weights is not None:
+            # call() reads the weights, so that a functional model records the
+            # variable rather than its value at the time of the symbolic call.
+            values = None
         # Plain strings keep the recorded call JSON-safe when a functional model is saved.
         return super().__call__(circuits, symbol_names=names, symbol_values=values,
                                 operators=tensors.operator_strings(operators), **kwargs)
@@ -219,10 +232,17 @@ class Expectation(_QuantumLayer):
         count = 0 if self.symbol_weights is None else int(self.symbol_weights.shape[0])
         return {**super().get_config(), "num_symbol_weights": count}
 
+    def compute_output_spec(self, inputs: Any, symbol_names: Any = None,
+                            symbol_values: Any = None, operators: Any = None,
+                            repetitions: Any = None) -> keras.KerasTensor:
+        return keras.KerasTensor((inputs.shape[0], _operator_count(operators)), "float32")
+
     def call(self, inputs: tf.Tensor, symbol_names: Any, symbol_values: tf.Tensor,
              operators: Any, repetitions: Any = None) -> tf.Tensor:
         batch = tf.shape(inputs)[0]
         symbol_names = tensors.as_symbol_names(symbol_names)
+        if symbol_values is None:  # the layer's own weights
+            symbol_values = self.symbol_weights[None, :]
         values = _tiled(symbol_values, inputs)
         operator_tensor = tensors.as_operator_tensor(operators, batch)
         if not self._estimated:
@@ -322,6 +342,11 @@ class Sample(_QuantumLayer):
         return super().__call__(circuits, symbol_names=names, symbol_values=values,
                                 repetitions=repetitions, **kwargs)
 
+    def compute_output_spec(self, inputs: Any, symbol_names: Any = None,
+                            symbol_values: Any = None, repetitions: Any = None
+                            ) -> keras.KerasTensor:
+        return keras.KerasTensor((inputs.shape[0], None, None), "int8", ragged=True)
+
     def call(self, inputs: tf.Tensor, symbol_names: Any, symbol_values: tf.Tensor,
              repetitions: Any) -> tf.RaggedTensor:
         return ops.samples(self.executor, inputs, tensors.as_symbol_names(symbol_names),
@@ -365,6 +390,10 @@ class State(_TakesCircuits, _QuantumLayer):
         array([[0., 1.]], dtype=float32)
     """
 
+    def compute_output_spec(self, inputs: Any, symbol_names: Any = None,
+                            symbol_values: Any = None) -> keras.KerasTensor:
+        return keras.KerasTensor((inputs.shape[0], None), "complex64", ragged=True)
+
     def call(self, inputs: tf.Tensor, symbol_names: Any, symbol_values: tf.Tensor
              ) -> tf.RaggedTensor:
         return ops.states(self.executor, inputs, tensors.as_symbol_names(symbol_names),
@@ -391,6 +420,10 @@ class Unitary(_TakesCircuits, keras.layers.Layer):
         >>> Unitary()(cirq.Circuit(cirq.X(q))).to_list()
         [[[0j, (1+0j)], [(1+0j), 0j]]]
     """
+
+    def compute_output_spec(self, inputs: Any, symbol_names: Any = None,
+                            symbol_values: Any = None) -> keras.KerasTensor:
+        return keras.KerasTensor((inputs.shape[0], None, None), "complex64", ragged=True)
 
     def call(self, inputs: tf.Tensor, symbol_names: Any, symbol_values: tf.Tensor
              ) -> tf.RaggedTensor:

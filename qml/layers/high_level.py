@@ -78,6 +78,14 @@ class _ModelCircuitLayer(_QuantumLayer):
                                operators, appended=model, repetitions=counts,
                                sampled=self._sample_based, seed=self._draw_seed())
 
+    def compute_output_shape(self, input_shape: Any) -> tuple:
+        circuits = input_shape[0] if isinstance(input_shape[0], (list, tuple)) else input_shape
+        return (circuits[0], len(self._operator_rows))
+
+    def compute_output_spec(self, inputs: Any) -> keras.KerasTensor:
+        circuits = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        return keras.KerasTensor((circuits.shape[0], len(self._operator_rows)), "float32")
+
     def get_config(self) -> dict:
         return {
             **super().get_config(),
@@ -176,9 +184,6 @@ class PQC(_ModelCircuitLayer):
         values = tf.tile(self.parameters[None, :], tf.stack([batch, 1]))
         return self._expectation(inputs, values)
 
-    def compute_output_shape(self, input_shape: Any) -> tuple:
-        return (input_shape[0], len(self._operator_rows))
-
     def get_config(self) -> dict:
         return {
             **super().get_config(),
@@ -246,9 +251,6 @@ class ControlledPQC(_ModelCircuitLayer):
                 f"{self._symbols_list}, got {values.shape}"
             )
         return self._expectation(circuits, tf.cast(values, tf.float32))
-
-    def compute_output_shape(self, input_shape: Any) -> tuple:
-        return (input_shape[0][0], len(self._operator_rows))
 
 
 def _noisy_arguments(layer: str, repetitions: Any, sample_based: Any) -> None:
