@@ -29,15 +29,12 @@ class UnsupportedGateError(ValueError):
 
     Example:
         >>> import cirq, sympy, qml
-        >>> q = cirq.LineQubit.range(3)
-        >>> a = sympy.Symbol("a")
-        >>> layer = qml.layers.Expectation()
+        >>> q, a = cirq.LineQubit.range(3), sympy.Symbol("a")
         >>> wide = cirq.MatrixGate(cirq.testing.random_unitary(32, random_state=1))
-        >>> try:
-        ...     layer(cirq.Circuit(wide(*cirq.LineQubit.range(5))), operators=cirq.Z(q[0]))
-        ... except qml.errors.UnsupportedGateError as error:
-        ...     print("refused")
-        refused
+        >>> qml.convert_to_tensor([cirq.Circuit(wide(*cirq.LineQubit.range(5)))])
+        Traceback (most recent call last):
+        ...
+        qml.errors.UnsupportedGateError: ...
     """
 
 
@@ -48,15 +45,11 @@ class UnsupportedExpressionError(ValueError):
 
     Example:
         >>> import cirq, sympy, qml
-        >>> q = cirq.LineQubit.range(3)
-        >>> a = sympy.Symbol("a")
-        >>> layer = qml.layers.Expectation()
-        >>> try:
-        ...     layer(cirq.Circuit(cirq.rx(sympy.Abs(a))(q[0])), symbol_names=["a"],
-        ...           symbol_values=[[0.5]], operators=cirq.Z(q[0]))
-        ... except qml.errors.UnsupportedExpressionError as error:
-        ...     print(str(error)[str(error).index("uses"):])
-        uses Abs, which qml cannot evaluate...
+        >>> q, a = cirq.LineQubit.range(3), sympy.Symbol("a")
+        >>> qml.convert_to_tensor([cirq.Circuit(cirq.rx(sympy.Abs(a))(q[0]))])
+        Traceback (most recent call last):
+        ...
+        qml.errors.UnsupportedExpressionError: ...
     """
 
 
@@ -67,15 +60,12 @@ class MissingSymbolError(ValueError):
 
     Example:
         >>> import cirq, sympy, qml
-        >>> q = cirq.LineQubit.range(3)
-        >>> a = sympy.Symbol("a")
-        >>> layer = qml.layers.Expectation()
-        >>> try:
-        ...     layer(cirq.Circuit(cirq.rx(a)(q[0])), symbol_names=[], symbol_values=[[]],
-        ...           operators=cirq.Z(q[0]))
-        ... except qml.errors.MissingSymbolError as error:
-        ...     print("refused")
-        refused
+        >>> q, a = cirq.LineQubit.range(3), sympy.Symbol("a")
+        >>> qml.layers.Expectation()(cirq.Circuit(cirq.rx(a)(q[0])), symbol_names=[],
+        ...                           symbol_values=[[]], operators=cirq.Z(q[0]))
+        Traceback (most recent call last):
+        ...
+        qml.errors.MissingSymbolError: ...
     """
 
 
@@ -86,15 +76,12 @@ class NonFiniteValueError(ValueError):
 
     Example:
         >>> import cirq, sympy, qml
-        >>> q = cirq.LineQubit.range(3)
-        >>> a = sympy.Symbol("a")
-        >>> layer = qml.layers.Expectation()
-        >>> try:
-        ...     layer(cirq.Circuit(cirq.rx(a)(q[0])), symbol_names=["a"],
-        ...           symbol_values=[[float("nan")]], operators=cirq.Z(q[0]))
-        ... except qml.errors.NonFiniteValueError as error:
-        ...     print("refused")
-        refused
+        >>> q, a = cirq.LineQubit.range(3), sympy.Symbol("a")
+        >>> qml.layers.State()(cirq.Circuit(cirq.rx(a)(q[0])), symbol_names=["a"],
+        ...                    symbol_values=[[float("nan")]])
+        Traceback (most recent call last):
+        ...
+        qml.errors.NonFiniteValueError: ...
     """
 
 
@@ -105,15 +92,12 @@ class BatchSizeError(ValueError):
 
     Example:
         >>> import cirq, sympy, qml
-        >>> q = cirq.LineQubit.range(3)
-        >>> a = sympy.Symbol("a")
-        >>> layer = qml.layers.Expectation()
-        >>> try:
-        ...     layer([cirq.Circuit(cirq.rx(a)(q[0]))], symbol_names=["a"],
-        ...           symbol_values=[[0.1], [0.2]], operators=cirq.Z(q[0]))
-        ... except qml.errors.BatchSizeError as error:
-        ...     print("refused")
-        refused
+        >>> q, a = cirq.LineQubit.range(3), sympy.Symbol("a")
+        >>> qml.layers.State()([cirq.Circuit(cirq.rx(a)(q[0]))], symbol_names=["a"],
+        ...                    symbol_values=[[0.1], [0.2]])
+        Traceback (most recent call last):
+        ...
+        qml.errors.BatchSizeError: ...
     """
 
 
@@ -124,14 +108,11 @@ class QubitMismatchError(ValueError):
 
     Example:
         >>> import cirq, sympy, qml
-        >>> q = cirq.LineQubit.range(3)
-        >>> a = sympy.Symbol("a")
-        >>> layer = qml.layers.Expectation()
-        >>> try:
-        ...     layer(cirq.Circuit(cirq.X(q[0])), operators=cirq.Z(q[2]))
-        ... except qml.errors.QubitMismatchError as error:
-        ...     print("refused")
-        refused
+        >>> q, a = cirq.LineQubit.range(3), sympy.Symbol("a")
+        >>> qml.layers.Expectation()(cirq.Circuit(cirq.X(q[0])), operators=cirq.Z(q[2]))
+        Traceback (most recent call last):
+        ...
+        qml.errors.QubitMismatchError: ...
     """
 
 
@@ -142,14 +123,11 @@ class StateTooLargeError(MemoryError):
 
     Example:
         >>> import cirq, sympy, qml
-        >>> q = cirq.LineQubit.range(3)
-        >>> a = sympy.Symbol("a")
-        >>> layer = qml.layers.Expectation()
-        >>> try:
-        ...     qml.layers.State()(cirq.Circuit(cirq.X.on_each(cirq.LineQubit.range(45))))
-        ... except qml.errors.StateTooLargeError as error:
-        ...     print("refused")
-        refused
+        >>> q, a = cirq.LineQubit.range(3), sympy.Symbol("a")
+        >>> qml.layers.State()(cirq.Circuit(cirq.X.on_each(cirq.LineQubit.range(45))))
+        Traceback (most recent call last):
+        ...
+        qml.errors.StateTooLargeError: ...
     """
 
 
@@ -160,15 +138,11 @@ class CircuitFormatError(ValueError):
 
     Example:
         >>> import cirq, sympy, qml
-        >>> q = cirq.LineQubit.range(3)
-        >>> a = sympy.Symbol("a")
-        >>> layer = qml.layers.Expectation()
-        >>> import tensorflow as tf
-        >>> try:
-        ...     layer(tf.constant(["not a circuit"]), operators=cirq.Z(q[0]))
-        ... except qml.errors.CircuitFormatError as error:
-        ...     print("refused")
-        refused
+        >>> q, a = cirq.LineQubit.range(3), sympy.Symbol("a")
+        >>> qml.from_tensor(["not a circuit"])
+        Traceback (most recent call last):
+        ...
+        qml.errors.CircuitFormatError: ...
     """
 
 
@@ -179,14 +153,11 @@ class NotACircuitError(TypeError):
 
     Example:
         >>> import cirq, sympy, qml
-        >>> q = cirq.LineQubit.range(3)
-        >>> a = sympy.Symbol("a")
-        >>> layer = qml.layers.Expectation()
-        >>> try:
-        ...     qml.convert_to_tensor([42])
-        ... except qml.errors.NotACircuitError as error:
-        ...     print("refused")
-        refused
+        >>> q, a = cirq.LineQubit.range(3), sympy.Symbol("a")
+        >>> qml.convert_to_tensor([42])
+        Traceback (most recent call last):
+        ...
+        qml.errors.NotACircuitError: ...
     """
 
 
@@ -197,15 +168,12 @@ class MeasurementError(ValueError):
 
     Example:
         >>> import cirq, sympy, qml
-        >>> q = cirq.LineQubit.range(3)
-        >>> a = sympy.Symbol("a")
-        >>> layer = qml.layers.Expectation()
-        >>> circuit = cirq.Circuit(cirq.measure(q[0]), cirq.rx(0.5)(q[0]))
-        >>> try:
-        ...     qml.layers.Sample()(circuit, repetitions=3)
-        ... except qml.errors.MeasurementError as error:
-        ...     print("refused")
-        refused
+        >>> q, a = cirq.LineQubit.range(3), sympy.Symbol("a")
+        >>> qml.layers.Sample()(cirq.Circuit(cirq.measure(q[0]), cirq.rx(0.5)(q[0])),
+        ...                     repetitions=3)
+        Traceback (most recent call last):
+        ...
+        qml.errors.MeasurementError: ...
     """
 
 
@@ -216,15 +184,12 @@ class NoisyCircuitError(ValueError):
 
     Example:
         >>> import cirq, sympy, qml
-        >>> q = cirq.LineQubit.range(3)
-        >>> a = sympy.Symbol("a")
-        >>> layer = qml.layers.Expectation()
+        >>> q, a = cirq.LineQubit.range(3), sympy.Symbol("a")
         >>> noisy = cirq.Circuit(cirq.X(q[0]), cirq.depolarize(0.1)(q[0]))
-        >>> try:
-        ...     qml.layers.Expectation(backend="qsim")(noisy, operators=cirq.Z(q[0]))
-        ... except qml.errors.NoisyCircuitError as error:
-        ...     print("refused")
-        refused
+        >>> qml.layers.Expectation(backend="qsim")(noisy, operators=cirq.Z(q[0]))
+        Traceback (most recent call last):
+        ...
+        qml.errors.NoisyCircuitError: ...
     """
 
 
@@ -235,15 +200,11 @@ class SymbolNamesError(ValueError):
 
     Example:
         >>> import cirq, sympy, qml
-        >>> q = cirq.LineQubit.range(3)
-        >>> a = sympy.Symbol("a")
-        >>> layer = qml.layers.Expectation()
-        >>> try:
-        ...     layer(cirq.Circuit(cirq.rx(a)(q[0])), symbol_names=["a", "a"],
-        ...           symbol_values=[[0.1, 0.2]], operators=cirq.Z(q[0]))
-        ... except qml.errors.SymbolNamesError as error:
-        ...     print("refused")
-        refused
+        >>> q, a = cirq.LineQubit.range(3), sympy.Symbol("a")
+        >>> qml.resolve_parameters([cirq.Circuit()], ["a", "a"], [[0.1, 0.2]])
+        Traceback (most recent call last):
+        ...
+        qml.errors.SymbolNamesError: ...
     """
 
 
@@ -254,15 +215,11 @@ class SymbolValuesError(ValueError):
 
     Example:
         >>> import cirq, sympy, qml
-        >>> q = cirq.LineQubit.range(3)
-        >>> a = sympy.Symbol("a")
-        >>> layer = qml.layers.Expectation()
-        >>> try:
-        ...     layer(cirq.Circuit(cirq.rx(a)(q[0])), symbol_names=["a"],
-        ...           symbol_values=[0.1], operators=cirq.Z(q[0]))
-        ... except qml.errors.SymbolValuesError as error:
-        ...     print("refused")
-        refused
+        >>> q, a = cirq.LineQubit.range(3), sympy.Symbol("a")
+        >>> qml.resolve_parameters([cirq.Circuit()], ["a"], [0.1])
+        Traceback (most recent call last):
+        ...
+        qml.errors.SymbolValuesError: ...
     """
 
 
@@ -273,13 +230,10 @@ class ShapeError(ValueError):
 
     Example:
         >>> import cirq, sympy, qml
-        >>> q = cirq.LineQubit.range(3)
-        >>> a = sympy.Symbol("a")
-        >>> layer = qml.layers.Expectation()
+        >>> q, a = cirq.LineQubit.range(3), sympy.Symbol("a")
         >>> grid = qml.convert_to_tensor([[cirq.Circuit(cirq.X(q[0]))]])
-        >>> try:
-        ...     layer(grid, operators=cirq.Z(q[0]))
-        ... except qml.errors.ShapeError as error:
-        ...     print("refused")
-        refused
+        >>> qml.layers.Expectation()(grid, operators=cirq.Z(q[0]))
+        Traceback (most recent call last):
+        ...
+        qml.errors.ShapeError: ...
     """

@@ -87,7 +87,7 @@ def inner_product(programs: Any, symbol_names: Any, symbol_values: Any,
                 f"other_programs has {other_rows.shape[0]} rows for {len(rows)} programs")
         if len(rows) == 0:
             return tf.zeros([0, other_rows.shape[1]], tf.complex64)
-        batch = prepare(list(rows), [n.decode() for n in names.numpy()], values.numpy(),
+        batch = prepare(list(rows), list(names.numpy()), values.numpy(),
                         [()] * len(rows))
         states = _STATES.final_states_tensor(batch, values)
         references = _reference_states(batch.programs, other_rows)

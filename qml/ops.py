@@ -35,7 +35,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from qml.circuits import serialize
 from qml.differentiators import Adjoint, Autodiff, Differentiator, ParameterShift
+from qml.errors import BatchSizeError
 from qml.executors.base import Batch, Executor, check_repetitions, evaluate, prepare
 from qml.executors.tensorflow import TensorflowExecutor
 from qml.tensors import (
@@ -45,6 +47,34 @@ from qml.tensors import (
     as_symbol_values,
     numpy_call,
 )
+
+
+def string_op(function, inputs: list[tf.Tensor], shape: tf.TensorShape) -> tf.Tensor:
+    """``function`` on the numpy values of ``inputs``, giving a ``tf.string`` tensor
+    of ``shape`` (see :func:`qml.tensors.numpy_call`)."""
+    out, = numpy_call(lambda *values: (function(*values),), inputs,
+                      [(tf.string, shape.rank)])
+    out.set_shape(shape)
+    return out
+
+
+def join_circuits(circuits: tf.Tensor, added: tf.Tensor, *, added_first: bool,
+                  argument: str) -> tf.Tensor:
+    """``tf.string [batch]``: each row of ``circuits`` followed (or, with
+    ``added_first``, preceded) by its row of ``added``.
+
+    Raises:
+        BatchSizeError: if ``added`` (named ``argument``) has another length.
+    """
+    def join(rows: np.ndarray, extra: np.ndarray) -> np.ndarray:
+        if len(rows) != len(extra):
+            raise BatchSizeError(f"{argument} has {len(extra)} circuits for {len(rows)} "
+                                 "input circuits")
+        pairs = zip(extra, rows) if added_first else zip(rows, extra)
+        return np.array([serialize.join_rows(bytes(a), bytes(b)) for a, b in pairs],
+                        dtype=object).reshape(len(rows))
+
+    return string_op(join, [circuits, added], circuits.shape)
 
 
 def expectation(

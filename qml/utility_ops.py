@@ -18,10 +18,12 @@ import cirq
 import numpy as np
 import tensorflow as tf
 
+import qml.ops as ops
 import qml.tensors as tensors
 from qml.circuits import serialize
 from qml.circuits.serialize import convert_to_tensor, from_tensor  # noqa: F401 (examples)
 from qml.errors import BatchSizeError
+from qml.executors.base import checked_symbol_names
 
 __all__ = [
     "append_circuit",
@@ -33,16 +35,6 @@ __all__ = [
 ]
 
 _concurrent_op_mode = True
-
-
-def _string_op(function, inputs: list[tf.Tensor], shape: tf.TensorShape) -> tf.Tensor:
-    """``function`` on numpy values, returning a ``tf.string`` tensor: directly when
-    eager (errors keep their types), else as a ``tf.numpy_function``."""
-    if tf.executing_eagerly():
-        return tf.constant(function(*(t.numpy() for t in inputs)), tf.string)
-    out = tf.numpy_function(function, inputs, tf.string, stateful=False)
-    out.set_shape(shape)
-    return out
 
 
 def append_circuit(programs: Any, programs_to_append: Any) -> tf.Tensor:
@@ -68,17 +60,10 @@ def append_circuit(programs: Any, programs_to_append: Any) -> tf.Tensor:
         >>> print(from_tensor(joined)[0])
         0: ───X───Y───
     """
-    first = tensors.as_circuit_tensor(programs, "programs")
-    second = tensors.as_circuit_tensor(programs_to_append, "programs_to_append")
-
-    def join(rows: np.ndarray, extra: np.ndarray) -> np.ndarray:
-        if len(rows) != len(extra):
-            raise BatchSizeError(
-                f"programs_to_append has {len(extra)} circuits for {len(rows)} programs")
-        return np.array([serialize.join_rows(bytes(a), bytes(b))
-                         for a, b in zip(rows, extra)], dtype=object).reshape(len(rows))
-
-    return _string_op(join, [first, second], first.shape)
+    return ops.join_circuits(tensors.as_circuit_tensor(programs, "programs"),
+                             tensors.as_circuit_tensor(programs_to_append,
+                                                       "programs_to_append"),
+                             added_first=False, argument="programs_to_append")
 
 
 def resolve_parameters(programs: Any, symbol_names: Any, symbol_values: Any) -> tf.Tensor:
@@ -113,7 +98,7 @@ def resolve_parameters(programs: Any, symbol_names: Any, symbol_values: Any) -> 
             raise BatchSizeError(
                 f"symbol_values has shape {values.shape}; expected ({len(rows)}, "
                 f"{len(names)}) for {len(rows)} programs and {len(names)} symbol names")
-        decoded = [n.decode() for n in names]
+        decoded = checked_symbol_names(names)
         out = []
         for row, row_values in zip(rows, values.astype(np.float64)):
             circuit = serialize.deserialize_circuit(bytes(row))
@@ -121,7 +106,7 @@ def resolve_parameters(programs: Any, symbol_names: Any, symbol_values: Any) -> 
             out.append(serialize.serialize_circuit(cirq.resolve_parameters(circuit, resolver)))
         return np.array(out, dtype=object).reshape(len(rows))
 
-    return _string_op(resolve, [circuits, names, values], circuits.shape)
+    return ops.string_op(resolve, [circuits, names, values], circuits.shape)
 
 
 def padded_to_ragged(masked_state: Any) -> tf.RaggedTensor:

@@ -23,7 +23,7 @@ import tensorflow as tf
 
 import qml.tensors as tensors
 from qml.circuits import compiler, serialize
-from qml.executors.base import Batch, Executor, evaluate, prepare
+from qml.executors.base import Batch, Executor, checked_symbol_names, evaluate, prepare
 
 
 @dataclasses.dataclass
@@ -184,7 +184,7 @@ class Differentiator:
         values = tensors.as_symbol_values(symbol_values)
 
         def run(rows, names, values) -> tuple[np.ndarray, ...]:
-            names = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+            names = list(checked_symbol_names(names))
             rows = list(rows)
             prepare(rows, names, values, [()] * len(rows))  # checks names and values
             return self._pack_gradient_circuits(rows, names, values)
@@ -223,7 +223,7 @@ class Differentiator:
                              f"batch_mapper index outside [0, {copies})")
         shifted = prepare(
             list(programs.reshape(-1)),
-            [n.decode() if isinstance(n, bytes) else str(n) for n in names],
+            checked_symbol_names(names),
             values.reshape(size * copies, -1).astype(np.float32),
             [ops for ops in batch.operators for _ in range(copies)],
             state_vectors=executor.simulates_state_vectors)

@@ -61,13 +61,10 @@ class Batch:
         kept: what a forward pass kept for the gradient, or None.
 
     Example:
-        >>> import cirq, numpy as np, qml
-        >>> q = cirq.LineQubit(0)
-        >>> batch = qml.executors.prepare(
-        ...     qml.convert_to_tensor([cirq.Circuit(cirq.X(q))]).numpy(), [], np.zeros((1, 0)),
-        ...     qml.convert_to_tensor([[cirq.Z(q)]]).numpy())
-        >>> batch.batch_size, batch.num_operators, batch.noisy
-        (1, 1, False)
+        >>> import numpy as np, qml
+        >>> empty = qml.executors.prepare([], [], np.zeros((0, 0)), [])
+        >>> empty.batch_size, empty.repetitions is None
+        (0, True)
     """
 
     programs: tuple[Union[compiler.Program, compiler.Joined], ...]
@@ -249,9 +246,7 @@ def prepare(
         array([[-1.]], dtype=float32)
     """
     batch = len(circuit_rows)
-    symbol_names = tuple(_as_str(n) for n in symbol_names)
-    if len(set(symbol_names)) != len(symbol_names):
-        raise SymbolNamesError(f"symbol_names must be unique, got {list(symbol_names)}")
+    symbol_names = checked_symbol_names(symbol_names)
     values = np.asarray(symbol_values, dtype=np.float32)
     if values.ndim != 2:
         raise SymbolValuesError(
@@ -359,12 +354,21 @@ def _available_memory() -> int:
         return 2**34
 
 
-def _as_str(name: object) -> str:
-    if isinstance(name, bytes):
-        return name.decode()
-    if hasattr(name, "name") and not isinstance(name, str):  # a sympy.Symbol
-        return str(name.name)
-    return str(name)
+def checked_symbol_names(names: Sequence[Any]) -> tuple[str, ...]:
+    """``names`` (strings, bytes from a tensor, or ``sympy.Symbol`` s) as distinct
+    strings.
+
+    Raises:
+        SymbolNamesError: if a name appears twice.
+    """
+    decoded = tuple(
+        name.decode() if isinstance(name, bytes)
+        else str(name.name) if hasattr(name, "name") and not isinstance(name, str)
+        else str(name)
+        for name in names)
+    if len(set(decoded)) != len(decoded):
+        raise SymbolNamesError(f"symbol_names must be unique, got {list(decoded)}")
+    return decoded
 
 
 def fill_padding(batch: Batch, out: np.ndarray) -> np.ndarray:

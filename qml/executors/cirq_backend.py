@@ -48,13 +48,12 @@ class CirqExecutor(Executor):
         TypeError: for a ``simulator`` that is none of the three.
 
     Example:
-        >>> import cirq, numpy as np, qml
+        >>> import cirq, qml
         >>> q = cirq.LineQubit(0)
-        >>> batch = qml.executors.prepare(
-        ...     qml.convert_to_tensor([cirq.Circuit(cirq.X(q))]).numpy(), [], np.zeros((1, 0)),
-        ...     qml.convert_to_tensor([[cirq.Z(q)]]).numpy())
-        >>> qml.executors.CirqExecutor(cirq.DensityMatrixSimulator()).expectation(batch)
-        array([[-1.]], dtype=float32)
+        >>> exact = qml.executors.CirqExecutor(cirq.DensityMatrixSimulator())
+        >>> noisy = cirq.Circuit(cirq.X(q), cirq.amplitude_damp(0.5)(q))
+        >>> qml.layers.Expectation(backend=exact)(noisy, operators=cirq.Z(q)).numpy()
+        array([[0.]], dtype=float32)
     """
 
     name = "cirq"

@@ -46,13 +46,11 @@ class DefaultExecutor(Executor):
         TypeError: from a computation the chosen executor cannot do.
 
     Example:
-        >>> import cirq, numpy as np, qml
+        >>> import cirq, qml
         >>> q = cirq.LineQubit(0)
-        >>> batch = qml.executors.prepare(
-        ...     qml.convert_to_tensor([cirq.Circuit(cirq.X(q))]).numpy(), [], np.zeros((1, 0)),
-        ...     qml.convert_to_tensor([[cirq.Z(q)]]).numpy())
-        >>> qml.executors.DefaultExecutor().expectation(batch)
-        array([[-1.]], dtype=float32)
+        >>> layer = qml.layers.Expectation(backend=qml.executors.DefaultExecutor())
+        >>> layer(cirq.Circuit(cirq.H(q)), operators=cirq.X(q)).numpy().round(4)
+        array([[1.]], dtype=float32)
     """
 
     name = "default"

@@ -341,13 +341,11 @@ class NativeExecutor(Executor):
         NoisyCircuitError: for a circuit with noise channels.
 
     Example:
-        >>> import cirq, numpy as np, qml
+        >>> import cirq, qml
         >>> q = cirq.LineQubit(0)
-        >>> batch = qml.executors.prepare(
-        ...     qml.convert_to_tensor([cirq.Circuit(cirq.X(q))]).numpy(), [], np.zeros((1, 0)),
-        ...     qml.convert_to_tensor([[cirq.Z(q)]]).numpy())
-        >>> qml.executors.NativeExecutor().final_states(batch)[0]
-        array([0.+0.j, 1.+0.j], dtype=complex64)
+        >>> states = qml.layers.State(backend=qml.executors.NativeExecutor())
+        >>> states(cirq.Circuit(cirq.X(q))).to_list()
+        [[0j, (1+0j)]]
     """
 
     name = "native"

@@ -105,13 +105,11 @@ class QsimExecutor(Executor):
         TypeError: if ``options`` is not a :class:`QsimOptions`.
 
     Example:
-        >>> import cirq, numpy as np, qml
+        >>> import cirq, qml
         >>> q = cirq.LineQubit(0)
-        >>> batch = qml.executors.prepare(
-        ...     qml.convert_to_tensor([cirq.Circuit(cirq.X(q))]).numpy(), [], np.zeros((1, 0)),
-        ...     qml.convert_to_tensor([[cirq.Z(q)]]).numpy())
-        >>> qml.executors.QsimExecutor(qml.executors.QsimOptions(seed=1)).expectation(batch)
-        array([[-1.]], dtype=float32)
+        >>> qsim = qml.executors.QsimExecutor(qml.executors.QsimOptions(seed=1))
+        >>> qml.layers.Sample(backend=qsim)(cirq.Circuit(cirq.X(q)), repetitions=2).to_list()
+        [[[1], [1]]]
     """
 
     name = "qsim"

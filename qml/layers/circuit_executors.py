@@ -485,20 +485,8 @@ class AddCircuit(keras.layers.Layer):
         added = tf.cond(tf.shape(added)[0] == 1, lambda: tf.tile(added, [batch]),
                         lambda: added)
 
-        def join(rows: np.ndarray, extra: np.ndarray) -> np.ndarray:
-            if len(rows) != len(extra):
-                raise ValueError(
-                    f"{'prepend' if added_first else 'append'} has {len(extra)} circuits "
-                    f"for {len(rows)} inputs"
-                )
-            pairs = zip(extra, rows) if added_first else zip(rows, extra)
-            return np.array([serialize.join_rows(a, b) for a, b in pairs], dtype=object)
-
-        if tf.executing_eagerly():
-            return tf.constant(join(inputs.numpy(), added.numpy()), tf.string)
-        out = tf.numpy_function(join, [inputs, added], tf.string, stateful=False)
-        out.set_shape(inputs.shape)
-        return out
+        return ops.join_circuits(inputs, added, added_first=added_first,
+                                 argument="prepend" if added_first else "append")
 
     def compute_output_spec(self, inputs: Any, **kwargs: Any) -> keras.KerasTensor:
         return keras.KerasTensor(inputs.shape, dtype="string")
