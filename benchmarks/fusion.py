@@ -23,7 +23,7 @@ from qml_bench.circuits import hea  # noqa: E402
 
 from qml.circuits.serialize import serialize_circuit, serialize_paulisum  # noqa: E402
 from qml.executors import TensorflowExecutor, prepare  # noqa: E402
-from qml.executors.tensorflow import _placed_blocks, plan_cost  # noqa: E402
+from qml.executors.tensorflow_plan import placed_blocks, plan_cost  # noqa: E402
 
 
 def _median_us(run, rows: int, repeats: int) -> float:
@@ -54,7 +54,7 @@ def main() -> None:
         upstream = np.ones((args.batch, len(ops)), np.float32)
         for block_qubits in (1, 2):
             executor = TensorflowExecutor(block_qubits=block_qubits)
-            cost = plan_cost(_placed_blocks(batch.programs[0], block_qubits), num_qubits)
+            cost = plan_cost(placed_blocks(batch.programs[0], block_qubits), num_qubits)
             forward = _median_us(functools.partial(executor.expectation, batch),
                                  args.batch, args.repeats)
             adjoint = _median_us(functools.partial(executor.adjoint_gradient, batch, upstream),

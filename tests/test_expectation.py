@@ -15,7 +15,7 @@ from conftest import NAMES, SYMBOLS, cirq_expectations, random_circuit, random_p
 import qml
 from qml.circuits import serialize
 from qml.circuits import compiler
-from qml.executors import tensorflow as tensorflow_executor
+from qml.executors import tensorflow_plan
 from qml.executors import (CirqExecutor, NativeExecutor, QsimExecutor, QsimOptions,
                            TensorflowExecutor, prepare)
 
@@ -265,7 +265,7 @@ def test_tensorflow_executor_combines_diagonal_gates():
     layer = [cirq.rx(SYMBOLS[0])(q) for q in qubits] + [cirq.rz(SYMBOLS[1])(q) for q in qubits]
     ladder = [cirq.CZ(qubits[i], qubits[i + 1]) for start in (0, 1) for i in range(start, 5, 2)]
     program = compiler.compile_circuit(cirq.Circuit(layer, ladder, layer, ladder))
-    plan = tensorflow_executor._placed_blocks(program, 1)
+    plan = tensorflow_plan.placed_blocks(program, 1)
     assert [p.diagonal is not None for p in plan] == ([False] * 6 + [True]) * 2
     assert [len(p.block.steps) for p in plan if p.diagonal is None] == [2] * 12
 

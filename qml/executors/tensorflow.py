@@ -25,9 +25,7 @@ Example:
 
 from __future__ import annotations
 
-import collections
 import dataclasses
-import itertools
 import threading
 from typing import Optional, Sequence
 
@@ -35,426 +33,36 @@ import cachetools
 import numpy as np
 import tensorflow as tf
 
-from qml.circuits import compiler, expressions, gates
 from qml.errors import NonFiniteValueError
 from qml.executors.base import (
     PADDED_CIRCUIT_VALUE,
     Batch,
     Executor,
-    operator_qubits,
     require_noiseless,
 )
+from qml.executors.tensorflow_kernels import apply_matrix, overlap_matrix
+from qml.executors.tensorflow_measurement import Terms, measure, operator_terms
+from qml.executors.tensorflow_plan import (
+    Placed,
+    placed_blocks,
+    small_matmul,
+    structure_key,
+    symbolic_matrix,
+)
 
-
-
-def _as_float64(value) -> tf.Tensor:
-    # tf.cast would first make a Python float a float32 tensor, losing precision.
-    return tf.cast(value, tf.float64) if tf.is_tensor(value) else tf.constant(value, tf.float64)
-
-
-def _float64(function):
-    return lambda *args: function(*(_as_float64(a) for a in args))
-
-
-TF_FUNCTIONS = {name: _float64(f) for name, f in {
-    "pow": tf.pow, "sin": tf.sin, "cos": tf.cos, "tan": tf.tan, "exp": tf.exp,
-    "log": tf.math.log}.items()}
 PRECISIONS = {"complex64": tf.complex64, "complex128": tf.complex128}
-# Blocks on more qubits than this are applied with einsum instead of slices.
-_MAX_SLICED_QUBITS = 3
 _PLAN_CACHE_SIZE = 256
 # One traced call simulates at most this many amplitudes (rows * 2**n).
 _MAX_AMPLITUDES_PER_CALL = 2**22
 
 
-# ------------------------------------------------------------------------ plans
-@dataclasses.dataclass(frozen=True, eq=False)
-class _Placed:
-    """A block placed on a row's register: ``positions`` are its controls, then targets.
-
-    A ``diagonal`` holds the ``[2**n]`` diagonal of constant diagonal gates combined on
-    the whole register; ``block`` is then None and ``positions`` all qubits.
-    """
-
-    block: Optional[compiler.Block]
-    positions: tuple[int, ...]
-    diagonal: Optional[np.ndarray] = None
-
-    @property
-    def symbolic(self) -> bool:
-        return self.diagonal is None and self.block.constant is None
-
-    @property
-    def constant(self) -> np.ndarray:
-        """The constant ``[d, d]`` matrix, or the ``[2**n]`` diagonal."""
-        return self.diagonal if self.diagonal is not None else self.block.controlled_constant
-
-
-@compiler.cached_on_program
-def _placed_blocks(row_program, block_qubits: Optional[int]) -> tuple[_Placed, ...]:
-    """The row's ops: two-qubit blocks (2), single-qubit runs and combined diagonals
-    (1), or whichever :func:`plan_cost` finds cheaper (None)."""
-    plans = {k: sum((_segment_plan(segment.program, segment.positions, row_program.num_qubits,
-                                   k) for segment in row_program.segments), ())
-             for k in (1, 2)}
-    if block_qubits is None:
-        return min(plans.values(), key=lambda plan: plan_cost(plan, row_program.num_qubits))
-    return plans[block_qubits]
-
-
-@compiler.cached_on_program
-def _segment_plan(program: compiler.Program, positions: tuple[int, ...], num_qubits: int,
-                  block_qubits: int) -> tuple[_Placed, ...]:
-    """One segment's ops on the register; cached per program, so that rows sharing a
-    model circuit share its parameterized blocks. Segments never merge their gates."""
-    blocks = tuple(
-        _Placed(block, tuple(positions[q] for q in block.controls + block.targets))
-        for block in program.blocks)
-    return blocks if block_qubits == 2 else _single_qubit_plan(blocks, num_qubits)
-
-
-def plan_cost(plan: Sequence[_Placed], num_qubits: int) -> int:
-    """Estimated work per row of a forward and backward pass, in complex products.
-
-    Applying a k-qubit matrix costs ``2**n * 2**k``, and its adjoint overlap the same
-    again with ``4**k`` for a parameterized one; building a parameterized block's
-    matrix costs ``8**k`` per gate. Few qubits therefore favour single-qubit runs, and
-    circuits dense in two-qubit gates favour two-qubit blocks (measured in
-    docs/backends.md).
-    """
-    cost = 0
-    for placed in plan:
-        dim = 2 ** len(placed.positions) if placed.diagonal is None else 1
-        cost += 2 * 2**num_qubits * dim
-        if placed.symbolic:
-            cost += 2**num_qubits * dim * dim + len(placed.block.steps) * dim**3
-    return cost
-
-
-def _single_qubit_plan(placed: Sequence[_Placed], num_qubits: int) -> tuple[_Placed, ...]:
-    """Gates one by one: single-qubit runs merged, constant diagonal gates combined.
-
-    Gates are taken in order of their depth (as early as their qubits allow), so that
-    a layer of gates is not interleaved with the next. A diagonal gate then joins the
-    latest diagonal that no later gate touches on its qubits; diagonal gates commute,
-    so the product is unchanged.
-    """
-    gates_in_order = []  # (depth, gate, controls, control_values, targets)
-    depth: dict[int, int] = {}
-    for item in placed:
-        block = item.block
-        controls = item.positions[:len(block.controls)]
-        for step in block.steps:
-            targets = tuple(item.positions[len(controls) + p] for p in step.places)
-            level = 1 + max(depth.get(q, 0) for q in controls + targets)
-            depth.update({q: level for q in controls + targets})
-            gates_in_order.append((level, step.gate, controls, block.control_values, targets))
-    gates_in_order.sort(key=lambda entry: entry[0])  # stable: ties keep program order
-    ops: list[list] = []  # [kind, positions, steps or diagonal or block]
-    last: dict[int, int] = {}  # qubit -> index of the last op that touches it
-    latest_diagonal = -1
-    for _, gate, controls, control_values, targets in gates_in_order:
-        qubits = controls + targets
-        before = max(last.get(q, -1) for q in qubits)
-        if not controls and len(targets) == 1 and before >= 0 \
-                and ops[before][0] == "run" and ops[before][1] == targets:
-            ops[before][2].append(compiler.Step(gate, (0,)))
-            continue
-        diagonal = _constant_diagonal(gate, control_values, qubits, num_qubits)
-        if diagonal is not None and latest_diagonal >= max(before, 0):
-            ops[latest_diagonal][2] = ops[latest_diagonal][2] * diagonal
-            index = latest_diagonal
-        elif diagonal is not None:
-            ops.append(["diagonal", tuple(range(num_qubits)), diagonal])
-            index = latest_diagonal = len(ops) - 1
-        elif controls or len(targets) > 1:
-            ops.append(["gate", qubits, compiler.make_block(
-                targets, controls, control_values,
-                (compiler.Step(gate, tuple(range(len(targets)))),))])
-            index = len(ops) - 1
-        else:
-            ops.append(["run", targets, [compiler.Step(gate, (0,))]])
-            index = len(ops) - 1
-        last.update({q: index for q in qubits})
-    plan = []
-    for kind, positions, content in ops:
-        if kind == "diagonal":
-            plan.append(_Placed(None, positions, content))
-        elif kind == "run":
-            plan.append(_Placed(compiler.make_block(positions, (), (), tuple(content)),
-                                positions))
-        else:
-            plan.append(_Placed(content, positions))
-    return tuple(plan)
-
-
-def _constant_diagonal(gate: compiler.Gate, control_values: tuple[int, ...],
-                       qubits: tuple[int, ...], num_qubits: int) -> Optional[np.ndarray]:
-    """The ``[2**n]`` diagonal of a constant diagonal gate on ``qubits``, else None."""
-    if gate.constant is None:
-        return None
-    matrix = compiler.controlled(gate.constant[0], control_values)
-    entries = np.diagonal(matrix)
-    if np.count_nonzero(matrix - np.diag(entries)):
-        return None
-    basis = np.arange(2**num_qubits)
-    index = np.zeros_like(basis)
-    for qubit in qubits:
-        index = (index << 1) | ((basis >> (num_qubits - 1 - qubit)) & 1)
-    return entries[index]
-
-
-@compiler.cached_on_program
-def _structure_key(row_program, block_qubits: Optional[int]) -> tuple:
-    """Rows with equal keys are simulated together: the same kind of op on the same
-    qubits, and the same parameterized blocks (their matrices then come from one
-    computation)."""
-    return (row_program.num_qubits,) + tuple(
-        (p.positions, id(p.block)) if p.symbolic else (p.positions, p.diagonal is None)
-        for p in _placed_blocks(row_program, block_qubits))
-
-
-def _symbolic_matrix(block: compiler.Block, columns: dict, rows: tf.Tensor,
-                     dtype: tf.DType) -> tf.Tensor:
-    """``[rows, d, d]`` matrix of a parameterized block on its controls and targets."""
-    size = len(block.targets)
-    result = None
-    for step in block.steps:
-        if step.gate.constant is not None:
-            unitary = tf.constant(compiler.embed(step.gate.constant[0], step.places, size)[None],
-                                  dtype)
-        else:
-            phases, matrices = compiler.embedded_terms(step, size)
-            values = {name: expressions.evaluate(step.gate.fields[name], columns, TF_FUNCTIONS)
-                      for name in gates.KIND_PARAMS[step.gate.kind]}
-            angle = tf.stack([tf.broadcast_to(_as_float64(gates.phase_value(p, values)),
-                                              [rows]) for p in phases], axis=1)
-            factors = tf.cast(tf.complex(tf.cos(angle), tf.sin(angle)), dtype)
-            unitary = tf.reduce_sum(factors[:, :, None, None] * tf.constant(matrices, dtype),
-                                    axis=1)
-        result = unitary if result is None else _small_matmul(unitary, result)
-    if block.controls:  # the identity outside the controlled window, result inside it
-        dim_t = 2**size
-        outside = compiler.controlled(np.zeros((dim_t, dim_t)), block.control_values)
-        start = compiler.control_offset(block.control_values, dim_t)
-        end = outside.shape[0] - start - dim_t
-        result = tf.constant(outside[None], dtype) + tf.pad(
-            result, [[0, 0], [start, end], [start, end]])
-    return result
-
-
-def _small_matmul(left: tf.Tensor, right: tf.Tensor) -> tf.Tensor:
-    """Batched product of small matrices as a broadcast multiply and sum, which XLA
-    fuses; batched matmul of 4x4 matrices runs one tiny kernel per row."""
-    return tf.reduce_sum(left[:, :, :, None] * right[:, None, :, :], axis=2)
-
-
-# ------------------------------------------------------------- state kernels
-def _split(state: tf.Tensor, positions: Sequence[int], num_qubits: int) -> dict:
-    """Slices of a ``[rows, 2**n]`` state, one per basis state of ``positions``.
-
-    Returns ``{bits: slice}`` with ``bits`` in the order of ``positions``; each slice
-    has shape ``[rows, a_0, ..., a_k]`` over the other qubits.
-    """
-    order = sorted(range(len(positions)), key=lambda i: positions[i])
-    shape, previous = [-1], 0
-    for i in order:
-        shape += [2 ** (positions[i] - previous), 2]
-        previous = positions[i] + 1
-    shape.append(2 ** (num_qubits - previous))
-    tensor = tf.reshape(state, shape)
-    parts = {}
-    for bits in itertools.product((0, 1), repeat=len(positions)):
-        index = [slice(None)] * len(shape)
-        for rank, i in enumerate(order):
-            index[2 + 2 * rank] = bits[i]
-        parts[bits] = tensor[tuple(index)]
-    return parts
-
-
-def _merge(parts: dict, positions: Sequence[int], num_qubits: int) -> tf.Tensor:
-    """The inverse of :func:`_split`: a ``[rows, 2**n]`` state from its slices."""
-    order = sorted(range(len(positions)), key=lambda i: positions[i])
-
-    def assemble(rank: int, bits: dict) -> tf.Tensor:
-        if rank == len(order):
-            return parts[tuple(bits[i] for i in range(len(positions)))]
-        halves = [assemble(rank + 1, {**bits, order[rank]: b}) for b in (0, 1)]
-        return tf.stack(halves, axis=2 + rank)
-
-    return tf.reshape(assemble(0, {}), [-1, 2**num_qubits])
-
-
-def _entries(matrix: tf.Tensor, rank: int) -> list[list[tf.Tensor]]:
-    """Matrix entries ``[r][c]``, each shaped ``[rows or 1, 1, ..., 1]`` to broadcast."""
-    dim = matrix.shape[-1]
-    flat = tf.reshape(matrix, [-1, dim * dim] + [1] * rank)
-    return [[flat[:, r * dim + c] for c in range(dim)] for r in range(dim)]
-
-
-def apply_matrix(state: tf.Tensor, matrix: tf.Tensor, positions: Sequence[int],
-                 num_qubits: int) -> tf.Tensor:
-    """Applies ``[rows or 1, d, d]`` matrices on ``positions`` to a ``[rows, 2**n]`` state."""
-    k = len(positions)
-    if k > _MAX_SLICED_QUBITS:
-        return _apply_einsum(state, matrix, positions, num_qubits)
-    parts = _split(state, positions, num_qubits)
-    keys = list(itertools.product((0, 1), repeat=k))
-    entries = _entries(matrix, k + 1)
-    out = {}
-    for r, row_bits in enumerate(keys):
-        total = None
-        for c, col_bits in enumerate(keys):
-            term = entries[r][c] * parts[col_bits]
-            total = term if total is None else total + term
-        out[row_bits] = total
-    return _merge(out, positions, num_qubits)
-
-
-def _apply_einsum(state: tf.Tensor, matrix: tf.Tensor, positions: Sequence[int],
-                  num_qubits: int) -> tf.Tensor:
-    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY"
-    k = len(positions)
-    qubits = letters[:num_qubits]
-    outs = letters[num_qubits:num_qubits + k]
-    ins = "".join(qubits[p] for p in positions)
-    result = list(qubits)
-    for i, p in enumerate(positions):
-        result[p] = outs[i]
-    tensor = tf.reshape(state, [-1] + [2] * num_qubits)
-    gate = tf.reshape(matrix, [-1] + [2] * (2 * k))
-    batch = "Z" if matrix.shape[0] != 1 else ""
-    if not batch:
-        gate = gate[0]
-    product = tf.einsum(f"{batch}{outs}{ins},Z{qubits}->Z{''.join(result)}", gate, tensor)
-    return tf.reshape(product, [-1, 2**num_qubits])
-
-
-def overlap_matrix(bra: tf.Tensor, ket: tf.Tensor, positions: Sequence[int],
-                   num_qubits: int) -> tf.Tensor:
-    """``G[rows, r, c] = sum over other qubits of conj(bra_r) * ket_c`` on ``positions``.
-
-    For ``bra = lambda`` after a block and ``ket = psi`` before it,
-    ``<lambda| dU |psi> = sum(dU * G)``: the adjoint method's gradient of a block matrix.
-    """
-    k = len(positions)
-    if k <= _MAX_SLICED_QUBITS:
-        bras = _split(tf.math.conj(bra), positions, num_qubits)
-        kets = _split(ket, positions, num_qubits)
-        keys = list(itertools.product((0, 1), repeat=k))
-        axes = list(range(1, k + 2))
-        entries = [tf.reduce_sum(bras[r] * kets[c], axis=axes) for r in keys for c in keys]
-        return tf.reshape(tf.stack(entries, axis=1), [-1, 2**k, 2**k])
-    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY"
-    qubits = letters[:num_qubits]
-    rows = "".join(qubits[p] for p in positions)
-    cols = letters[num_qubits:num_qubits + k]
-    ket_qubits = list(qubits)
-    for i, p in enumerate(positions):
-        ket_qubits[p] = cols[i]
-    shape = [-1] + [2] * num_qubits
-    overlap = tf.einsum(f"Z{qubits},Z{''.join(ket_qubits)}->Z{rows}{cols}",
-                        tf.reshape(tf.math.conj(bra), shape), tf.reshape(ket, shape))
-    return tf.reshape(overlap, [-1, 2**k, 2**k])
-
-
-# ------------------------------------------------------------------ measurement
-@dataclasses.dataclass(frozen=True)
-class _Terms:
-    """The distinct Pauli strings of a group's operators, grouped by their bit flips.
-
-    ``flips[f]`` is a flip mask; ``signs[f]`` lists ``(sign mask, number of Ys)`` of
-    the strings with that flip. Term ``t`` (in that order) has coefficients
-    ``coefficients[row or 0, operator, t]``.
-    """
-
-    flips: tuple[int, ...]
-    signs: tuple[tuple[tuple[int, int], ...], ...]
-
-
-def _pauli_masks(paulis: tuple, num_qubits: int) -> tuple[int, int, int]:
-    flip = sign = ys = 0
-    for pauli, position in paulis:
-        bit = 1 << (num_qubits - 1 - position)
-        if pauli in ("X", "Y"):
-            flip |= bit
-        if pauli in ("Z", "Y"):
-            sign |= bit
-        ys += pauli == "Y"
-    return flip, sign, ys
-
-
-def _operator_terms(batch: Batch, rows: np.ndarray, num_qubits: int) -> tuple[_Terms, np.ndarray]:
-    """Measurement terms of ``rows`` and their ``[rows or 1, n_ops, n_terms]`` weights."""
-    distinct = {}
-    for row in rows:
-        distinct.setdefault(batch.operators[row], row)
-    by_flip: dict[int, dict[tuple[int, int], None]] = collections.defaultdict(dict)
-    parsed = {}
-    for operator_row, row in distinct.items():
-        parsed[operator_row] = []
-        for op in operator_row:
-            terms = []
-            for coefficient, paulis in operator_qubits(batch.programs[row], op, int(row)):
-                flip, sign, ys = _pauli_masks(paulis, num_qubits)
-                by_flip[flip][(sign, ys)] = None
-                terms.append((flip, sign, ys, coefficient))
-            parsed[operator_row].append(terms)
-    flips = tuple(sorted(by_flip))
-    signs = tuple(tuple(by_flip[f]) for f in flips)
-    index = {(f, s, y): i for i, (f, s, y) in enumerate(
-        (f, s, y) for f, group in zip(flips, signs) for s, y in group)}
-    shared = len(distinct) == 1
-    weights = np.zeros((1 if shared else len(rows), batch.num_operators, len(index)))
-    for out_row, row in enumerate(rows[:1] if shared else rows):
-        for op, terms in enumerate(parsed[batch.operators[row]]):
-            for flip, sign, ys, coefficient in terms:
-                weights[out_row, op, index[(flip, sign, ys)]] += float(np.real(coefficient))
-    return _Terms(flips, signs), weights
-
-
-def _parity_signs(sign_masks: Sequence[int], num_qubits: int) -> np.ndarray:
-    """``[2**n, len(sign_masks)]`` of (-1)**popcount(x & mask)."""
-    x = np.arange(2**num_qubits, dtype=np.int64)[:, None]
-    masked = x & np.asarray(sign_masks, dtype=np.int64)[None, :]
-    parity = np.zeros_like(masked)
-    while masked.any():
-        parity ^= masked & 1
-        masked = masked >> 1
-    return 1.0 - 2.0 * parity
-
-
-def measure(state: tf.Tensor, terms: _Terms, weights: tf.Tensor, num_qubits: int) -> tf.Tensor:
-    """``[rows, n_ops]`` expectation values of the weighted Pauli strings."""
-    real = state.dtype.real_dtype
-    values = []
-    for flip, group in zip(terms.flips, terms.signs):
-        signs = _parity_signs([s for s, _ in group], num_qubits)
-        if flip == 0:
-            probabilities = tf.math.real(state * tf.math.conj(state))
-            values.append(tf.matmul(probabilities, tf.constant(signs, real)))
-            continue
-        partner = tf.gather(state, np.arange(2**num_qubits) ^ flip, axis=1)
-        products = tf.math.conj(partner) * state
-        sums = tf.matmul(products, tf.constant(signs, state.dtype))
-        phases = np.array([1j**ys for _, ys in group])
-        values.append(tf.math.real(sums * tf.constant(phases[None], state.dtype)))
-    if not values:
-        return tf.zeros([tf.shape(state)[0], weights.shape[1]], real)
-    term_values = tf.concat(values, axis=1)
-    if weights.shape[0] == 1:  # the same operators on every row
-        return tf.einsum("rt,ot->ro", term_values, tf.cast(weights[0], real))
-    return tf.einsum("rt,rot->ro", term_values, tf.cast(weights, real))
-
-
-# ----------------------------------------------------------------- the executor
 @dataclasses.dataclass(frozen=True, eq=False)
 class _Plan:
     """How one group of rows is simulated."""
 
     num_qubits: int
-    blocks: tuple[_Placed, ...]
-    terms: _Terms
+    blocks: tuple[Placed, ...]
+    terms: Terms
 
 
 @tf.custom_gradient
@@ -601,7 +209,7 @@ class TensorflowExecutor(Executor):
         groups: dict[tuple, list[int]] = {}
         for row, program in enumerate(batch.programs):
             if program.num_qubits and (batch.num_operators or not with_operators):
-                key = _structure_key(program, self.block_qubits)
+                key = structure_key(program, self.block_qubits)
                 groups.setdefault(key, []).append(row)
         chunks = []
         for rows in groups.values():
@@ -611,13 +219,13 @@ class TensorflowExecutor(Executor):
             rows = np.asarray(rows)
             first = batch.programs[rows[0]]
             num_qubits = first.num_qubits
-            terms, weights = _operator_terms(batch, rows, num_qubits) if with_operators \
-                else (_Terms((), ()), None)
-            placed = _placed_blocks(first, self.block_qubits)
+            terms, weights = operator_terms(batch, rows, num_qubits) if with_operators \
+                else (Terms((), ()), None)
+            placed = placed_blocks(first, self.block_qubits)
             plan = _Plan(num_qubits, placed, terms)
             shared = all(batch.programs[r] is first for r in rows)
             row_plans = [placed] if shared else \
-                [_placed_blocks(batch.programs[r], self.block_qubits) for r in rows]
+                [placed_blocks(batch.programs[r], self.block_qubits) for r in rows]
             constants = [
                 tf.constant(np.stack([row_plan[index].constant for row_plan in row_plans]),
                             self.dtype)
@@ -649,7 +257,7 @@ class TensorflowExecutor(Executor):
         matrices, constant_iter = [], iter(constants)
         for placed in plan.blocks:
             if placed.symbolic:
-                matrices.append(_symbolic_matrix(placed.block, columns, rows, self.dtype))
+                matrices.append(symbolic_matrix(placed.block, columns, rows, self.dtype))
             else:
                 matrices.append(next(constant_iter))
         return matrices
@@ -709,7 +317,7 @@ class TensorflowExecutor(Executor):
                     # <lambda| dU |psi before> with psi before = U^dagger psi after: the
                     # overlap of the states after the block, times conj(U). Both come
                     # from the states that the un-apply reads, in the same pass.
-                    overlaps[index] = _small_matmul(
+                    overlaps[index] = small_matmul(
                         overlap_matrix(both[rows:], both[:rows], placed.positions, n),
                         tf.math.conj(matrix))
                 both = _apply(both, placed, inverse, n)
@@ -731,7 +339,7 @@ def _require_finite(expectations: np.ndarray) -> None:
             "a gate parameter evaluates to NaN or infinity for the given symbol_values")
 
 
-def _apply(state: tf.Tensor, placed: _Placed, matrix: tf.Tensor, num_qubits: int) -> tf.Tensor:
+def _apply(state: tf.Tensor, placed: Placed, matrix: tf.Tensor, num_qubits: int) -> tf.Tensor:
     """Applies a placed block's matrix, or its register-wide diagonal, to ``state``."""
     if placed.diagonal is not None:
         return state * matrix
