@@ -245,11 +245,8 @@ def samples(executor: Executor, circuits: tf.Tensor, symbol_names: tf.Tensor,
         batch = prepare(list(rows), list(names), values, [()] * len(rows),
                         state_vectors=executor.simulates_state_vectors)
         batch = dataclasses.replace(batch, seed=None if seed < 0 else int(seed))
-        method = getattr(executor, "samples", None)
-        if method is None:
-            raise TypeError(f"the {executor.name!r} executor cannot sample; use "
-                            "backend=None, 'qsim', 'noisy' or a cirq.Sampler")
-        rows_bits = method(batch, count)
+        executor.require("samples", "use backend=None, 'qsim', 'noisy' or a cirq.Sampler")
+        rows_bits = executor.samples(batch, count)
         widths = np.array([bits.shape[1] for bits in rows_bits], np.int32)
         padded = np.full((len(rows), count, max(widths, default=0)), -1, np.int8)
         for index, bits in enumerate(rows_bits):
@@ -274,11 +271,9 @@ def states(executor: Executor, circuits: tf.Tensor, symbol_names: tf.Tensor,
         if len(rows) == 0:
             return np.zeros((0, 0), np.complex64), np.zeros([0], np.int32)
         batch = prepare(list(rows), list(names), values, [()] * len(rows))
-        method = getattr(executor, "final_states", None)
-        if method is None:
-            raise TypeError(f"the {executor.name!r} executor cannot return states; use "
-                            "backend=None, 'qsim', 'tensorflow' or a cirq.SimulatesFinalState")
-        vectors = method(batch)
+        executor.require("final_states", "use backend=None, 'qsim', 'tensorflow' or a "
+                                         "cirq.SimulatesFinalState")
+        vectors = executor.final_states(batch)
         sizes = np.array([len(v) for v in vectors], np.int32)
         padded = np.zeros((len(rows), max(sizes)), np.complex64)
         for index, vector in enumerate(vectors):

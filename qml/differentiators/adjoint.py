@@ -14,17 +14,13 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import keras
 import numpy as np
 
 from qml.differentiators.base import Differentiator
 from qml.executors.base import Batch, Executor
-from qml.executors.cirq_backend import CirqExecutor
-from qml.executors.default import DefaultExecutor
 from qml.executors.native import NativeExecutor
-from qml.executors.tensorflow import TensorflowExecutor
 
 
 def _no_gradient_circuits(differentiator: Differentiator, *args: object) -> None:
@@ -70,14 +66,10 @@ class Adjoint(Differentiator):
     """
 
     def forward(self, executor: Executor, batch: Batch) -> tuple[np.ndarray, Batch]:
-        if batch.repetitions is not None or batch.noisy:
+        if (batch.repetitions is not None or batch.noisy
+                or "adjoint_gradient" not in executor.capabilities):
             return super().forward(executor, batch)
-        if isinstance(executor, (DefaultExecutor, NativeExecutor)):
-            values, kept = executor.expectation_and_kept(batch)
-        elif isinstance(executor, TensorflowExecutor):
-            values, kept = executor.expectation_and_states(batch)
-        else:
-            return super().forward(executor, batch)
+        values, kept = executor.expectation_and_kept(batch)
         return values, dataclasses.replace(batch, kept=kept)
 
     _row_gradient = _no_gradient_circuits
@@ -87,13 +79,9 @@ class Adjoint(Differentiator):
     ) -> np.ndarray:
         if batch.repetitions is not None or batch.noisy:
             return self.differentiate_sampled(executor, batch, upstream)  # raises
-        if isinstance(executor, TensorflowExecutor):
+        if "adjoint_gradient" in executor.capabilities:
             return executor.adjoint_gradient(batch, upstream, batch.kept)
-        if isinstance(executor, CirqExecutor):
-            return _sweeper("complex128").adjoint_gradient(batch, upstream)
-        if isinstance(executor, (DefaultExecutor, NativeExecutor)):
-            return executor.adjoint_gradient(batch, upstream, batch.kept)
-        return _NATIVE.adjoint_gradient(batch, upstream)
+        return _NATIVE.adjoint_gradient(batch, upstream)  # qsim's forward, the core's sweep
 
     def differentiate_sampled(
         self, executor: Executor, batch: Batch, upstream: np.ndarray
@@ -146,8 +134,3 @@ class Autodiff(Differentiator):
 
 
 _NATIVE = NativeExecutor()
-
-
-@functools.lru_cache(maxsize=None)
-def _sweeper(precision: str) -> TensorflowExecutor:
-    return TensorflowExecutor(precision=precision)

@@ -117,16 +117,23 @@ class Batch:
         }
 
 
+#: What an executor may do beyond exact expectations; each is a method of that name.
+CAPABILITIES = ("final_states", "samples", "sampled_expectation", "noisy_expectation",
+                "adjoint_gradient")
+
+
 class Executor(abc.ABC):
     """The interface every simulator implements: expectations of compiled batches.
 
-    Subclasses implement :meth:`expectation`. Further capabilities are methods that a
-    subclass may add: ``final_states``, ``samples``, ``sampled_expectation``,
-    ``noisy_expectation`` and ``adjoint_gradient``; a layer that needs one its
-    executor lacks raises ``TypeError`` naming it.
+    Subclasses implement :meth:`expectation`, and declare in ``capabilities`` which
+    of :data:`CAPABILITIES` they also implement: ``final_states``, ``samples``,
+    ``sampled_expectation``, ``noisy_expectation`` and ``adjoint_gradient`` (with
+    :meth:`expectation_and_kept` when the forward pass keeps work for it). Callers
+    ask :meth:`require`, which names the executor and what it lacks.
 
     Raises:
-        TypeError: on instantiation of a subclass that lacks :meth:`expectation`.
+        TypeError: on instantiation of a subclass that lacks :meth:`expectation`, or
+            on the definition of one that declares a capability it does not implement.
 
     Example:
         >>> import cirq, numpy as np, qml
@@ -137,15 +144,43 @@ class Executor(abc.ABC):
         >>> qml.layers.Expectation(backend=Zeros())(
         ...     cirq.Circuit(cirq.X(cirq.LineQubit(0))), operators=cirq.Z(cirq.LineQubit(0))).numpy()
         array([[0.]], dtype=float32)
+        >>> sorted(qml.executors.QsimExecutor().capabilities)
+        ['final_states', 'noisy_expectation', 'sampled_expectation', 'samples']
     """
 
     name: str = "executor"
     #: Whether it holds each row's full state vector, whose size bounds the qubits.
     simulates_state_vectors: bool = True
+    #: Which of :data:`CAPABILITIES` it implements.
+    capabilities: frozenset[str] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declared = set(cls.capabilities)
+        wrong = declared - set(CAPABILITIES) | {
+            c for c in declared & set(CAPABILITIES) if not callable(getattr(cls, c, None))}
+        if wrong:
+            raise TypeError(f"{cls.__name__} declares capabilities it does not implement: "
+                            f"{sorted(wrong)}")
 
     @abc.abstractmethod
     def expectation(self, batch: Batch) -> np.ndarray:
         """``[batch, n_operators]`` float32 exact expectation values of ``batch``."""
+
+    def expectation_and_kept(self, batch: Batch) -> tuple[np.ndarray, Any]:
+        """The expectations, and what ``adjoint_gradient`` may reuse from this forward
+        pass (by default nothing: None)."""
+        return self.expectation(batch), None
+
+    def require(self, capability: str, advice: str) -> None:
+        """Checks that this executor has ``capability``.
+
+        Raises:
+            TypeError: naming the executor, the capability and ``advice``.
+        """
+        if capability not in self.capabilities:
+            raise TypeError(f"the {self.name!r} executor cannot compute "
+                            f"{capability.replace('_', ' ')}; {advice}")
 
 
 def evaluate(executor: Executor, batch: Batch) -> np.ndarray:
@@ -161,14 +196,9 @@ def evaluate(executor: Executor, batch: Batch) -> np.ndarray:
     if batch.repetitions is None:
         return executor.expectation(batch)
     capability = "sampled_expectation" if batch.sampled else "noisy_expectation"
-    method = getattr(executor, capability, None)
-    if method is None:
-        raise TypeError(
-            f"the {executor.name!r} executor cannot compute "
-            f"{'sampled' if batch.sampled else 'noisy'} expectations; use backend='qsim' "
-            "(or backend='noisy' for noise channels)"
-        )
-    return method(batch)
+    executor.require(capability, "use backend='qsim' (or backend='noisy' for noise "
+                                 "channels)")
+    return getattr(executor, capability)(batch)
 
 
 def require_noiseless(batch: Batch, executor_name: str) -> None:

@@ -21,17 +21,35 @@ Example:
 
 from __future__ import annotations
 
+import functools
+from typing import Any
 
 import cirq
 import numpy as np
 
 from qml.circuits import compiler, serialize
 from qml.executors.base import Batch, Executor, fill_padding
+from qml.executors.tensorflow import TensorflowExecutor
 
 
 CIRQ_BACKENDS = (cirq.SimulatesExpectationValues, cirq.SimulatesFinalState, cirq.Sampler)
 # The rotation that takes each Pauli's eigenbasis to Z's, before a measurement.
 _INTO_Z = {cirq.X: cirq.H, cirq.Y: cirq.rx(np.pi / 2)}
+
+
+# Which capabilities a Cirq simulator of each kind gives (adjoint_gradient: any
+# simulator of exact expectations, by the TensorFlow executor's sweep).
+_CAPABILITY_TYPES = {
+    "final_states": cirq.SimulatesFinalState,
+    "samples": cirq.Sampler,
+    "sampled_expectation": cirq.Sampler,
+    "adjoint_gradient": cirq.SimulatesExpectationValues,
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _complex128_sweeper() -> TensorflowExecutor:
+    return TensorflowExecutor(precision="complex128")
 
 
 class CirqExecutor(Executor):
@@ -65,6 +83,9 @@ class CirqExecutor(Executor):
                 f"cirq.SimulatesFinalState or cirq.Sampler, got {simulator!r}"
             )
         self.simulator = simulator
+        self.capabilities = frozenset(
+            capability for capability, kind in _CAPABILITY_TYPES.items()
+            if isinstance(simulator, kind))
 
     def _require(self, capability: type, purpose: str) -> None:
         if not isinstance(self.simulator, capability):
@@ -123,6 +144,12 @@ class CirqExecutor(Executor):
                     bits = self.simulator.run(measured, resolver, shots).measurements["qml"]
                     out[index, column] += coefficient * np.mean(1 - 2 * (bits.sum(1) % 2))
         return fill_padding(batch, out.astype(np.float32))
+
+    def adjoint_gradient(self, batch: Batch, upstream: np.ndarray,
+                         kept: Any = None) -> np.ndarray:
+        """The adjoint sweep of an exact expectation, run by the TensorFlow executor
+        in complex128 (Cirq has no sweep of its own)."""
+        return _complex128_sweeper().adjoint_gradient(batch, upstream, None)
 
     def expectation(self, batch: Batch) -> np.ndarray:
         self._require(cirq.SimulatesExpectationValues, "expectation values")

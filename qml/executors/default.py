@@ -23,7 +23,7 @@ from typing import Optional
 
 import numpy as np
 
-from qml.executors.base import Batch, Executor, prepare  # noqa: F401 (doctest)
+from qml.executors.base import CAPABILITIES, Batch, Executor, prepare  # noqa: F401 (doctest)
 from qml.executors.native import Kept, NativeExecutor
 from qml.executors.qsim import QsimExecutor
 
@@ -54,6 +54,7 @@ class DefaultExecutor(Executor):
     """
 
     name = "default"
+    capabilities = frozenset(CAPABILITIES)  # qsim samples and adds noise; the core does the rest
 
     def __init__(self, native: Optional[NativeExecutor] = None,
                  qsim: Optional[QsimExecutor] = None) -> None:

@@ -169,6 +169,7 @@ class MpsExecutor(Executor):
     """
 
     name = "mps"
+    capabilities = frozenset({"samples", "sampled_expectation"})
     simulates_state_vectors = False
 
     def __init__(self, bond_dim: int = 4) -> None:

@@ -349,6 +349,7 @@ class NativeExecutor(Executor):
     """
 
     name = "native"
+    capabilities = frozenset({"final_states", "adjoint_gradient"})
 
     def expectation(self, batch: Batch) -> np.ndarray:
         require_noiseless(batch, "native")

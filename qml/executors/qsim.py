@@ -113,6 +113,8 @@ class QsimExecutor(Executor):
     """
 
     name = "qsim"
+    capabilities = frozenset({"final_states", "samples", "sampled_expectation",
+                              "noisy_expectation"})
 
     def __init__(self, options: QsimOptions = QsimOptions()) -> None:
         if not isinstance(options, QsimOptions):

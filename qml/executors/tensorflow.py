@@ -92,6 +92,7 @@ class TensorflowExecutor(Executor):
     """
 
     name = "tensorflow"
+    capabilities = frozenset({"final_states", "adjoint_gradient"})
 
     def __init__(self, precision: str = "complex64", jit_compile: bool = True,
                  block_qubits: Optional[int] = None) -> None:
@@ -126,7 +127,7 @@ class TensorflowExecutor(Executor):
             _require_finite(result.numpy())
         return result
 
-    def expectation_and_states(self, batch: Batch) -> tuple[np.ndarray, list[np.ndarray]]:
+    def expectation_and_kept(self, batch: Batch) -> tuple[np.ndarray, list[np.ndarray]]:
         """``[batch, n_ops]`` expectations and each row's final state, from one pass.
 
         Rows without a state to keep (padding, or no operators) get ``[1]``.
