@@ -38,7 +38,14 @@ import tensorflow as tf
 from qml.circuits import serialize
 from qml.differentiators import Adjoint, Autodiff, Differentiator, ParameterShift
 from qml.errors import BatchSizeError
-from qml.executors.base import Batch, Executor, check_repetitions, evaluate, prepare
+from qml.executors.base import (
+    Batch,
+    Estimation,
+    Executor,
+    check_repetitions,
+    evaluate,
+    prepare,
+)
 from qml.executors.tensorflow import TensorflowExecutor
 from qml.tensors import (
     as_circuit_tensor,
@@ -127,9 +134,9 @@ def expectation(
                         state_vectors=executor.simulates_state_vectors)
         if not estimated:
             return batch
-        return dataclasses.replace(
-            batch, repetitions=check_repetitions(reps, (len(rows), batch.num_operators)),
-            sampled=sampled, seed=None if seed < 0 else int(seed))
+        return dataclasses.replace(batch, estimation=Estimation(
+            check_repetitions(reps, (len(rows), batch.num_operators)), sampled=sampled,
+            seed=None if seed < 0 else int(seed)))
 
     def value(batch: Optional[Batch], ops: np.ndarray) -> np.ndarray:
         if batch is None:
@@ -244,7 +251,8 @@ def samples(executor: Executor, circuits: tf.Tensor, symbol_names: tf.Tensor,
             return np.zeros((0, count, 0), np.int8), np.zeros([0], np.int32)
         batch = prepare(list(rows), list(names), values, [()] * len(rows),
                         state_vectors=executor.simulates_state_vectors)
-        batch = dataclasses.replace(batch, seed=None if seed < 0 else int(seed))
+        batch = dataclasses.replace(
+            batch, estimation=Estimation(seed=None if seed < 0 else int(seed)))
         executor.require("samples", "use backend=None, 'qsim', 'noisy' or a cirq.Sampler")
         rows_bits = executor.samples(batch, count)
         widths = np.array([bits.shape[1] for bits in rows_bits], np.int32)

@@ -66,7 +66,7 @@ class Adjoint(Differentiator):
     """
 
     def forward(self, executor: Executor, batch: Batch) -> tuple[np.ndarray, Batch]:
-        if (batch.repetitions is not None or batch.noisy
+        if (not batch.estimation.exact or batch.noisy
                 or "adjoint_gradient" not in executor.capabilities):
             return super().forward(executor, batch)
         values, kept = executor.expectation_and_kept(batch)
@@ -77,7 +77,7 @@ class Adjoint(Differentiator):
     def differentiate_analytic(
         self, executor: Executor, batch: Batch, upstream: np.ndarray
     ) -> np.ndarray:
-        if batch.repetitions is not None or batch.noisy:
+        if not batch.estimation.exact or batch.noisy:
             return self.differentiate_sampled(executor, batch, upstream)  # raises
         if "adjoint_gradient" in executor.capabilities:
             return executor.adjoint_gradient(batch, upstream, batch.kept)

@@ -141,7 +141,7 @@ class Differentiator:
     def differentiate_sampled(
         self, executor: Executor, batch: Batch, upstream: np.ndarray
     ) -> np.ndarray:
-        """The gradient of a sampled or noisy expectation (``batch.repetitions`` set).
+        """The gradient of a sampled or noisy expectation (an inexact ``batch.estimation``).
 
         By default the same rule as :meth:`differentiate_analytic`, with every shifted
         evaluation estimated as ``batch`` asks.
@@ -228,9 +228,9 @@ class Differentiator:
             [ops for ops in batch.operators for _ in range(copies)],
             state_vectors=executor.simulates_state_vectors)
         shifted = dataclasses.replace(
-            shifted, sampled=batch.sampled, seed=batch.seed,
-            repetitions=None if batch.repetitions is None
-            else np.repeat(batch.repetitions, copies, axis=0))
+            shifted, estimation=batch.estimation.with_repetitions(
+                None if batch.estimation.exact
+                else np.repeat(batch.estimation.repetitions, copies, axis=0)))
         expectations = evaluate(executor, shifted).reshape(size, copies, -1)
         per_circuit = np.einsum("rco,ro->rc", expectations.astype(np.float64), upstream)
         picked = np.take_along_axis(per_circuit[:, None, :], mapper.astype(np.int64), axis=2)

@@ -79,8 +79,9 @@ class LinearCombination(Differentiator):
             programs=batch.programs * copies,
             symbol_values=values.astype(np.float32),
             operators=batch.operators * copies,
-            repetitions=None if batch.repetitions is None
-            else np.tile(batch.repetitions, (copies, 1)),
+            estimation=batch.estimation.with_repetitions(
+                None if batch.estimation.exact
+                else np.tile(batch.estimation.repetitions, (copies, 1))),
         )
         expectations = evaluate(executor, shifted).astype(np.float64)
         if zero_weight:

@@ -108,8 +108,8 @@ class ParameterShift(Differentiator):
                         column = np.full((len(rows), 1), sign * shift, np.float32)
                         values.append(np.concatenate([row_values, column], axis=1))
                         operators += row_operators
-                        if batch.repetitions is not None:
-                            repetitions.append(batch.repetitions[rows])
+                        if not batch.estimation.exact:
+                            repetitions.append(batch.estimation.repetitions[rows])
         if not programs:
             return grad.astype(np.float32)
 
@@ -118,7 +118,8 @@ class ParameterShift(Differentiator):
             symbol_names=batch.symbol_names + (SHIFT_SYMBOL,),
             symbol_values=np.concatenate(values).astype(np.float32),
             operators=tuple(operators),
-            repetitions=np.concatenate(repetitions) if repetitions else None)
+            estimation=batch.estimation.with_repetitions(
+                np.concatenate(repetitions) if repetitions else None))
         expectations = evaluate(executor, shifted_batch).astype(np.float64)
         index = {name: k for k, name in enumerate(batch.symbol_names)}
         for rows, occurrence, shift, start in records:

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from qml.executors.base import Batch, Executor, prepare
+from qml.executors.base import Batch, Estimation, Executor, prepare
 from qml.executors.cirq_backend import CIRQ_BACKENDS, CirqExecutor
 from qml.executors.default import DefaultExecutor
 from qml.executors.native import NativeExecutor
 from qml.executors.qsim import QsimExecutor, QsimOptions
 from qml.executors.tensorflow import TensorflowExecutor
 
-__all__ = ["Batch", "CirqExecutor", "DefaultExecutor", "Executor", "NativeExecutor",
-           "QsimExecutor", "QsimOptions", "TensorflowExecutor", "get_executor", "prepare"]
+__all__ = ["Batch", "CirqExecutor", "DefaultExecutor", "Estimation", "Executor",
+           "NativeExecutor", "QsimExecutor", "QsimOptions", "TensorflowExecutor",
+           "get_executor", "prepare"]
 
 _NAMED = {"native": NativeExecutor(), "qsim": QsimExecutor(), "tensorflow": TensorflowExecutor()}
 _DEFAULT = DefaultExecutor(_NAMED["native"], _NAMED["qsim"])

@@ -43,27 +43,62 @@ PADDED_CIRCUIT_VALUE = -2.0
 
 
 @dataclasses.dataclass(frozen=True)
+class Estimation:
+    """How a batch's expectation values are estimated.
+
+    Attributes:
+        repetitions: None for exact values; else ``int64 [batch, n_operators]``:
+            measurement shots per operator (``sampled``) or noise trajectories.
+        sampled: estimate from measurement shots, rather than average exact values
+            over noise trajectories.
+        seed: seeds the shots and trajectories; None draws one.
+
+    Example:
+        >>> import numpy as np
+        >>> Estimation().exact, Estimation(np.full((2, 1), 100), sampled=True).exact
+        (True, False)
+    """
+
+    repetitions: Optional[np.ndarray] = None
+    sampled: bool = False
+    seed: Optional[int] = None
+
+    @property
+    def exact(self) -> bool:
+        """Whether the values are exact (no repetitions)."""
+        return self.repetitions is None
+
+    def with_repetitions(self, repetitions: Optional[np.ndarray]) -> "Estimation":
+        """The same estimation for other rows: ``repetitions`` for them, or None when
+        this one is exact."""
+        return self if self.exact else dataclasses.replace(self, repetitions=repetitions)
+
+
+EXACT = Estimation()
+
+
+@dataclasses.dataclass(frozen=True)
 class Batch:
     """A checked batch: one compiled program per row, bound values and operator rows.
 
-    Made by :func:`prepare`; executors read it. Frozen, so a derived batch is made
-    with ``dataclasses.replace``.
+    Made by :func:`prepare`; executors read it. It holds three things apart: the
+    request (programs, symbols, values, operators), how to estimate its values (a
+    frozen :class:`Estimation`), and what a forward pass kept for the gradient.
+    Frozen, so a derived batch is made with ``dataclasses.replace``.
 
     Attributes:
         programs: one compiled program per row.
         symbol_names: the names of the columns of ``symbol_values``.
         symbol_values: ``float32 [batch, n_symbols]``.
         operators: ``[batch][n_operators]`` serialized Pauli sums.
-        repetitions: None for exact values; else ``int [batch, n_operators]`` shots
-            (``sampled``) or noise trajectories.
-        sampled: estimate from measurement shots.
-        seed: seeds shots and trajectories; None draws one.
-        kept: what a forward pass kept for the gradient, or None.
+        estimation: exact values, shots or noise trajectories.
+        kept: what a forward pass kept for the gradient (the executor's own form:
+            final states, or the native core's packed batch and states), or None.
 
     Example:
         >>> import numpy as np, qml
         >>> empty = qml.executors.prepare([], [], np.zeros((0, 0)), [])
-        >>> empty.batch_size, empty.repetitions is None
+        >>> empty.batch_size, empty.estimation.exact
         (0, True)
     """
 
@@ -71,14 +106,7 @@ class Batch:
     symbol_names: tuple[str, ...]
     symbol_values: np.ndarray  # [batch, n_symbols] float32
     operators: tuple[tuple[bytes, ...], ...]  # [batch][n_operators]
-    # How expectations are estimated (see :func:`evaluate`): None for exact values;
-    # else [batch, n_operators] measurement shots (sampled) or trajectories (noisy).
-    repetitions: Optional[np.ndarray] = None
-    sampled: bool = False
-    seed: Optional[int] = None  # of sampling and trajectories; None draws one
-    # What the forward pass kept for the gradient (see Adjoint.forward), in the form
-    # of the executor that ran it: final states, or the native core's packed batch
-    # and states; None otherwise.
+    estimation: Estimation = EXACT
     kept: Any = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
@@ -186,16 +214,16 @@ class Executor(abc.ABC):
 def evaluate(executor: Executor, batch: Batch) -> np.ndarray:
     """``[batch, n_operators]`` expectations, estimated as ``batch`` asks.
 
-    Exact values when ``batch.repetitions`` is None; else sampled expectations
-    (``batch.sampled``) or averages over noise trajectories, from the executor's
+    Exact values for an exact ``batch.estimation``; else sampled expectations
+    (``estimation.sampled``) or averages over noise trajectories, from the executor's
     ``sampled_expectation`` and ``noisy_expectation`` capabilities.
 
     Raises:
         TypeError: if the executor lacks the capability the batch needs.
     """
-    if batch.repetitions is None:
+    if batch.estimation.exact:
         return executor.expectation(batch)
-    capability = "sampled_expectation" if batch.sampled else "noisy_expectation"
+    capability = "sampled_expectation" if batch.estimation.sampled else "noisy_expectation"
     executor.require(capability, "use backend='qsim' (or backend='noisy' for noise "
                                  "channels)")
     return getattr(executor, capability)(batch)

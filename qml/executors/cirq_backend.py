@@ -123,7 +123,7 @@ class CirqExecutor(Executor):
         return out
 
     def sampled_expectation(self, batch: Batch) -> np.ndarray:
-        """Expectations estimated from ``batch.repetitions[row, op]`` shots of each term
+        """Expectations estimated from ``batch.estimation.repetitions[row, op]`` shots of each term
         of each operator, measured by the sampler after a change to the term's basis."""
         self._require(cirq.Sampler, "sampled expectations")
         out = np.zeros((batch.batch_size, batch.num_operators))
@@ -132,7 +132,7 @@ class CirqExecutor(Executor):
                 continue
             circuit, resolver = _circuit_of(program), _resolver(batch, index)
             for column, row in enumerate(batch.operators[index]):
-                shots = int(batch.repetitions[index, column])
+                shots = int(batch.estimation.repetitions[index, column])
                 for term in serialize.deserialize_paulisum(row) if row else ():
                     coefficient = float(np.real(complex(term.coefficient)))
                     if not len(term):

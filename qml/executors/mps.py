@@ -182,11 +182,11 @@ class MpsExecutor(Executor):
         return self._expectation(batch, None)
 
     def sampled_expectation(self, batch: Batch) -> np.ndarray:
-        return self._expectation(batch, np.random.default_rng(batch.seed))
+        return self._expectation(batch, np.random.default_rng(batch.estimation.seed))
 
     def samples(self, batch: Batch, count: int) -> list[np.ndarray]:
         """Per row, ``int8 [count, n_qubits]`` bitstrings of its truncated state."""
-        rng = np.random.default_rng(batch.seed)
+        rng = np.random.default_rng(batch.estimation.seed)
         out: list = [None] * batch.batch_size
         for rows, chain in simulate(batch, self.bond_dim).values():
             drawn = chain.sample(count, rng)
@@ -211,7 +211,7 @@ class MpsExecutor(Executor):
                             continue
                         value = chain.pauli_expectation({p: s for s, p in paulis})[members]
                         if rng is not None:
-                            shots = batch.repetitions[rows[members], column]
+                            shots = batch.estimation.repetitions[rows[members], column]
                             ones = rng.binomial(shots, np.clip((1 + value) / 2, 0, 1))
                             value = (2 * ones - shots) / np.maximum(shots, 1)
                         out[rows[members], column] += np.real(coefficient) * value

@@ -134,7 +134,7 @@ class QsimExecutor(Executor):
         return fill_padding(batch, out)
 
     def noisy_expectation(self, batch: Batch) -> np.ndarray:
-        """Expectations averaged over ``batch.repetitions`` trajectories per operator.
+        """Expectations averaged over ``batch.estimation.repetitions`` trajectories per operator.
 
         Noiseless rows are computed exactly. Each distinct trajectory count of a row
         is one qsim call, seeded from the batch's seed.
@@ -149,7 +149,7 @@ class QsimExecutor(Executor):
             if not batch.programs[row].noisy:
                 out[row] = np.real(qsim.qsim_simulate_expectation_values(options, opsums, 0))
                 continue
-            counts = batch.repetitions[row]
+            counts = batch.estimation.repetitions[row]
             for count in np.unique(counts):
                 columns = np.flatnonzero(counts == count)
                 options.update(r=int(count), s=int(seeds[row]) + int(count))
@@ -159,7 +159,7 @@ class QsimExecutor(Executor):
         return fill_padding(batch, out)
 
     def sampled_expectation(self, batch: Batch) -> np.ndarray:
-        """Expectations estimated from ``batch.repetitions`` shots per operator.
+        """Expectations estimated from ``batch.estimation.repetitions`` shots per operator.
 
         Each Pauli term is measured in its own basis with that many shots, as on
         hardware: its shot average is ``2 k / shots - 1`` with ``k`` drawn from
@@ -176,7 +176,7 @@ class QsimExecutor(Executor):
             flat = [term for row_terms in terms for term, _ in row_terms]
             options = self.options.qsim_dict(circuit, circuit.num_qubits)
             rng = np.random.default_rng(int(seeds[row]))
-            shots = batch.repetitions[row]
+            shots = batch.estimation.repetitions[row]
             if program.noisy and flat:
                 # One trajectory per shot; each term's shot is +1 with probability
                 # (1 + <P>) / 2 on its trajectory.
@@ -390,7 +390,7 @@ def _add_blocks(circuit, layout: list[Layout], flats: list, position: int, time:
 
 def _row_seeds(batch: Batch) -> np.ndarray:
     """One seed per row, drawn from the batch's seed."""
-    return np.random.default_rng(batch.seed).integers(0, 2**31 - 1 - 2**20,
+    return np.random.default_rng(batch.estimation.seed).integers(0, 2**31 - 1 - 2**20,
                                                       size=batch.batch_size)
 
 
