@@ -122,8 +122,8 @@ class Expectation(_QuantumLayer):
     """Computes expectation values of operators on parameterized circuits.
 
     Args:
-        backend: None or ``'noiseless'`` (qml's default policy: qsim, or the
-            TensorFlow executor for large batches of one structure on up to 14 qubits),
+        backend: None or ``'noiseless'`` (qml's default policy: the native core, or
+            qsim for exact expectations on 16 qubits or more),
             ``'qsim'``, ``'tensorflow'``, ``'noisy'`` (noise channels simulated as
             ``repetitions`` Monte Carlo trajectories on qsim), or any
             ``cirq.SimulatesExpectationValues`` (``cirq.DensityMatrixSimulator``
