@@ -228,9 +228,7 @@ class Differentiator:
             [ops for ops in batch.operators for _ in range(copies)],
             state_vectors=executor.simulates_state_vectors)
         shifted = dataclasses.replace(
-            shifted, estimation=batch.estimation.with_repetitions(
-                None if batch.estimation.exact
-                else np.repeat(batch.estimation.repetitions, copies, axis=0)))
+            shifted, estimation=batch.estimation.for_rows(np.repeat(np.arange(size), copies)))
         expectations = evaluate(executor, shifted).reshape(size, copies, -1)
         per_circuit = np.einsum("rco,ro->rc", expectations.astype(np.float64), upstream)
         picked = np.take_along_axis(per_circuit[:, None, :], mapper.astype(np.int64), axis=2)

@@ -79,9 +79,7 @@ class LinearCombination(Differentiator):
             programs=batch.programs * copies,
             symbol_values=values.astype(np.float32),
             operators=batch.operators * copies,
-            estimation=batch.estimation.with_repetitions(
-                None if batch.estimation.exact
-                else np.tile(batch.estimation.repetitions, (copies, 1))),
+            estimation=batch.estimation.for_rows(np.tile(np.arange(size), copies)),
         )
         expectations = evaluate(executor, shifted).astype(np.float64)
         if zero_weight:

@@ -94,7 +94,7 @@ class ParameterShift(Differentiator):
             groups.setdefault(id(row_program), []).append(row)
 
         # Two copies of each row per parameter occurrence: shifted up, then down.
-        programs, values, operators, repetitions, records = [], [], [], [], []
+        programs, values, operators, source_rows, records = [], [], [], [], []
         for rows in groups.values():
             rows = np.asarray(rows)
             row_program = batch.programs[rows[0]]
@@ -108,8 +108,7 @@ class ParameterShift(Differentiator):
                         column = np.full((len(rows), 1), sign * shift, np.float32)
                         values.append(np.concatenate([row_values, column], axis=1))
                         operators += row_operators
-                        if not batch.estimation.exact:
-                            repetitions.append(batch.estimation.repetitions[rows])
+                        source_rows.append(rows)
         if not programs:
             return grad.astype(np.float32)
 
@@ -118,8 +117,7 @@ class ParameterShift(Differentiator):
             symbol_names=batch.symbol_names + (SHIFT_SYMBOL,),
             symbol_values=np.concatenate(values).astype(np.float32),
             operators=tuple(operators),
-            estimation=batch.estimation.with_repetitions(
-                np.concatenate(repetitions) if repetitions else None))
+            estimation=batch.estimation.for_rows(np.concatenate(source_rows)))
         expectations = evaluate(executor, shifted_batch).astype(np.float64)
         index = {name: k for k, name in enumerate(batch.symbol_names)}
         for rows, occurrence, shift, start in records:

@@ -68,10 +68,10 @@ class Estimation:
         """Whether the values are exact (no repetitions)."""
         return self.repetitions is None
 
-    def with_repetitions(self, repetitions: Optional[np.ndarray]) -> "Estimation":
-        """The same estimation for other rows: ``repetitions`` for them, or None when
-        this one is exact."""
-        return self if self.exact else dataclasses.replace(self, repetitions=repetitions)
+    def for_rows(self, rows: np.ndarray) -> "Estimation":
+        """The same estimation for a batch made of ``rows`` of this one's batch."""
+        return self if self.exact else dataclasses.replace(
+            self, repetitions=self.repetitions[rows])
 
 
 EXACT = Estimation()

@@ -28,7 +28,7 @@ import cirq
 import numpy as np
 
 from qml.circuits import compiler, serialize
-from qml.executors.base import Batch, Executor, fill_padding
+from qml.executors.base import CAPABILITIES, Batch, Executor, fill_padding
 from qml.executors.tensorflow import TensorflowExecutor
 
 
@@ -37,9 +37,10 @@ CIRQ_BACKENDS = (cirq.SimulatesExpectationValues, cirq.SimulatesFinalState, cirq
 _INTO_Z = {cirq.X: cirq.H, cirq.Y: cirq.rx(np.pi / 2)}
 
 
-# Which capabilities a Cirq simulator of each kind gives (adjoint_gradient: any
-# simulator of exact expectations, by the TensorFlow executor's sweep).
-_CAPABILITY_TYPES = {
+# The kind of Cirq simulator each computation needs (adjoint_gradient: any simulator
+# of exact expectations, swept by the TensorFlow executor).
+_NEEDS = {
+    "expectation": cirq.SimulatesExpectationValues,
     "final_states": cirq.SimulatesFinalState,
     "samples": cirq.Sampler,
     "sampled_expectation": cirq.Sampler,
@@ -84,19 +85,19 @@ class CirqExecutor(Executor):
             )
         self.simulator = simulator
         self.capabilities = frozenset(
-            capability for capability, kind in _CAPABILITY_TYPES.items()
-            if isinstance(simulator, kind))
+            computation for computation, kind in _NEEDS.items()
+            if computation in CAPABILITIES and isinstance(simulator, kind))
 
-    def _require(self, capability: type, purpose: str) -> None:
-        if not isinstance(self.simulator, capability):
+    def _require(self, computation: str) -> None:
+        kind = _NEEDS[computation]
+        if not isinstance(self.simulator, kind):
             raise TypeError(
-                f"backend {self.simulator!r} cannot compute {purpose}: it is not a "
-                f"cirq.{capability.__name__}"
-            )
+                f"backend {self.simulator!r} cannot compute "
+                f"{computation.replace('_', ' ')}: it is not a cirq.{kind.__name__}")
 
     def final_states(self, batch: Batch) -> list[np.ndarray]:
         """Each row's final state vector, complex64, in Cirq's qubit order."""
-        self._require(cirq.SimulatesFinalState, "states")
+        self._require("final_states")
         states = []
         for index, program in enumerate(batch.programs):
             if not program.num_qubits:
@@ -110,7 +111,7 @@ class CirqExecutor(Executor):
 
     def samples(self, batch: Batch, repetitions: int) -> list[np.ndarray]:
         """Each row's ``[repetitions, n_qubits]`` int8 measurements, from the sampler."""
-        self._require(cirq.Sampler, "samples")
+        self._require("samples")
         out = []
         for index, program in enumerate(batch.programs):
             qubits = program.cirq_qubits()
@@ -123,9 +124,10 @@ class CirqExecutor(Executor):
         return out
 
     def sampled_expectation(self, batch: Batch) -> np.ndarray:
-        """Expectations estimated from ``batch.estimation.repetitions[row, op]`` shots of each term
-        of each operator, measured by the sampler after a change to the term's basis."""
-        self._require(cirq.Sampler, "sampled expectations")
+        """Expectations estimated from ``batch.estimation.repetitions[row, op]`` shots
+        of each term of each operator, measured by the sampler after a change to the
+        term's basis."""
+        self._require("sampled_expectation")
         out = np.zeros((batch.batch_size, batch.num_operators))
         for index, program in enumerate(batch.programs):
             if not program.num_qubits:
@@ -152,7 +154,7 @@ class CirqExecutor(Executor):
         return _complex128_sweeper().adjoint_gradient(batch, upstream, None)
 
     def expectation(self, batch: Batch) -> np.ndarray:
-        self._require(cirq.SimulatesExpectationValues, "expectation values")
+        self._require("expectation")
         out = np.zeros((batch.batch_size, batch.num_operators), dtype=np.float32)
         for index, program in enumerate(batch.programs):
             if not program.num_qubits or not batch.num_operators:

@@ -54,7 +54,8 @@ class DefaultExecutor(Executor):
     """
 
     name = "default"
-    capabilities = frozenset(CAPABILITIES)  # qsim samples and adds noise; the core does the rest
+    # qsim samples and simulates noise; the native core does the rest.
+    capabilities = frozenset(CAPABILITIES)
 
     def __init__(self, native: Optional[NativeExecutor] = None,
                  qsim: Optional[QsimExecutor] = None) -> None:

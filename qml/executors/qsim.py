@@ -134,7 +134,8 @@ class QsimExecutor(Executor):
         return fill_padding(batch, out)
 
     def noisy_expectation(self, batch: Batch) -> np.ndarray:
-        """Expectations averaged over ``batch.estimation.repetitions`` trajectories per operator.
+        """Expectations averaged over ``batch.estimation.repetitions`` trajectories per
+        operator.
 
         Noiseless rows are computed exactly. Each distinct trajectory count of a row
         is one qsim call, seeded from the batch's seed.
