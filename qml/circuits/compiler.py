@@ -18,11 +18,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import gc
 import json
 import threading
-from typing import Callable, Mapping, Optional, TypeVar
+from typing import Callable, Iterator, Mapping, Optional, Sequence, TypeVar
 
 import cachetools
 import cirq
@@ -87,7 +89,7 @@ class Block:
     steps: tuple[Step, ...]
     constant: Optional[np.ndarray]
 
-    @property
+    @functools.cached_property
     def symbols(self) -> frozenset[str]:
         return frozenset().union(*(step.gate.symbols for step in self.steps))
 
@@ -334,6 +336,44 @@ def compile_row(row: bytes) -> Program:
     return program
 
 
+def compile_rows(rows: Sequence[bytes]) -> tuple[Program, ...]:
+    """Compiles a batch of serialized circuits: each distinct row once, through the
+    cache of :func:`compile_row`.
+
+    A new circuit creates thousands of small objects. Python's cyclic collector would
+    scan every object of the process (TensorFlow's included) each few hundred new
+    programs, so it is paused while the batch compiles; compiling creates no cycles.
+
+    Raises:
+        CircuitFormatError: if a row is malformed.
+        MeasurementError: if a measurement is followed by a gate on its qubits.
+
+    Example:
+        >>> import cirq
+        >>> from qml.circuits.serialize import serialize_circuit
+        >>> row = serialize_circuit(cirq.Circuit(cirq.X(cirq.LineQubit(0))))
+        >>> first, second = compile_rows([row, row])
+        >>> first is second
+        True
+    """
+    distinct: dict[bytes, Optional[Program]] = dict.fromkeys(rows)
+    with _collector_paused():
+        for row in distinct:
+            distinct[row] = compile_row(row)
+    return tuple(distinct[row] for row in rows)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _parse_circuit(row: bytes) -> dict:
     parsed = serialize.parse_row(row)
     if parsed["type"] != "circuit":
@@ -347,8 +387,9 @@ def _compile_parsed(parsed: dict, row: bytes) -> Program:
         for q in parsed["qubits"]:
             serialize.decode_qubit(q)
         table = compile_gates(parsed["gates"])
+        widths = [_gate_width(gate) for gate in table]
         operations = [
-            _parse_operation(op, table, len(qubits))
+            _parse_operation(op, table, widths, len(qubits))
             for moment in parsed["moments"]
             for op in moment
         ]
@@ -414,7 +455,8 @@ def compile_gates(table: list) -> list[Gate]:
                 raise CircuitFormatError(
                     f"gate {index} ({kind}) has a parameter that is not finite: "
                     f"{json.dumps(compiled[index].fields)[:120]}")
-            compiled[index] = dataclasses.replace(compiled[index], constant=unitary[None])
+            gate = compiled[index]
+            compiled[index] = Gate(gate.kind, gate.fields, gate.symbols, unitary[None])
     return compiled
 
 
@@ -454,32 +496,41 @@ class _Operation:
 
 
 def _indices(values: list, limit: int, encoded: list) -> tuple[int, ...]:
-    """``values`` as indices below ``limit``: ints only (no bools, floats or negatives)."""
-    if not isinstance(values, list) or not all(
-            type(v) is int and 0 <= v < limit for v in values):
+    """``values`` as distinct indices below ``limit``: ints only (no bools, floats or
+    negatives)."""
+    if type(values) is not list:
         raise CircuitFormatError(f"malformed operation {encoded!r:.200}")
+    for v in values:
+        if type(v) is not int or not 0 <= v < limit:
+            raise CircuitFormatError(f"malformed operation {encoded!r:.200}")
     return tuple(values)
 
 
-def _parse_operation(encoded: list, table: list[Gate], num_qubits: int) -> _Operation:
-    if not isinstance(encoded, list) or len(encoded) not in (2, 4):
+def _gate_width(gate: Gate) -> int:
+    if gate.kind in ("Measure", "Channel"):
+        return int(gate.fields["n"])
+    return gates.num_qubits_of(gate.kind, gate.fields)
+
+
+def _parse_operation(encoded: list, table: list[Gate], widths: list[int],
+                     num_qubits: int) -> _Operation:
+    """One operation ``[gate, targets]`` or ``[gate, targets, controls, values]``, checked
+    against the gate table (``widths``: each gate's qubit count) and the register."""
+    if type(encoded) is not list or len(encoded) not in (2, 4):
         raise CircuitFormatError(f"malformed operation {encoded!r:.200}")
-    gate = table[_indices([encoded[0]], len(table), encoded)[0]]
+    index = encoded[0]
+    if type(index) is not int or not 0 <= index < len(table):
+        raise CircuitFormatError(f"malformed operation {encoded!r:.200}")
     targets = _indices(encoded[1], num_qubits, encoded)
-    controls = _indices(encoded[2], num_qubits, encoded) if len(encoded) == 4 else ()
-    values = _indices(encoded[3], 2, encoded) if len(encoded) == 4 else ()
-    expected = int(gate.fields["n"]) if gate.kind in ("Measure", "Channel") \
-        else gates.num_qubits_of(gate.kind, gate.fields)
-    all_qubits = targets + controls
-    if (
-        len(targets) != expected
-        or len(values) != len(controls)
-        or any(not 0 <= q < num_qubits for q in all_qubits)
-        or len(set(all_qubits)) != len(all_qubits)
-        or any(v not in (0, 1) for v in values)
-    ):
+    if len(encoded) == 4:
+        controls = _indices(encoded[2], num_qubits, encoded)
+        values = _indices(encoded[3], 2, encoded)
+    else:
+        controls = values = ()
+    if len(targets) != widths[index] or len(values) != len(controls) or (
+            len(set(targets + controls)) != len(targets) + len(controls)):
         raise CircuitFormatError(f"malformed operation {encoded!r}")
-    return _Operation(gate, targets, controls, values)
+    return _Operation(table[index], targets, controls, values)
 
 
 def _drop_terminal_measurements(
@@ -576,7 +627,7 @@ def make_block(targets, controls, values, steps: tuple[Step, ...]) -> Block:
     block = Block(targets, controls, values, steps, None)
     if block.symbols:
         return block
-    return dataclasses.replace(block, constant=block.unitary({}))
+    return Block(targets, controls, values, steps, block.unitary({}))
 
 
 def bind(program: Program, columns: Mapping[str, np.ndarray]) -> list[np.ndarray]:

@@ -330,13 +330,9 @@ def prepare(
             f"symbol_values[{row}, {col}] (symbol {symbol_names[col]!r}) is "
             f"{values[row, col]}; symbol values must be finite"
         )
+    programs = compiler.compile_rows(circuit_rows)
     if appended_rows:
-        programs = tuple(
-            compiler.join(compiler.compile_row(row), compiler.compile_row(extra))
-            for row, extra in zip(circuit_rows, appended_rows)
-        )
-    else:
-        programs = tuple(compiler.compile_row(row) for row in circuit_rows)
+        programs = tuple(map(compiler.join, programs, compiler.compile_rows(appended_rows)))
     if isinstance(operator_rows, np.ndarray):  # from a tensor: rows of bytes already
         operator_rows = operator_rows.tolist()
     operators = tuple(map(tuple, operator_rows))

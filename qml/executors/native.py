@@ -96,9 +96,12 @@ class _Table:
                     "evaluates to NaN or infinity for the given symbol_values")
         return out
 
-    def jacobian(self, columns: dict, rows: int, symbols: tuple[str, ...]) -> np.ndarray:
-        """``[rows, num_phases, len(symbols)]``: d phase / d symbol."""
-        out = np.zeros((rows, self.num_phases, len(symbols)))
+    def symbol_gradients(self, columns: dict, by_phase: np.ndarray,
+                         symbols: tuple[str, ...]) -> np.ndarray:
+        """``[rows, len(symbols)]``: ``by_phase`` ``[rows, num_phases]`` (d loss / d phase)
+        through each phase's derivative in the symbols, the chain rule of the gates'
+        parameter expressions."""
+        out = np.zeros((len(by_phase), len(symbols)))
         place = {name: i for i, name in enumerate(symbols)}
         for gate, columns_phases in self.gates:
             values = _parameter_values(gate, columns)
@@ -106,9 +109,10 @@ class _Table:
                 tree = gate.fields[param]
                 for symbol in expressions.symbols_of(tree):
                     _, slope = expressions.value_and_derivative(tree, columns, symbol)
-                    for column, phase in columns_phases:
-                        out[:, column, place[symbol]] += \
-                            gates.phase_derivative(phase, param, values) * slope
+                    by_param = sum(
+                        by_phase[:, column] * gates.phase_derivative(phase, param, values)
+                        for column, phase in columns_phases)
+                    out[:, place[symbol]] += by_param * slope
         return out
 
 
@@ -410,7 +414,7 @@ class NativeExecutor(Executor):
             count = len(group.rows) * table.num_phases
             by_phase = phase_gradients[group.phase_base:group.phase_base + count]
             symbols = tuple(sorted(group.program.symbols))
-            jacobian = table.jacobian(group.columns, len(group.rows), symbols)
-            by_symbol = np.einsum("rp,rps->rs", by_phase.reshape(len(group.rows), -1), jacobian)
+            by_symbol = table.symbol_gradients(
+                group.columns, by_phase.reshape(len(group.rows), -1), symbols)
             grad[np.ix_(group.rows, [index[s] for s in symbols])] += by_symbol
         return grad.astype(np.float32)

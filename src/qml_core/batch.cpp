@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <omp.h>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -160,8 +161,17 @@ void validate(const Batch& b) {
       fail(at("term_coefs", i) + " is not finite");
 }
 
+std::vector<cdouble> phasors_of(const Batch& b) {
+  std::vector<cdouble> out(b.phases.size);
+  const std::int64_t count = std::int64_t(b.phases.size);
+#pragma omp parallel for num_threads(thread_count()) schedule(static) if (count > 8192)
+  for (std::int64_t i = 0; i < count; ++i)
+    out[i] = cdouble(std::cos(b.phases[i]), std::sin(b.phases[i]));
+  return out;
+}
+
 Gate gate_of(const Batch& b, std::int64_t piece, std::int64_t op, int num_qubits,
-             cfloat* scratch) {
+             cfloat* scratch, Step* steps, int* num_steps) {
   const std::int64_t* p = b.pieces.data + piece * kNumPieceFields;
   const std::int64_t* f = b.ops.data + op * kNumOpFields;
   const std::int32_t* place = b.positions.data + p[kPositionStart];
@@ -174,14 +184,15 @@ Gate gate_of(const Batch& b, std::int64_t piece, std::int64_t op, int num_qubits
     gate.control_mask |= bit;
     if ((f[kControlValues] >> j) & 1) gate.control_bits |= bit;
   }
+  *num_steps = 0;
   if (f[kTermStart] < 0) {
     gate.matrix = b.matrices.data + f[kMatrixOffset];
     return gate;
   }
-  static thread_local std::vector<Step> steps(kMaxSteps);
   const int dim = 1 << gate.num_targets;
-  const int count = bind_steps(b, piece, op, steps.data());
-  cdouble product[kMaxDim * kMaxDim] = {};
+  const int count = *num_steps = bind_steps(b, piece, op, steps);
+  cdouble product[kMaxDim * kMaxDim];
+  std::fill(product, product + dim * dim, cdouble(0.0));
   for (int i = 0; i < dim; ++i) product[i * dim + i] = 1.0;
   for (int j = 0; j < count; ++j) multiply_left(steps[j], false, product, dim);
   for (int k = 0; k < dim * dim; ++k) scratch[k] = cfloat(product[k]);
@@ -192,7 +203,7 @@ Gate gate_of(const Batch& b, std::int64_t piece, std::int64_t op, int num_qubits
 int bind_steps(const Batch& b, std::int64_t piece, std::int64_t op, Step* steps) {
   const std::int64_t* f = b.ops.data + op * kNumOpFields;
   const int dim = 1 << f[kNumTargets];
-  const double* phases = b.phases.data + b.pieces[piece * kNumPieceFields + kPhaseBase];
+  const cdouble* phasors = b.phasors + b.pieces[piece * kNumPieceFields + kPhaseBase];
   int count = 0;
   for (std::int64_t t = f[kTermStart]; t < f[kTermStart] + f[kNumTerms]; ++t) {
     const std::int64_t* term = b.terms.data + t * kNumTermFields;
@@ -203,8 +214,7 @@ int bind_steps(const Batch& b, std::int64_t piece, std::int64_t op, Step* steps)
       std::fill(step.m, step.m + size, cdouble(0.0));
       ++count;
     }
-    const cdouble factor = term[kPhaseColumn] < 0 ? cdouble(1.0)
-                                                  : std::polar(1.0, phases[term[kPhaseColumn]]);
+    const cdouble factor = term[kPhaseColumn] < 0 ? cdouble(1.0) : phasors[term[kPhaseColumn]];
     const cfloat* matrix = b.matrices.data + term[kTermMatrix];
     for (int k = 0; k < size; ++k) step.m[k] += factor * cdouble(matrix[k]);
   }

@@ -71,6 +71,8 @@ struct Batch {
   Span<std::int64_t> opset_terms;    // [num_opsets * num_operators + 1]: term ranges
   Span<std::uint64_t> term_masks;    // [num_terms * 2]: x mask, z mask (index bits)
   Span<cdouble> term_coefs;          // [num_terms]: coefficient times i^(number of Ys)
+  // exp(i phase) for every entry of phases; set by with_phasors before simulating.
+  const cdouble* phasors = nullptr;
 
   std::size_t num_rows() const { return row_qubits.size; }
   std::size_t num_programs() const { return program_qubits.size; }
@@ -79,11 +81,9 @@ struct Batch {
 // Throws std::invalid_argument naming the first inconsistent array and index.
 void validate(const Batch& batch);
 
-// The gate of op `op` of piece `piece`, on a register of `num_qubits` qubits. A
-// parameterized op's matrix is bound into `scratch` (kMaxDim^2 entries).
-Gate gate_of(const Batch& batch, std::int64_t piece, std::int64_t op, int num_qubits,
-             cfloat* scratch);
-
+// exp(i phase) of every phase of `batch`, computed once per call on the core's threads;
+// point batch.phasors at it before binding any step.
+std::vector<cdouble> phasors_of(const Batch& batch);
 
 // One bound step of a parameterized op: a dim x dim matrix (place -1) or a 2 x 2
 // matrix on target number `place` of the op.
@@ -91,6 +91,12 @@ struct Step {
   int place = -1;
   cdouble m[kMaxDim * kMaxDim];
 };
+
+// The gate of op `op` of piece `piece`, on a register of `num_qubits` qubits. A
+// parameterized op's steps are bound into `steps` (kMaxSteps of them; *num_steps
+// says how many) and its matrix, their product, into `scratch` (kMaxDim^2 entries).
+Gate gate_of(const Batch& batch, std::int64_t piece, std::int64_t op, int num_qubits,
+             cfloat* scratch, Step* steps, int* num_steps);
 
 // Binds the steps of parameterized op `op` for the row of `piece`; returns how many.
 int bind_steps(const Batch& batch, std::int64_t piece, std::int64_t op, Step* steps);

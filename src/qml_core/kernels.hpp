@@ -27,6 +27,17 @@ struct Gate {
   const cfloat* matrix = nullptr;  // row-major, 2^k x 2^k
 };
 
+// Rows of one program run together, one per SIMD lane: amplitude a of lane w is
+// state[2 a kLanes + w] (real part) and state[(2 a + 1) kLanes + w] (imaginary part).
+// Every gate then vectorises over the lanes, whichever qubits it acts on.
+constexpr int kLanes = 16;
+
+// One gate's matrix per lane, entry (i, j) of a 2^k x 2^k matrix at [i * 2^k + j].
+struct LaneMatrix {
+  alignas(64) float re[(1 << kMaxTargets) * (1 << kMaxTargets)][kLanes];
+  alignas(64) float im[(1 << kMaxTargets) * (1 << kMaxTargets)][kLanes];
+};
+
 // The kernels one SIMD build provides.
 struct Kernels {
   const char* name;
@@ -44,6 +55,20 @@ struct Kernels {
   // out[j ^ x] += weight * (-1)^popcount(j & z) psi[j].
   void (*add_pauli)(const cfloat* psi, int num_qubits, index_t x_mask,
                     index_t z_mask, cdouble weight, cfloat* out, bool parallel);
+
+  // The same four on lane states (kLanes rows at once, on the calling thread), with a
+  // matrix per lane; gate.matrix is not read. unapply_pair_lanes takes the matrices
+  // already adjoint (M^dagger) and adds lane w's overlap entry (i, j) to
+  // overlap[((i * 2^k + j) * 2 + part) * kLanes + w], part 0 real and 1 imaginary.
+  void (*apply_lanes)(float* state, int num_qubits, const Gate& gate, const LaneMatrix& m);
+  void (*unapply_pair_lanes)(float* psi, float* lambda, int num_qubits, const Gate& gate,
+                             const LaneMatrix& m, double* overlap);
+  // sums[part * kLanes + w] = sum_j conj(psi[j ^ x]) (-1)^popcount(j & z) psi[j], lane w.
+  void (*pauli_sums_lanes)(const float* psi, int num_qubits, index_t x_mask, index_t z_mask,
+                           double* sums);
+  // out[j ^ x] += weight (-1)^popcount(j & z) psi[j], weight[part * kLanes + w] per lane.
+  void (*add_pauli_lanes)(const float* psi, int num_qubits, index_t x_mask, index_t z_mask,
+                          const float* weight, float* out);
 };
 
 // Threads the core runs on: all cores unless set (qml.executors.native.set_threads).

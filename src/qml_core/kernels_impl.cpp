@@ -157,12 +157,80 @@ struct Sums {
   double values[D][D][2] = {};
 };
 
+// Amplitudes taken kChunk at a time, split into real and imaginary parts, so that the
+// loops over one chunk vectorise whatever the gate.
+constexpr int kChunk = 8;
+
+// unapply_run for a whole number of chunks: the same sums, each over kChunk lanes.
+template <int D, bool WithOverlap>
+inline void unapply_chunks(float* __restrict psi, float* __restrict lambda, index_t base,
+                           index_t begin, index_t end, const Matrix<D>& m,
+                           double (*overlap)[D][2]) {
+  float* p[D];
+  float* l[D];
+  for (int j = 0; j < D; ++j) {
+    p[j] = psi + 2 * (base + m.offsets[j]);
+    l[j] = lambda + 2 * (base + m.offsets[j]);
+  }
+  alignas(64) float sums[WithOverlap ? D : 1][WithOverlap ? D : 1][2][kChunk] = {};
+  for (index_t lo = begin; lo < end; lo += kChunk) {
+    alignas(64) float pr[D][kChunk], pi[D][kChunk], lr[D][kChunk], li[D][kChunk];
+    for (int j = 0; j < D; ++j)
+      for (int w = 0; w < kChunk; ++w) {
+        pr[j][w] = p[j][2 * (lo + w)];
+        pi[j][w] = p[j][2 * (lo + w) + 1];
+        lr[j][w] = l[j][2 * (lo + w)];
+        li[j][w] = l[j][2 * (lo + w) + 1];
+      }
+    alignas(64) float qr[D][kChunk], qi[D][kChunk], ur[D][kChunk], ui[D][kChunk];
+    for (int i = 0; i < D; ++i) {
+      for (int w = 0; w < kChunk; ++w) qr[i][w] = qi[i][w] = ur[i][w] = ui[i][w] = 0.f;
+      for (int j = 0; j < D; ++j) {
+        const float a = m.re[i][j], b = m.im[i][j];
+        for (int w = 0; w < kChunk; ++w) {
+          qr[i][w] += a * pr[j][w] - b * pi[j][w];
+          qi[i][w] += a * pi[j][w] + b * pr[j][w];
+          ur[i][w] += a * lr[j][w] - b * li[j][w];
+          ui[i][w] += a * li[j][w] + b * lr[j][w];
+        }
+      }
+    }
+    for (int i = 0; i < D; ++i)
+      for (int w = 0; w < kChunk; ++w) {
+        p[i][2 * (lo + w)] = qr[i][w];
+        p[i][2 * (lo + w) + 1] = qi[i][w];
+        l[i][2 * (lo + w)] = ur[i][w];
+        l[i][2 * (lo + w) + 1] = ui[i][w];
+      }
+    if (WithOverlap)
+      for (int i = 0; i < D; ++i)
+        for (int j = 0; j < D; ++j)
+          for (int w = 0; w < kChunk; ++w) {
+            sums[i][j][0][w] += lr[i][w] * qr[j][w] + li[i][w] * qi[j][w];
+            sums[i][j][1][w] += lr[i][w] * qi[j][w] - li[i][w] * qr[j][w];
+          }
+  }
+  if (WithOverlap)
+    for (int i = 0; i < D; ++i)
+      for (int j = 0; j < D; ++j)
+        for (int w = 0; w < kChunk; ++w) {
+          overlap[i][j][0] += sums[i][j][0][w];
+          overlap[i][j][1] += sums[i][j][1][w];
+        }
+}
+
 // Un-applies M to psi and lambda for indices base + [begin, end); with WithOverlap,
 // also sums conj(lambda before) psi after into `overlap`.
 template <int D, bool WithOverlap>
 inline void unapply_run(float* __restrict psi, float* __restrict lambda, index_t base,
                         index_t begin, index_t end, const Matrix<D>& m,
                         double (*overlap)[D][2]) {
+  const index_t whole = begin + (end - begin) / kChunk * kChunk;
+  if (whole > begin) {
+    unapply_chunks<D, WithOverlap>(psi, lambda, base, begin, whole, m, overlap);
+    if (whole == end) return;
+    begin = whole;
+  }
   float* p[D];
   float* l[D];
   for (int j = 0; j < D; ++j) {
@@ -224,13 +292,22 @@ void unapply_pair_d(cfloat* psi, cfloat* lambda, int num_qubits, const Gate& gat
     });
     return;
   }
-  std::vector<Sums<D>> sums(parallel ? thread_count() : 1);
+  auto add = [&](const Sums<D>& s) {
+    for (int i = 0; i < D; ++i)
+      for (int j = 0; j < D; ++j) overlap[i * D + j] += cdouble(s.values[i][j][0], s.values[i][j][1]);
+  };
+  if (!parallel) {  // a narrow row: no allocation per op
+    Sums<D> s;
+    split_layout(false, layout, [&](index_t base, index_t begin, index_t end, int) {
+      unapply_run<D, true>(p, l, base, begin, end, m, s.values);
+    });
+    return add(s);
+  }
+  std::vector<Sums<D>> sums(thread_count());
   split_layout(parallel, layout, [&](index_t base, index_t begin, index_t end, int t) {
     unapply_run<D, true>(p, l, base, begin, end, m, sums[t].values);
   });
-  for (const Sums<D>& s : sums)
-    for (int i = 0; i < D; ++i)
-      for (int j = 0; j < D; ++j) overlap[i * D + j] += cdouble(s.values[i][j][0], s.values[i][j][1]);
+  for (const Sums<D>& s : sums) add(s);
 }
 
 void unapply_pair(cfloat* psi, cfloat* lambda, int num_qubits, const Gate& gate,
@@ -287,10 +364,196 @@ void add_pauli(const cfloat* psi, int num_qubits, index_t x_mask, index_t z_mask
   });
 }
 
+// ---- lane kernels: kLanes rows of one program at once, see kernels.hpp
+
+template <int D>
+void target_offsets(const Gate& gate, index_t* offsets) {
+  constexpr int K = D == 2 ? 1 : D == 4 ? 2 : D == 8 ? 3 : 4;
+  for (int m = 0; m < D; ++m) {
+    index_t offset = 0;
+    for (int j = 0; j < K; ++j)
+      if ((m >> (K - 1 - j)) & 1) offset |= index_t(1) << gate.targets[j];
+    offsets[m] = offset;
+  }
+}
+
+// lane state of amplitude `a`: kLanes real parts, then kLanes imaginary parts
+inline float* lane_amplitude(float* state, index_t a) { return state + 2 * a * kLanes; }
+
+template <int D>
+void apply_lanes_d(float* state, int num_qubits, const Gate& gate, const LaneMatrix& m) {
+  const Layout layout(num_qubits, gate);
+  index_t offsets[D];
+  target_offsets<D>(gate, offsets);
+  for (index_t r = 0; r < layout.outer; ++r) {
+    const index_t base = layout.base(r);
+    for (index_t lo = 0; lo < layout.inner; ++lo) {
+      float* v[D];
+      alignas(64) float vr[D][kLanes], vi[D][kLanes];
+      for (int j = 0; j < D; ++j) {
+        v[j] = lane_amplitude(state, base + lo + offsets[j]);
+        for (int w = 0; w < kLanes; ++w) {
+          vr[j][w] = v[j][w];
+          vi[j][w] = v[j][kLanes + w];
+        }
+      }
+      for (int i = 0; i < D; ++i) {
+        alignas(64) float out_re[kLanes] = {}, out_im[kLanes] = {};
+        for (int j = 0; j < D; ++j) {
+          const float* __restrict a = m.re[i * D + j];
+          const float* __restrict b = m.im[i * D + j];
+#pragma omp simd
+          for (int w = 0; w < kLanes; ++w) {
+            out_re[w] += a[w] * vr[j][w] - b[w] * vi[j][w];
+            out_im[w] += a[w] * vi[j][w] + b[w] * vr[j][w];
+          }
+        }
+        for (int w = 0; w < kLanes; ++w) {
+          v[i][w] = out_re[w];
+          v[i][kLanes + w] = out_im[w];
+        }
+      }
+    }
+  }
+}
+
+void apply_lanes(float* state, int num_qubits, const Gate& gate, const LaneMatrix& m) {
+  switch (gate.num_targets) {
+    case 1: return apply_lanes_d<2>(state, num_qubits, gate, m);
+    case 2: return apply_lanes_d<4>(state, num_qubits, gate, m);
+    case 3: return apply_lanes_d<8>(state, num_qubits, gate, m);
+    default: return apply_lanes_d<16>(state, num_qubits, gate, m);
+  }
+}
+
+// Float sums of this many index groups at most before they are added to the double
+// overlap, which keeps their rounding error small.
+constexpr index_t kLaneFlush = 256;
+
+template <int D, bool WithOverlap>
+void unapply_pair_lanes_d(float* psi, float* lambda, int num_qubits, const Gate& gate,
+                          const LaneMatrix& m, double* overlap) {
+  const Layout layout(num_qubits, gate);
+  index_t offsets[D];
+  target_offsets<D>(gate, offsets);
+  constexpr int S = WithOverlap ? D : 1;
+  alignas(64) float sums[S][S][2][kLanes] = {};
+  index_t pending = 0;
+  auto flush = [&]() {
+    for (int i = 0; i < S; ++i)
+      for (int j = 0; j < S; ++j)
+        for (int part = 0; part < 2; ++part)
+          for (int w = 0; w < kLanes; ++w) {
+            overlap[((i * D + j) * 2 + part) * kLanes + w] += sums[i][j][part][w];
+            sums[i][j][part][w] = 0.f;
+          }
+    pending = 0;
+  };
+  for (index_t r = 0; r < layout.outer; ++r) {
+    const index_t base = layout.base(r);
+    for (index_t lo = 0; lo < layout.inner; ++lo) {
+      float* p[D];
+      float* l[D];
+      alignas(64) float pr[D][kLanes], pi[D][kLanes], lr[D][kLanes], li[D][kLanes];
+      for (int j = 0; j < D; ++j) {
+        p[j] = lane_amplitude(psi, base + lo + offsets[j]);
+        l[j] = lane_amplitude(lambda, base + lo + offsets[j]);
+        for (int w = 0; w < kLanes; ++w) {
+          pr[j][w] = p[j][w];
+          pi[j][w] = p[j][kLanes + w];
+          lr[j][w] = l[j][w];
+          li[j][w] = l[j][kLanes + w];
+        }
+      }
+      alignas(64) float qr[D][kLanes] = {}, qi[D][kLanes] = {}, ur[D][kLanes] = {},
+                        ui[D][kLanes] = {};
+      for (int i = 0; i < D; ++i)
+        for (int j = 0; j < D; ++j) {
+          const float* __restrict a = m.re[i * D + j];
+          const float* __restrict b = m.im[i * D + j];
+#pragma omp simd
+          for (int w = 0; w < kLanes; ++w) {
+            qr[i][w] += a[w] * pr[j][w] - b[w] * pi[j][w];
+            qi[i][w] += a[w] * pi[j][w] + b[w] * pr[j][w];
+            ur[i][w] += a[w] * lr[j][w] - b[w] * li[j][w];
+            ui[i][w] += a[w] * li[j][w] + b[w] * lr[j][w];
+          }
+        }
+      if (WithOverlap)  // lambda before the un-apply, psi after it
+        for (int i = 0; i < S; ++i)
+          for (int j = 0; j < S; ++j)
+#pragma omp simd
+            for (int w = 0; w < kLanes; ++w) {
+              sums[i][j][0][w] += lr[i][w] * qr[j][w] + li[i][w] * qi[j][w];
+              sums[i][j][1][w] += lr[i][w] * qi[j][w] - li[i][w] * qr[j][w];
+            }
+      for (int i = 0; i < D; ++i)
+        for (int w = 0; w < kLanes; ++w) {
+          p[i][w] = qr[i][w];
+          p[i][kLanes + w] = qi[i][w];
+          l[i][w] = ur[i][w];
+          l[i][kLanes + w] = ui[i][w];
+        }
+      if (WithOverlap && ++pending == kLaneFlush) flush();
+    }
+  }
+  if (WithOverlap) flush();
+}
+
+void unapply_pair_lanes(float* psi, float* lambda, int num_qubits, const Gate& gate,
+                        const LaneMatrix& m, double* overlap) {
+  const bool with = overlap != nullptr;
+  switch (gate.num_targets) {
+    case 1: return with ? unapply_pair_lanes_d<2, true>(psi, lambda, num_qubits, gate, m, overlap)
+                        : unapply_pair_lanes_d<2, false>(psi, lambda, num_qubits, gate, m, overlap);
+    case 2: return with ? unapply_pair_lanes_d<4, true>(psi, lambda, num_qubits, gate, m, overlap)
+                        : unapply_pair_lanes_d<4, false>(psi, lambda, num_qubits, gate, m, overlap);
+    case 3: return with ? unapply_pair_lanes_d<8, true>(psi, lambda, num_qubits, gate, m, overlap)
+                        : unapply_pair_lanes_d<8, false>(psi, lambda, num_qubits, gate, m, overlap);
+    default: return with ? unapply_pair_lanes_d<16, true>(psi, lambda, num_qubits, gate, m, overlap)
+                         : unapply_pair_lanes_d<16, false>(psi, lambda, num_qubits, gate, m, overlap);
+  }
+}
+
+void pauli_sums_lanes(const float* psi, int num_qubits, index_t x_mask, index_t z_mask,
+                      double* sums) {
+  alignas(64) double re[kLanes] = {}, im[kLanes] = {};
+  const index_t size = index_t(1) << num_qubits;
+  for (index_t j = 0; j < size; ++j) {
+    const float* a = psi + 2 * (j ^ x_mask) * kLanes;
+    const float* c = psi + 2 * j * kLanes;
+    const float sign = __builtin_parityll(j & z_mask) ? -1.f : 1.f;
+    for (int w = 0; w < kLanes; ++w) {  // conj(a) c
+      re[w] += sign * (a[w] * c[w] + a[kLanes + w] * c[kLanes + w]);
+      im[w] += sign * (a[w] * c[kLanes + w] - a[kLanes + w] * c[w]);
+    }
+  }
+  for (int w = 0; w < kLanes; ++w) {
+    sums[w] = re[w];
+    sums[kLanes + w] = im[w];
+  }
+}
+
+void add_pauli_lanes(const float* psi, int num_qubits, index_t x_mask, index_t z_mask,
+                     const float* weight, float* out) {
+  const index_t size = index_t(1) << num_qubits;
+  for (index_t j = 0; j < size; ++j) {
+    const float* c = psi + 2 * j * kLanes;
+    float* o = out + 2 * (j ^ x_mask) * kLanes;
+    const float sign = __builtin_parityll(j & z_mask) ? -1.f : 1.f;
+    for (int w = 0; w < kLanes; ++w) {
+      const float wr = sign * weight[w], wi = sign * weight[kLanes + w];
+      o[w] += wr * c[w] - wi * c[kLanes + w];
+      o[kLanes + w] += wr * c[kLanes + w] + wi * c[w];
+    }
+  }
+}
+
 }  // namespace
 
 extern const Kernels kernels = {QML_STR(QML_ARCH), apply, unapply_pair, pauli_expectation,
-                                add_pauli};
+                                add_pauli, apply_lanes, unapply_pair_lanes, pauli_sums_lanes,
+                                add_pauli_lanes};
 
 }  // namespace QML_ARCH
 }  // namespace qml

@@ -7,34 +7,95 @@
 namespace qml {
 namespace {
 
-// Rows split by width: narrow ones run in parallel over rows, wide ones in parallel
-// inside the kernels.
+// kLanes rows that run the same pieces (programs and qubit positions) on the same
+// operators; unused lanes repeat the first row, and their results are dropped.
+struct LaneGroup {
+  std::int64_t rows[kLanes];
+  int count = 0;
+};
+
+bool same_pieces(const Batch& b, std::int64_t r, std::int64_t s) {
+  if (b.row_qubits[r] != b.row_qubits[s] || b.row_opset[r] != b.row_opset[s] ||
+      b.row_pieces[r + 1] - b.row_pieces[r] != b.row_pieces[s + 1] - b.row_pieces[s])
+    return false;
+  for (std::int64_t k = 0; k < b.row_pieces[r + 1] - b.row_pieces[r]; ++k) {
+    const std::int64_t* x = b.pieces.data + (b.row_pieces[r] + k) * kNumPieceFields;
+    const std::int64_t* y = b.pieces.data + (b.row_pieces[s] + k) * kNumPieceFields;
+    if (x[kProgram] != y[kProgram] || x[kPositionStart] != y[kPositionStart]) return false;
+  }
+  return true;
+}
+
+// A key that equal rows share (unequal rows may share it too).
+std::int64_t piece_key(const Batch& b, std::int64_t r) {
+  const std::int64_t* first = b.pieces.data + b.row_pieces[r] * kNumPieceFields;
+  return ((first[kProgram] * 64 + b.row_qubits[r]) * 4096 + first[kPositionStart]) * 1024 +
+         b.row_opset[r];
+}
+
+// Rows split three ways: narrow rows that share their pieces with enough others run
+// kLanes at a time; other narrow rows run in parallel, one row per thread; wide ones
+// one at a time, in parallel inside the kernels.
 struct RowSplit {
   std::vector<std::int64_t> narrow, wide;
-  int widest_narrow = 0, widest_wide = 0;
+  std::vector<LaneGroup> lanes;
+  int widest_narrow = 0, widest_wide = 0, widest_lanes = 0;
 
   explicit RowSplit(const Batch& b) {
+    std::vector<std::int64_t> candidates;
     for (std::size_t r = 0; r < b.num_rows(); ++r) {
       const int n = b.row_qubits[r];
       if (n == 0) continue;
-      if (n < kRowParallelMaxQubits) {
-        narrow.push_back(std::int64_t(r));
-        widest_narrow = std::max(widest_narrow, n);
-      } else {
+      if (n >= kRowParallelMaxQubits) {
         wide.push_back(std::int64_t(r));
         widest_wide = std::max(widest_wide, n);
+      } else if (n <= kLaneMaxQubits) {
+        candidates.push_back(std::int64_t(r));
+      } else {
+        add_narrow(b, std::int64_t(r));
       }
+    }
+    std::stable_sort(candidates.begin(), candidates.end(), [&](std::int64_t x, std::int64_t y) {
+      return piece_key(b, x) < piece_key(b, y);
+    });
+    for (std::size_t i = 0; i < candidates.size();) {
+      std::size_t j = i + 1;
+      while (j < candidates.size() && j - i < std::size_t(kLanes) &&
+             same_pieces(b, candidates[i], candidates[j]))
+        ++j;
+      if (j - i >= std::size_t(kMinLanes)) {
+        LaneGroup group;
+        group.count = int(j - i);
+        for (int w = 0; w < kLanes; ++w)
+          group.rows[w] = candidates[i + (w < group.count ? w : 0)];
+        lanes.push_back(group);
+        widest_lanes = std::max(widest_lanes, int(b.row_qubits[candidates[i]]));
+      } else {
+        for (std::size_t k = i; k < j; ++k) add_narrow(b, candidates[k]);
+      }
+      i = j;
     }
   }
 
-  // Calls run(row, parallel_kernels, work) for every row; `work` is a buffer of
-  // `copies` states of the row's width, owned by the calling thread.
-  template <class Run>
-  void each(int copies, Run run) const {
-    if (!narrow.empty()) {
+  void add_narrow(const Batch& b, std::int64_t r) {
+    narrow.push_back(r);
+    widest_narrow = std::max(widest_narrow, int(b.row_qubits[r]));
+  }
+
+  // Calls run(row, parallel_kernels, work) for every row outside a lane group, and
+  // run_lanes(group, lane_work) for every lane group; `work` holds `copies` states of
+  // the row's width and `lane_work` `copies` lane states, owned by the calling thread.
+  template <class Run, class RunLanes>
+  void each(int copies, int lane_copies, Run run, RunLanes run_lanes) const {
+    if (!narrow.empty() || !lanes.empty()) {
 #pragma omp parallel num_threads(thread_count())
       {
         std::vector<cfloat> work(std::size_t(copies) << widest_narrow);
+        std::vector<float> lane_work;
+        if (!lanes.empty())
+          lane_work.resize((std::size_t(2 * kLanes) << widest_lanes) * std::size_t(lane_copies));
+#pragma omp for schedule(dynamic, 1) nowait
+        for (std::size_t k = 0; k < lanes.size(); ++k) run_lanes(lanes[k], lane_work.data());
 #pragma omp for schedule(dynamic, 1)
         for (std::size_t k = 0; k < narrow.size(); ++k) run(narrow[k], false, work.data());
       }
@@ -51,15 +112,31 @@ void zero_state(cfloat* state, int n) {
   state[0] = cfloat(1.f, 0.f);
 }
 
+// A thread's buffer of bound steps.
+Step* thread_steps() {
+  static thread_local std::vector<Step> steps(kMaxSteps);
+  return steps.data();
+}
+
 void run_row(const Batch& b, const Kernels& k, std::int64_t r, cfloat* state, bool parallel) {
   const int n = b.row_qubits[r];
   cfloat scratch[kMaxDim * kMaxDim];
+  Step* steps = thread_steps();
+  int num_steps = 0;
   zero_state(state, n);
   for (std::int64_t piece = b.row_pieces[r]; piece < b.row_pieces[r + 1]; ++piece) {
     const std::int64_t program = b.pieces[piece * kNumPieceFields + kProgram];
     for (std::int64_t op = b.program_ops[program]; op < b.program_ops[program + 1]; ++op)
-      k.apply(state, n, gate_of(b, piece, op, n, scratch), false, parallel);
+      k.apply(state, n, gate_of(b, piece, op, n, scratch, steps, &num_steps), false, parallel);
   }
+}
+
+// `batch` with its phasors computed into `storage`.
+Batch with_phasors(const Batch& batch, std::vector<cdouble>& storage) {
+  storage = phasors_of(batch);
+  Batch bound = batch;
+  bound.phasors = storage.data();
+  return bound;
 }
 
 // Adds d loss / d phase for each term of parameterized op `op` from its overlap O,
@@ -68,11 +145,10 @@ void run_row(const Batch& b, const Kernels& k, std::int64_t r, cfloat* state, bo
 // since the steps are unitary, M_last = O U^T conj(S_last) and
 // M_{j-1} = S_j^T M_j conj(S_{j-1}).
 void add_phase_gradients(const Batch& b, std::int64_t piece, std::int64_t op,
-                         const cdouble* overlap, const cfloat* unitary, Step* steps,
-                         double* gradients) {
+                         const cdouble* overlap, const cfloat* unitary, const Step* steps,
+                         int count, double* gradients) {
   const std::int64_t* f = b.ops.data + op * kNumOpFields;
   const int dim = 1 << f[kNumTargets];
-  const int count = bind_steps(b, piece, op, steps);
   cdouble m[kMaxDim * kMaxDim];
   for (int i = 0; i < dim; ++i)  // O U^T
     for (int j = 0; j < dim; ++j) {
@@ -81,7 +157,7 @@ void add_phase_gradients(const Batch& b, std::int64_t piece, std::int64_t op,
       m[i * dim + j] = total;
     }
   multiply_right(m, steps[count - 1], true, dim);
-  const double* phases = b.phases.data + b.pieces[piece * kNumPieceFields + kPhaseBase];
+  const cdouble* phasors = b.phasors + b.pieces[piece * kNumPieceFields + kPhaseBase];
   std::int64_t t = f[kTermStart] + f[kNumTerms] - 1;
   for (int j = count - 1; j >= 0; --j) {
     for (; t >= f[kTermStart] && b.terms[t * kNumTermFields + kStep] == j; --t) {
@@ -98,8 +174,7 @@ void add_phase_gradients(const Batch& b, std::int64_t piece, std::int64_t op,
             if ((r & ~bit) == (c & ~bit))
               total += cdouble(e[((r & bit) ? 2 : 0) + ((c & bit) ? 1 : 0)]) * m[r * dim + c];
       }
-      const double phase = phases[term[kPhaseColumn]];
-      gradients[term[kPhaseColumn]] += 2.0 * (cdouble(0.0, 1.0) * std::polar(1.0, phase) * total).real();
+      gradients[term[kPhaseColumn]] += 2.0 * (cdouble(0.0, 1.0) * phasors[term[kPhaseColumn]] * total).real();
     }
     if (j > 0) {
       multiply_left(steps[j], true, m, dim);
@@ -121,24 +196,177 @@ void measure_row(const Batch& b, const Kernels& k, std::int64_t r, const cfloat*
   }
 }
 
+// Binds op `op` of piece number `k` for every lane: lane_matrix gets each lane's
+// matrix (its adjoint with `adjoint`), and unitaries[w] lane w's matrix when not null.
+// Returns the gate, whose qubits every lane shares.
+Gate bind_lanes(const Batch& b, const LaneGroup& g, std::int64_t k, std::int64_t op,
+                bool adjoint, LaneMatrix& lane_matrix, cfloat (*unitaries)[kMaxDim * kMaxDim]) {
+  const int n = b.row_qubits[g.rows[0]];
+  Step* steps = thread_steps();
+  int num_steps = 0;
+  cfloat scratch[kMaxDim * kMaxDim];
+  Gate gate;
+  const std::int64_t* f = b.ops.data + op * kNumOpFields;
+  const bool constant = f[kTermStart] < 0;
+  const int size = 1 << (2 * f[kNumTargets]);
+  for (int w = 0; w < kLanes; ++w) {
+    if (constant && w > 0) {  // one matrix for every lane
+      for (int e = 0; e < size; ++e) {
+        lane_matrix.re[e][w] = lane_matrix.re[e][0];
+        lane_matrix.im[e][w] = lane_matrix.im[e][0];
+      }
+      if (unitaries) std::copy(unitaries[0], unitaries[0] + size, unitaries[w]);
+      continue;
+    }
+    const Gate lane_gate = gate_of(b, b.row_pieces[g.rows[w]] + k, op, n, scratch, steps, &num_steps);
+    if (w == 0) gate = lane_gate;
+    const int dim = 1 << lane_gate.num_targets;
+    for (int i = 0; i < dim; ++i)
+      for (int j = 0; j < dim; ++j) {
+        const cfloat e = adjoint ? std::conj(lane_gate.matrix[j * dim + i]) : lane_gate.matrix[i * dim + j];
+        lane_matrix.re[i * dim + j][w] = e.real();
+        lane_matrix.im[i * dim + j][w] = e.imag();
+      }
+    if (unitaries) std::copy(lane_gate.matrix, lane_gate.matrix + dim * dim, unitaries[w]);
+  }
+  return gate;
+}
+
+LaneMatrix& thread_lane_matrix() {
+  static thread_local LaneMatrix matrix;
+  return matrix;
+}
+
+void run_lanes(const Batch& b, const Kernels& k, const LaneGroup& g, float* state) {
+  const std::int64_t r = g.rows[0];
+  const int n = b.row_qubits[r];
+  std::fill(state, state + (std::size_t(2 * kLanes) << n), 0.f);
+  std::fill(state, state + kLanes, 1.f);
+  LaneMatrix& matrix = thread_lane_matrix();
+  for (std::int64_t piece = 0; piece < b.row_pieces[r + 1] - b.row_pieces[r]; ++piece) {
+    const std::int64_t program = b.pieces[(b.row_pieces[r] + piece) * kNumPieceFields + kProgram];
+    for (std::int64_t op = b.program_ops[program]; op < b.program_ops[program + 1]; ++op)
+      k.apply_lanes(state, n, bind_lanes(b, g, piece, op, false, matrix, nullptr), matrix);
+  }
+}
+
+void measure_lanes(const Batch& b, const Kernels& k, const LaneGroup& g, const float* state,
+                   double* expectations) {
+  const int n = b.row_qubits[g.rows[0]];
+  const std::int64_t first = std::int64_t(b.row_opset[g.rows[0]]) * std::int64_t(b.num_operators);
+  double sums[2 * kLanes];
+  for (std::size_t op = 0; op < b.num_operators; ++op) {
+    double total[kLanes] = {};
+    for (std::int64_t t = b.opset_terms[first + op]; t < b.opset_terms[first + op + 1]; ++t) {
+      k.pauli_sums_lanes(state, n, b.term_masks[2 * t], b.term_masks[2 * t + 1], sums);
+      for (int w = 0; w < kLanes; ++w)
+        total[w] += (b.term_coefs[t] * cdouble(sums[w], sums[kLanes + w])).real();
+    }
+    for (int w = 0; w < g.count; ++w) expectations[g.rows[w] * b.num_operators + op] = total[w];
+  }
+}
+
+void copy_lane_states(const LaneGroup& g, int n, const float* state, cfloat* states,
+                      const std::int64_t* state_offsets, bool to_lanes, float* lanes) {
+  const std::size_t size = std::size_t(1) << n;
+  for (int w = 0; w < kLanes; ++w) {
+    if (!to_lanes && w >= g.count) break;
+    cfloat* row = states + state_offsets[g.rows[w]];
+    for (std::size_t a = 0; a < size; ++a) {
+      if (to_lanes) {
+        lanes[2 * a * kLanes + w] = row[a].real();
+        lanes[(2 * a + 1) * kLanes + w] = row[a].imag();
+      } else {
+        row[a] = cfloat(state[2 * a * kLanes + w], state[(2 * a + 1) * kLanes + w]);
+      }
+    }
+  }
+}
+
+void adjoint_lanes(const Batch& b, const Kernels& k, const LaneGroup& g, const double* upstream,
+                   const cfloat* final_states, const std::int64_t* state_offsets,
+                   double* phase_gradients, float* work) {
+  const std::int64_t r = g.rows[0];
+  const int n = b.row_qubits[r];
+  const std::size_t floats = std::size_t(2 * kLanes) << n;
+  float* psi = work;
+  float* lambda = work + floats;
+  if (final_states) {
+    copy_lane_states(g, n, nullptr, const_cast<cfloat*>(final_states), state_offsets, true, psi);
+  } else {
+    run_lanes(b, k, g, psi);
+  }
+  std::fill(lambda, lambda + floats, 0.f);
+  const std::int64_t first = std::int64_t(b.row_opset[r]) * std::int64_t(b.num_operators);
+  float weight[2 * kLanes];
+  for (std::size_t op = 0; op < b.num_operators; ++op) {
+    for (std::int64_t t = b.opset_terms[first + op]; t < b.opset_terms[first + op + 1]; ++t) {
+      for (int w = 0; w < kLanes; ++w) {
+        const double up = w < g.count ? upstream[g.rows[w] * b.num_operators + op] : 0.0;
+        const cdouble value = up * b.term_coefs[t];
+        weight[w] = float(value.real());
+        weight[kLanes + w] = float(value.imag());
+      }
+      k.add_pauli_lanes(psi, n, b.term_masks[2 * t], b.term_masks[2 * t + 1], weight, lambda);
+    }
+  }
+  LaneMatrix& matrix = thread_lane_matrix();
+  static thread_local std::vector<cfloat> unitary_store(std::size_t(kLanes) * kMaxDim * kMaxDim);
+  auto* unitaries = reinterpret_cast<cfloat(*)[kMaxDim * kMaxDim]>(unitary_store.data());
+  static thread_local std::vector<double> overlap_store(std::size_t(2 * kLanes) * kMaxDim * kMaxDim);
+  double* overlaps = overlap_store.data();
+  Step* steps = thread_steps();
+  const std::int64_t num_pieces = b.row_pieces[r + 1] - b.row_pieces[r];
+  for (std::int64_t piece = num_pieces - 1; piece >= 0; --piece) {
+    const std::int64_t program = b.pieces[(b.row_pieces[r] + piece) * kNumPieceFields + kProgram];
+    for (std::int64_t op = b.program_ops[program + 1] - 1; op >= b.program_ops[program]; --op) {
+      const Gate gate = bind_lanes(b, g, piece, op, true, matrix, unitaries);
+      if (b.ops[op * kNumOpFields + kTermStart] < 0) {
+        k.unapply_pair_lanes(psi, lambda, n, gate, matrix, nullptr);
+        continue;
+      }
+      const int dim = 1 << gate.num_targets;
+      std::fill(overlaps, overlaps + std::size_t(2 * kLanes) * dim * dim, 0.0);
+      k.unapply_pair_lanes(psi, lambda, n, gate, matrix, overlaps);
+      for (int w = 0; w < g.count; ++w) {
+        cdouble overlap[kMaxDim * kMaxDim];
+        for (int e = 0; e < dim * dim; ++e)
+          overlap[e] = cdouble(overlaps[(e * 2) * kLanes + w], overlaps[(e * 2 + 1) * kLanes + w]);
+        const std::int64_t lane_piece = b.row_pieces[g.rows[w]] + piece;
+        const int count = bind_steps(b, lane_piece, op, steps);
+        add_phase_gradients(b, lane_piece, op, overlap, unitaries[w], steps, count,
+                            phase_gradients + b.pieces[lane_piece * kNumPieceFields + kPhaseBase]);
+      }
+    }
+  }
+}
+
 }  // namespace
 
-void forward(const Batch& b, double* expectations, cfloat* states,
+void forward(const Batch& batch, double* expectations, cfloat* states,
              const std::int64_t* state_offsets) {
+  std::vector<cdouble> phasors;
+  const Batch b = with_phasors(batch, phasors);
   const Kernels& k = host_kernels();
   RowSplit split(b);
-  split.each(states ? 0 : 1, [&](std::int64_t r, bool parallel, cfloat* work) {
+  split.each(states ? 0 : 1, 1, [&](std::int64_t r, bool parallel, cfloat* work) {
     cfloat* state = states ? states + state_offsets[r] : work;
     run_row(b, k, r, state, parallel);
     if (expectations) measure_row(b, k, r, state, parallel, expectations + r * b.num_operators);
+  }, [&](const LaneGroup& g, float* work) {
+    run_lanes(b, k, g, work);
+    if (expectations) measure_lanes(b, k, g, work, expectations);
+    if (states) copy_lane_states(g, b.row_qubits[g.rows[0]], work, states, state_offsets, false, nullptr);
   });
 }
 
-void adjoint(const Batch& b, const double* upstream, const cfloat* final_states,
+void adjoint(const Batch& batch, const double* upstream, const cfloat* final_states,
              const std::int64_t* state_offsets, double* phase_gradients) {
+  std::vector<cdouble> phasors;
+  const Batch b = with_phasors(batch, phasors);
   const Kernels& k = host_kernels();
   RowSplit split(b);
-  split.each(2, [&](std::int64_t r, bool parallel, cfloat* work) {
+  split.each(2, 2, [&](std::int64_t r, bool parallel, cfloat* work) {
     const int n = b.row_qubits[r];
     const std::int64_t size = std::int64_t(1) << n;
     cfloat* psi = work;
@@ -157,23 +385,27 @@ void adjoint(const Batch& b, const double* upstream, const cfloat* final_states,
         k.add_pauli(psi, n, b.term_masks[2 * t], b.term_masks[2 * t + 1],
                     weight * b.term_coefs[t], lambda, parallel);
     }
-    static thread_local std::vector<Step> steps(kMaxSteps);
+    Step* steps = thread_steps();
+    int num_steps = 0;
     cfloat scratch[kMaxDim * kMaxDim];
     cdouble overlap[kMaxDim * kMaxDim];
     for (std::int64_t piece = b.row_pieces[r + 1] - 1; piece >= b.row_pieces[r]; --piece) {
       const std::int64_t* p = b.pieces.data + piece * kNumPieceFields;
       for (std::int64_t op = b.program_ops[p[kProgram] + 1] - 1; op >= b.program_ops[p[kProgram]]; --op) {
-        const Gate gate = gate_of(b, piece, op, n, scratch);
+        const Gate gate = gate_of(b, piece, op, n, scratch, steps, &num_steps);
         if (b.ops[op * kNumOpFields + kTermStart] < 0) {
           k.unapply_pair(psi, lambda, n, gate, nullptr, parallel);
           continue;
         }
-        std::fill(overlap, overlap + kMaxDim * kMaxDim, cdouble(0.0));
+        const int dim = 1 << gate.num_targets;
+        std::fill(overlap, overlap + dim * dim, cdouble(0.0));
         k.unapply_pair(psi, lambda, n, gate, overlap, parallel);
-        add_phase_gradients(b, piece, op, overlap, scratch, steps.data(),
+        add_phase_gradients(b, piece, op, overlap, scratch, steps, num_steps,
                             phase_gradients + p[kPhaseBase]);
       }
     }
+  }, [&](const LaneGroup& g, float* work) {
+    adjoint_lanes(b, k, g, upstream, final_states, state_offsets, phase_gradients, work);
   });
 }
 

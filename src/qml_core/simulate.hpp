@@ -8,6 +8,10 @@ namespace qml {
 // Rows on fewer qubits than this run in parallel, one row per thread; wider rows run
 // one at a time with every thread inside each kernel.
 constexpr int kRowParallelMaxQubits = 14;
+// Rows of at most this many qubits that share their pieces with at least kMinLanes - 1
+// other rows run kLanes at a time, one per SIMD lane (see kernels.hpp).
+constexpr int kLaneMaxQubits = 12;
+constexpr int kMinLanes = 4;
 
 // Simulates every row. Writes expectations [rows, num_operators] when not null, and
 // each row's final state at states + state_offsets[row] when states is not null.
