@@ -72,6 +72,11 @@ def test_expectation_creates_weights_when_values_are_omitted(tmp_path):
                 initializer=keras.initializers.Constant(np.pi))
     np.testing.assert_allclose(out.numpy(), [[-1.0]], atol=1e-6)
     assert [w.shape for w in layer.trainable_weights] == [(1,)]
+    # build() creates them, as Keras calls it when it loads a layer from its config.
+    restored = qml.layers.Expectation.from_config(layer.get_config())
+    assert not restored.trainable_weights
+    restored.build(None)
+    assert [w.shape for w in restored.trainable_weights] == [(1,)]
     # In a model, the created weights save and load with it.
     inputs = keras.Input(shape=(), dtype="string")
     outputs = qml.layers.Expectation()(inputs, symbol_names=[SYMBOLS[0]],

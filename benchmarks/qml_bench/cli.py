@@ -132,6 +132,10 @@ def _common(parser: argparse.ArgumentParser, systems: str) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="write the results and machine facts here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--isolate", action="store_true",
+                        help="run each system on each cell in a process of its own, so that "
+                             "no other library's thread pools share it (each process pays "
+                             "its imports; calls no longer alternate between systems)")
 
 
 def run_parser() -> argparse.ArgumentParser:
@@ -390,14 +394,46 @@ def _measure(cells: list[tuple], systems: list[str], args,
         for cell in cells:
             bar.update(task, description=f"{cell[0]} {cell[1]} q={cell[2]} L={cell[3]} "
                                          f"b={cell[4]}")
-            cell_results = run_cell(*cell, systems, args,
-                                    progress=lambda: bar.advance(task))
+            if getattr(args, "isolate", False):
+                cell_results = [_run_isolated(cell, system, args) for system in systems]
+                bar.advance(task, sum(len(r.seconds) for r in cell_results))
+            else:
+                cell_results = run_cell(*cell, systems, args,
+                                        progress=lambda: bar.advance(task))
             skipped = sum(not r.seconds for r in cell_results) * args.repeats
             bar.advance(task, skipped)
             results += cell_results
             if after_cell is not None:
                 after_cell(results)
     return results
+
+
+def _run_isolated(cell: tuple, system: str, args) -> Result:
+    """One system on one cell, in a fresh Python process (``qml-bench cell``)."""
+    import subprocess
+
+    spec = {"cell": list(cell), "system": system, "seed": args.seed, "threads": args.threads,
+            "repeats": args.repeats, "warmup": args.warmup,
+            "repetitions": getattr(args, "repetitions", 1000)}
+    done = subprocess.run([sys.executable, "-m", "qml_bench", "cell", json.dumps(spec)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return Result(*cell, system, "error", f"its process failed: {tail[:200]}")
+    return Result(**json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def run_one_cell(argv: Sequence[str]) -> int:
+    """``qml-bench cell SPEC``: runs the one cell and system that the JSON ``SPEC`` names
+    and prints its :class:`Result` as JSON, for ``--isolate``."""
+    spec = json.loads(argv[0])
+    args = argparse.Namespace(seed=int(spec["seed"]), threads=int(spec["threads"]),
+                              repeats=int(spec["repeats"]), warmup=int(spec["warmup"]),
+                              repetitions=int(spec["repetitions"]))
+    _configure_threads(args.threads, [spec["system"]])
+    (result,) = run_cell(*spec["cell"], [spec["system"]], args)
+    print(json.dumps(dataclasses.asdict(result)))
+    return 0
 
 
 def _report_skips(results: list[Result]) -> None:
@@ -414,6 +450,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return suite(argv[1:])
     if argv[:1] == ["headline"]:
         return headline(argv[1:])
+    if argv[:1] == ["cell"]:
+        return run_one_cell(argv[1:])
     parser = run_parser()
     args = parser.parse_args(argv)
     workloads = [w.strip() for w in args.workload.split(",")]

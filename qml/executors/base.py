@@ -112,7 +112,45 @@ class Batch:
     @property
     def noisy(self) -> bool:
         """Whether any row's circuit holds a noise channel."""
-        return any(program.noisy for program in set(self.programs))
+        return any(program.noisy for program in self.distinct_programs[0])
+
+    @functools.cached_property
+    def distinct_programs(self) -> tuple[tuple, np.ndarray]:
+        """The distinct row programs, and for each row the index of its own among them.
+
+        Rows of one circuit share one compiled program (compiled once per distinct
+        row), so this groups them without looking at their contents.
+        """
+        return _distinct(self.programs, id)
+
+    @functools.cached_property
+    def distinct_operators(self) -> tuple[tuple, np.ndarray]:
+        """The distinct operator rows, and for each row the index of its own."""
+        return _distinct(self.operators, lambda row: row)
+
+    @functools.cached_property
+    def opsets(self) -> tuple[tuple[tuple[int, int], ...], np.ndarray, np.ndarray]:
+        """The distinct (program, operator row) pairs as indices into
+        :attr:`distinct_programs` and :attr:`distinct_operators`, the first row of
+        each, and each row's pair."""
+        programs, operators = self.distinct_programs[1], self.distinct_operators[1]
+        keys = programs * max(1, len(self.distinct_operators[0])) + operators
+        _, first, index = np.unique(keys, return_index=True, return_inverse=True)
+        pairs = tuple((int(programs[r]), int(operators[r])) for r in first)
+        return pairs, first, index.reshape(-1)
+
+    def rows_of(self, index: np.ndarray) -> list[np.ndarray]:
+        """The rows of each value of ``index`` (a row's group, 0 to k - 1), in order."""
+        order = np.argsort(index, kind="stable")
+        counts = np.bincount(index, minlength=int(index.max(initial=-1)) + 1)
+        return np.split(order, np.cumsum(counts)[:-1])
+
+    @property
+    def row_qubits(self) -> np.ndarray:
+        """``int32 [batch]``: each row's register width (0 for a padding row)."""
+        programs, index = self.distinct_programs
+        widths = np.array([p.num_qubits for p in programs], np.int32)
+        return widths[index] if len(index) else np.zeros(0, np.int32)
 
     @property
     def batch_size(self) -> int:
@@ -128,13 +166,15 @@ class Batch:
         A plain row runs one program; a joined row (a data circuit followed by a model
         circuit) runs one per segment, so rows that share a model share its group.
         """
-        rows: dict[int, list[int]] = {}
+        rows: dict[int, list[np.ndarray]] = {}
         by_id: dict[int, compiler.Program] = {}
-        for index, row_program in enumerate(self.programs):
+        programs, index = self.distinct_programs
+        for row_program, program_rows in zip(programs, self.rows_of(index)):
             for segment in row_program.segments:
-                rows.setdefault(id(segment.program), []).append(index)
+                rows.setdefault(id(segment.program), []).append(program_rows)
                 by_id[id(segment.program)] = segment.program
-        return {key: (by_id[key], np.asarray(idx)) for key, idx in rows.items()}
+        return {key: (by_id[key], np.sort(np.concatenate(parts)) if len(parts) > 1 else parts[0])
+                for key, parts in rows.items()}
 
     def columns(self, program: compiler.Program, rows: np.ndarray) -> dict[str, np.ndarray]:
         """float64 symbol columns of ``rows`` for the symbols that ``program`` uses."""
@@ -333,19 +373,19 @@ def prepare(
     programs = compiler.compile_rows(circuit_rows)
     if appended_rows:
         programs = tuple(map(compiler.join, programs, compiler.compile_rows(appended_rows)))
-    if isinstance(operator_rows, np.ndarray):  # from a tensor: rows of bytes already
-        operator_rows = operator_rows.tolist()
-    operators = tuple(map(tuple, operator_rows))
-    if not all(type(op) is bytes for row in operators for op in row):
+    from_tensor = isinstance(operator_rows, np.ndarray) and operator_rows.dtype == object
+    operators = tuple(map(tuple, operator_rows.tolist() if from_tensor else operator_rows))
+    if not from_tensor or not all(type(op) is bytes for row in operators[:1] for op in row):
         operators = tuple(tuple(bytes(op) for op in row) for row in operators)
     if len({len(row) for row in operators}) > 1:
         raise BatchSizeError("every row of operators must have the same length")
+    batch = Batch(programs, symbol_names, values, operators)
     known = set(symbol_names)
-    checked: set[tuple] = set()  # each distinct program and operator row is checked once
-    for index, (program, row) in enumerate(zip(programs, operators)):
-        if (id(program), row) in checked:
-            continue
-        checked.add((id(program), row))
+    distinct_programs, distinct_operators = batch.distinct_programs[0], batch.distinct_operators[0]
+    pairs, first_rows, _ = batch.opsets
+    # Each distinct program and operator row is checked once, naming its first row.
+    for (program_index, operator_index), index in zip(pairs, first_rows):
+        program, row = distinct_programs[program_index], distinct_operators[operator_index]
         missing = program.symbols - known
         if missing:
             raise MissingSymbolError(
@@ -356,8 +396,18 @@ def prepare(
             check_memory(program.num_qubits)
         if program.num_qubits:
             for op in row:
-                operator_qubits(program, op, index)
-    return Batch(programs, symbol_names, values, operators)
+                operator_qubits(program, op, int(index))
+    return batch
+
+
+def _distinct(items: Sequence, key: Any) -> tuple[tuple, np.ndarray]:
+    """The distinct ``items`` by ``key`` (items of equal keys are equal), in order of
+    first appearance, and each item's index among them."""
+    keys = list(map(key, items))
+    by_key = dict(zip(keys, items))  # in order of first appearance; items of a key are equal
+    position = {k: i for i, k in enumerate(by_key)}
+    index = np.fromiter(map(position.__getitem__, keys), np.int64, count=len(keys))
+    return tuple(by_key.values()), index
 
 
 def operator_qubits(program: Union[compiler.Program, compiler.Joined], row: bytes,
@@ -429,8 +479,9 @@ def fill_padding(batch: Batch, out: np.ndarray) -> np.ndarray:
     """Applies TFQ's padding rules: -2 for empty circuits, 0 for empty operators."""
     if not out.size:
         return out
-    operators = np.array(batch.operators, dtype=object).reshape(out.shape)
-    out[operators == b""] = 0.0
-    out[[not program.num_qubits for program in batch.programs]] = PADDED_CIRCUIT_VALUE
+    distinct, index = batch.distinct_operators
+    empty = np.array([[op == b"" for op in row] for row in distinct], bool)
+    out[empty[index]] = 0.0
+    out[batch.row_qubits == 0] = PADDED_CIRCUIT_VALUE
     return out
 

@@ -296,19 +296,14 @@ def _joined(parts: list, dtype, empty_shape: tuple = (0,)) -> np.ndarray:
 
 def _rows(batch: Batch, groups: list[_Group], index_of: dict[int, int]):
     """Each row's pieces (program, phase base, positions) and operator set."""
-    by_program: dict[int, list[int]] = {}
-    for row, row_program in enumerate(batch.programs):
-        by_program.setdefault(id(row_program), []).append(row)
-    row_qubits = np.array([p.num_qubits for p in batch.programs], np.int32)
-    num_pieces = np.array([len(p.segments) if p.num_qubits else 0 for p in batch.programs])
+    programs, program_index = batch.distinct_programs
+    row_qubits = batch.row_qubits
+    num_pieces = np.array([len(p.segments) if p.num_qubits else 0 for p in programs],
+                          np.int64)[program_index] if len(programs) else np.zeros(0, np.int64)
     row_pieces = np.concatenate([[0], np.cumsum(num_pieces)]).astype(np.int64)
     pieces = np.zeros((int(row_pieces[-1]), 3), np.int64)
     positions: list[int] = []
-    row_opset = np.zeros(batch.batch_size, np.int32)
-    opsets: dict[tuple, int] = {}
-    for rows in by_program.values():
-        rows = np.asarray(rows)
-        row_program = batch.programs[rows[0]]
+    for row_program, rows in zip(programs, batch.rows_of(program_index)):
         if not row_program.num_qubits:
             continue
         for k, segment in enumerate(row_program.segments):
@@ -319,12 +314,17 @@ def _rows(batch: Batch, groups: list[_Group], index_of: dict[int, int]):
             pieces[place, 1] = group.phase_base + slots * _table(group.program).num_phases
             pieces[place, 2] = len(positions)
             positions += segment.positions
-        if batch.num_operators:
-            for row in rows:
-                key = (row_program, batch.operators[row])
-                row_opset[row] = opsets.setdefault(key, len(opsets))
-    return (pieces, np.array(positions, np.int32), row_qubits, row_pieces, row_opset,
-            list(opsets))
+    # Operator sets: the distinct (program, operator row) pairs of rows with qubits.
+    pairs, _, pair_index = batch.opsets
+    operators = batch.distinct_operators[0]
+    kept = [k for k, (p, _) in enumerate(pairs) if programs[p].num_qubits]
+    renumbered = np.zeros(len(pairs), np.int32)
+    renumbered[kept] = np.arange(len(kept), dtype=np.int32)
+    row_opset = renumbered[pair_index] if batch.num_operators \
+        else np.zeros(batch.batch_size, np.int32)
+    opsets = [(programs[pairs[k][0]], operators[pairs[k][1]]) for k in kept] \
+        if batch.num_operators else []
+    return (pieces, np.array(positions, np.int32), row_qubits, row_pieces, row_opset, opsets)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

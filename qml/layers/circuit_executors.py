@@ -70,17 +70,28 @@ def _circuit_arguments(inputs: Any, symbol_names: Any, symbol_values: Any,
                        values_if_missing: Callable[[Any], Any] = _no_symbol_values
                        ) -> tuple[tf.Tensor, Any, Any]:
     """Circuits, names and values of a layer call, with one circuit tiled to the batch
-    of ``symbol_values``; ``values_if_missing(names)`` stands in for absent values."""
+    of ``symbol_values``; ``values_if_missing(names)`` stands in for absent values (None:
+    the layer's weights, one row)."""
     tile_single = isinstance(inputs, cirq.AbstractCircuit)
     circuits = tensors.as_circuit_tensor(inputs)
     names = symbol_names if tf.is_tensor(symbol_names) else tensors.symbol_list(symbol_names)
     if symbol_values is None:
         symbol_values = values_if_missing(names)
-    if not isinstance(symbol_values, keras.KerasTensor):
-        symbol_values = tensors.as_symbol_values(symbol_values)
-    if tile_single:
-        circuits = tf.tile(circuits, tf.shape(symbol_values)[:1])
+    if symbol_values is not None:
+        if not isinstance(symbol_values, keras.KerasTensor):
+            symbol_values = tensors.as_symbol_values(symbol_values)
+        if tile_single:
+            circuits = tf.tile(circuits, tf.shape(symbol_values)[:1])
+    if not _symbolic(circuits, symbol_values):
+        names = tensors.as_symbol_names(names)
     return circuits, names, symbol_values
+
+
+def _symbolic(*arguments: Any) -> bool:
+    """Whether a call builds a functional model. Its recorded arguments must then be
+    JSON-safe (plain strings, not tensors); an eager call passes lists as one tensor
+    each, since Keras checks every element of a list argument, at some cost per call."""
+    return any(isinstance(a, keras.KerasTensor) for a in arguments)
 
 
 def _operator_count(operators: Any) -> Optional[int]:
@@ -175,8 +186,10 @@ class Expectation(_QuantumLayer):
                  **kwargs: Any) -> None:
         super().__init__(backend=backend, differentiator=differentiator, seed=seed, **kwargs)
         self.symbol_weights = None
-        if num_symbol_weights:  # a saved layer that had created its weights
-            self._create_symbol_weights(num_symbol_weights, None)
+        # What build() creates: weights for the symbols of a call without
+        # symbol_values (TFQ's behaviour), or those of a saved layer.
+        self._symbol_weight_count = num_symbol_weights
+        self._symbol_weight_initializer = None
 
     @property
     def _estimated(self) -> bool:
@@ -202,31 +215,33 @@ class Expectation(_QuantumLayer):
         circuits, names, values = _circuit_arguments(
             inputs, symbol_names, symbol_values,
             lambda names: self._weights_for(len(names), initializer))
-        if symbol_values is None and self.symbol_weights is not None:
-            # call() reads the weights, so that a functional model records the
-            # variable rather than its value at the time of the symbolic call.
-            values = None
         # Plain strings keep the recorded call JSON-safe when a functional model is saved.
+        operators = tensors.operator_strings(operators)
+        if not _symbolic(circuits, values) and isinstance(operators, list):
+            operators = tf.constant(operators, tf.string)
         return super().__call__(circuits, symbol_names=names, symbol_values=values,
-                                operators=tensors.operator_strings(operators), **kwargs)
+                                operators=operators, **kwargs)
 
-    def _weights_for(self, count: int, initializer: Any) -> Any:
+    def _weights_for(self, count: int, initializer: Any) -> Optional[np.ndarray]:
+        """The values of a call without symbol_values: none for no names, else the
+        layer's weights (None here; build() creates them and call() reads them)."""
         if count == 0:
             return np.zeros((1, 0), np.float32)
-        if self.symbol_weights is None:
-            self._create_symbol_weights(count, initializer)
-        elif self.symbol_weights.shape[0] != count:
+        if not self.built:
+            self._symbol_weight_count = count
+            self._symbol_weight_initializer = initializer
+        elif self._symbol_weight_count != count:
             raise ValueError(
-                f"this layer holds {self.symbol_weights.shape[0]} symbol weights, but "
-                f"symbol_names has {count} names"
-            )
-        return self.symbol_weights[None, :]
+                f"this layer holds {self._symbol_weight_count} symbol weights, but "
+                f"symbol_names has {count} names")
+        return None
 
-    def _create_symbol_weights(self, count: int, initializer: Any) -> None:
-        self.symbol_weights = self.add_weight(
-            name="symbol_weights", shape=(count,),
-            initializer=initializer or keras.initializers.RandomUniform(0, 2 * np.pi),
-        )
+    def build(self, input_shape: Any = None) -> None:
+        if self._symbol_weight_count:
+            self.symbol_weights = self.add_weight(
+                name="symbol_weights", shape=(self._symbol_weight_count,),
+                initializer=self._symbol_weight_initializer
+                or keras.initializers.RandomUniform(0, 2 * np.pi))
 
     def get_config(self) -> dict:
         count = 0 if self.symbol_weights is None else int(self.symbol_weights.shape[0])
@@ -239,10 +254,10 @@ class Expectation(_QuantumLayer):
 
     def call(self, inputs: tf.Tensor, symbol_names: Any, symbol_values: tf.Tensor,
              operators: Any, repetitions: Any = None) -> tf.Tensor:
-        batch = tf.shape(inputs)[0]
         symbol_names = tensors.as_symbol_names(symbol_names)
-        if symbol_values is None:  # the layer's own weights
+        if symbol_values is None:  # the layer's own weights, for every circuit
             symbol_values = self.symbol_weights[None, :]
+        batch = tf.shape(inputs)[0]
         values = _tiled(symbol_values, inputs)
         operator_tensor = tensors.as_operator_tensor(operators, batch)
         if not self._estimated:
