@@ -5,7 +5,7 @@ import json
 import cirq
 import numpy as np
 import pytest
-from qml_bench import cli, circuits
+from qml_bench import circuits, cli, limit
 from qml_bench.reference import Disagreement, Reference
 from qml_bench.systems import SYSTEMS, System, cirq_runner
 
@@ -79,6 +79,35 @@ def test_json_record_missing_system_and_wrong_system(tmp_path, monkeypatch, caps
     assert rows[("gradient", "cirq")]["status"] == "skipped"  # no gradient API
     assert rows[("gradient", "qml-qsim")]["status"] == "ok"
     assert "absent: skipped" in capsys.readouterr().err
+
+
+def test_flop_counts_and_the_limit():
+    """One rx on one qubit: a 2x2 matrix on 2 amplitudes is 4 complex multiply-adds."""
+    q = cirq.GridQubit(0, 0)
+    theta = cirq.Circuit(cirq.rx(__import__("sympy").Symbol("t0"))(q))
+    case = circuits.Case("one", (q,), theta, ("t0",), (cirq.Z(q),), None)
+    assert limit.circuit_flops(case, "expectation") == 32 + 8
+    assert limit.circuit_flops(case, "gradient") == 3 * 32 + 32 + 2 * 8
+    hea = circuits.hea(6, 2)  # 24 rotations and 10 CZs on 64 amplitudes
+    assert limit.circuit_flops(hea, "expectation") == 8 * 64 * (24 * 2 + 10 * 4) + 4 * 64 * 6
+    assert 1e8 < limit.peak_flops() < 1e14
+    assert limit.limit_us_per_circuit(hea, "gradient") == pytest.approx(
+        limit.circuit_flops(hea, "gradient") / limit.peak_flops() * 1e6)
+
+
+def test_fit_workload_and_isolated_processes(tmp_path):
+    """One epoch of model.fit is checked against Cirq like a training step; --isolate
+    runs each system in a process of its own and records the same fields."""
+    path = tmp_path / "fit.json"
+    code = cli.main(TINY + ["--workload", "fit,expectation", "--systems", "qml,cirq",
+                            "--baseline", "cirq", "--isolate", "--json", str(path)])
+    assert code == 0
+    rows = {(r["workload"], r["system"]): r for r in json.loads(path.read_text())["results"]}
+    fit = rows[("fit", "qml")]
+    assert fit["status"] == "ok" and fit["max_error"] < 1e-4 and fit["repeats"] == 2
+    assert fit["times_limit"] > 1
+    assert rows[("fit", "cirq")]["status"] == "skipped"
+    assert rows[("expectation", "qml")]["ratio_to_baseline"] > 0
 
 
 def test_plot_is_a_png(tmp_path):

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-WORKLOADS = ("expectation", "gradient", "sample", "train-step")
+WORKLOADS = ("expectation", "gradient", "sample", "train-step", "fit")
 SUITE = {  # name: (qubits, layers, batch)
     "W1": (4, 4, 1000),
     "W2": (10, 5, 1000),
@@ -58,6 +58,7 @@ class Result:
     compile_s: Optional[float] = None
     max_error: Optional[float] = None
     seconds: list[float] = dataclasses.field(default_factory=list)
+    limit_us: Optional[float] = None  # the machine's limit (qml_bench.limit)
 
     @property
     def median_s(self) -> Optional[float]:
@@ -80,6 +81,9 @@ class Result:
             "min_us_per_circuit": self.us_per_circuit(min(self.seconds)) if timed else None,
             "max_us_per_circuit": self.us_per_circuit(max(self.seconds)) if timed else None,
             "repeats": len(self.seconds), "ratio_to_baseline": ratio,
+            "limit_us_per_circuit": self.limit_us,
+            "times_limit": self.us_per_circuit(self.median_s) / self.limit_us
+            if timed and self.limit_us else None,
         }
 
 
@@ -188,7 +192,10 @@ def _checked_systems(parser: argparse.ArgumentParser, text: str) -> list[str]:
 def _configure_threads(threads: int, systems: Sequence[str]) -> None:
     """One thread budget for every system; must run before TensorFlow or JAX start."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads must not spin
+    # OpenMP keeps its default wait policy (spin briefly, then sleep): the untimed pause
+    # before each call already lets every pool go idle, and OMP_WAIT_POLICY=PASSIVE
+    # would make each parallel region wake its threads, which doubled the time of
+    # qml's 16- and 20-qubit gradients and left TFQ's unchanged.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if threads == 1:  # JAX's XLA otherwise sizes its pool to the cores
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread"
@@ -241,10 +248,12 @@ def run_cell(workload: str, family: str, num_qubits: int, layers: int, batch: in
     import numpy as np
 
     from qml_bench.circuits import make_case
+    from qml_bench.limit import limit_us_per_circuit
     from qml_bench.reference import Disagreement, Reference
     from qml_bench.systems import SYSTEMS, Inputs, Unsupported
 
     case = make_case(family, num_qubits, layers, args.seed)
+    limit_us = limit_us_per_circuit(case, workload)
     rng = np.random.default_rng(args.seed)
     values = rng.uniform(0, 2 * np.pi, (batch, len(case.symbols))).astype(np.float32)
     data = rng.uniform(0, np.pi, (batch, num_qubits))
@@ -253,7 +262,8 @@ def run_cell(workload: str, family: str, num_qubits: int, layers: int, batch: in
     reference = Reference(case, values, data)
     results, runners = [], {}
     for name in systems:
-        result = Result(workload, family, num_qubits, layers, batch, name, "ok")
+        result = Result(workload, family, num_qubits, layers, batch, name, "ok",
+                        limit_us=limit_us)
         results.append(result)
         missing = SYSTEMS[name].missing()
         if missing:
@@ -335,11 +345,13 @@ def table_rows(rows: list[dict]) -> list[list[str]]:
             _fmt(r["median_us_per_circuit"]) if timed else r["status"],
             f"{_fmt(r['min_us_per_circuit'])}–{_fmt(r['max_us_per_circuit'])}" if timed else "",
             _fmt(r["compile_s"], 2),
-            f"{r['ratio_to_baseline']:.2f}×" if r["ratio_to_baseline"] else ""])
+            f"{r['ratio_to_baseline']:.2f}×" if r["ratio_to_baseline"] else "",
+            f"{r['times_limit']:.1f}×" if r.get("times_limit") else ""])
     return out
 
 
-HEADER = ["cell", "system", "µs/circuit", "min–max", "first call s", "vs baseline"]
+HEADER = ["cell", "system", "µs/circuit", "min–max", "first call s", "vs baseline",
+          "× limit"]
 
 
 def print_table(rows: list[dict], title: str) -> None:
@@ -481,10 +493,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def markdown(rows: list[dict], baseline: str) -> str:
-    """The suite's table: µs/circuit per system, and each system's ratio to baseline."""
+    """The suite's table: µs/circuit per system, each system's ratio to baseline, and
+    the cell's limit at the machine's measured peak (:mod:`qml_bench.limit`)."""
     systems = list(dict.fromkeys(r["system"] for r in rows))
-    lines = ["| workload | | " + " | ".join(systems) + " |",
-             "|---|---|" + "---|" * len(systems)]
+    lines = ["| workload | | " + " | ".join(systems) + " | limit |",
+             "|---|---|" + "---|" * (len(systems) + 1)]
     names = {v: k for k, v in SUITE.items()}
     for key in dict.fromkeys((r["qubits"], r["layers"], r["batch"], r["workload"]) for r in rows):
         cells = {r["system"]: r for r in rows
@@ -500,7 +513,10 @@ def markdown(rows: list[dict], baseline: str) -> str:
             if r["ratio_to_baseline"] and system != baseline:
                 text += f" ({r['ratio_to_baseline']:.1f}×)"
             entries.append(text)
-        lines.append(f"| {label} | µs/circuit | " + " | ".join(entries) + " |")
+        limit = next((r["limit_us_per_circuit"] for r in cells.values()
+                      if r.get("limit_us_per_circuit")), None)
+        lines.append(f"| {label} | µs/circuit | " + " | ".join(entries)
+                     + f" | {_fmt(limit, 2)} |")
     return "\n".join(lines) + "\n"
 
 

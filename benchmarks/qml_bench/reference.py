@@ -53,7 +53,7 @@ class Reference:
         if workload == "expectation":
             error = float(np.max(np.abs(output[0] - self._expectations(self.row))))
             bound = TOLERANCE
-        elif workload == "train-step":
+        elif workload in ("train-step", "fit"):
             data = cirq.Circuit(cirq.rx(float(x))(q) for x, q in zip(self.data, self.case.qubits))
             error = float(np.max(np.abs(output[0] - self._expectations(self.row, data))))
             bound = TOLERANCE
