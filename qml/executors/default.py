@@ -67,7 +67,7 @@ class DefaultExecutor(Executor):
         otherwise the native core."""
         if batch.noisy:
             return self.qsim
-        widest = max((p.num_qubits for p in set(batch.programs)), default=0)
+        widest = max((p.num_qubits for p in batch.distinct_programs[0]), default=0)
         return self.qsim if widest >= QSIM_MIN_QUBITS else self.native
 
     def expectation(self, batch: Batch) -> np.ndarray:
