@@ -81,6 +81,7 @@ class Block:
         controls: positions of control qubits, with ``control_values`` (0 or 1).
         steps: the gates, each on the block qubits ``targets[place]``.
         constant: the unitary when no gate has symbols, else None.
+        symbols: the symbols of its gates (computed from ``steps``).
     """
 
     targets: tuple[int, ...]
@@ -88,10 +89,12 @@ class Block:
     control_values: tuple[int, ...]
     steps: tuple[Step, ...]
     constant: Optional[np.ndarray]
+    symbols: frozenset[str] = dataclasses.field(init=False, repr=False, compare=False)
 
-    @functools.cached_property
-    def symbols(self) -> frozenset[str]:
-        return frozenset().union(*(step.gate.symbols for step in self.steps))
+    def __post_init__(self) -> None:
+        # Read often while a circuit compiles: computed once, as a plain attribute.
+        object.__setattr__(self, "symbols",
+                           frozenset().union(*(step.gate.symbols for step in self.steps)))
 
     @functools.cached_property
     def controlled_constant(self) -> np.ndarray:
