@@ -95,12 +95,8 @@ def inner_product(programs: Any, symbol_names: Any, symbol_values: Any,
             tf.linalg.matvec(tf.constant(reference), tf.math.conj(tf.cast(state, tf.complex64)))
             for state, reference in zip(states, references)])
 
-    args = [values, circuits, names, others]
-    if tf.executing_eagerly():
-        return compute(*args)
-    out = tf.py_function(compute, args, tf.complex64)
-    out.set_shape([circuits.shape[0], others.shape[1]])
-    return out
+    return tensors.eager_call(compute, [values, circuits, names, others], tf.complex64,
+                              [circuits.shape[0], others.shape[1]])
 
 
 def fidelity(programs: Any, symbol_names: Any, symbol_values: Any,

@@ -52,6 +52,7 @@ from qml.tensors import (
     as_operator_tensor,
     as_symbol_names,
     as_symbol_values,
+    eager_call,
     numpy_call,
 )
 
@@ -614,12 +615,8 @@ def _autodiff_expectation(executor: Executor, circuits, symbol_names, symbol_val
         batch = prepare(list(rows), list(names), values.numpy(), ops, list(extra_rows))
         return tf.cast(executor.expectation_tensor(batch, values), tf.float32)
 
-    args = [symbol_values, circuits, symbol_names, operators, extra]
-    if tf.executing_eagerly():
-        return simulate(*args)
-    out = tf.py_function(simulate, args, tf.float32)
-    out.set_shape([circuits.shape[0], num_ops])
-    return out
+    return eager_call(simulate, [symbol_values, circuits, symbol_names, operators, extra],
+                      tf.float32, [circuits.shape[0], num_ops])
 
 
 # ----------------------------------------------------------- argument normalisation

@@ -37,6 +37,17 @@ def numpy_call(function, args: list, dtypes: list) -> list:
     return outputs
 
 
+def eager_call(function, args: list, dtype: tf.DType, shape: list) -> tf.Tensor:
+    """``function``, made of TensorFlow ops on eager tensors (so that its gradient is
+    TensorFlow's): called directly when eager, else as a ``tf.py_function`` whose
+    output has ``shape``."""
+    if tf.executing_eagerly():
+        return function(*args)
+    out = tf.py_function(function, args, dtype)
+    out.set_shape(shape)
+    return out
+
+
 def as_circuit_tensor(inputs: Any, argument: str = "inputs") -> tf.Tensor:
     """A ``tf.string [batch]`` tensor from circuits, a circuit tensor or a list."""
     if isinstance(inputs, keras.KerasTensor):  # a functional model being built
