@@ -68,32 +68,33 @@ def test_adjoint_matches_finite_differences(num_qubits):
                                atol=1e-4)
 
 
-@pytest.mark.parametrize("num_qubits", [1, 3, 6, 12, 13])
+@pytest.mark.parametrize("num_qubits", [1, 3, 6, 13, 16])
 def test_rows_of_one_circuit_run_in_simd_lanes_and_match_cirq(num_qubits):
-    """Many rows of one circuit run kLanes at a time (up to 12 qubits): a full group, a
-    padded one, rows on other operators in groups of their own, and a distinct circuit
-    between them, which runs alone; expectations, states and the adjoint."""
+    """Many rows of one circuit run kLanes at a time (up to 16 qubits): a full group, a
+    padded one, rows on other operators in a group of their own, a smaller group and a
+    distinct circuit, which run row by row; expectations, states and the adjoint."""
     rng = np.random.default_rng(300 + num_qubits)
     qubits = cirq.LineQubit.range(num_qubits)
     shared = random_circuit(qubits, 16, rng)
     other = random_circuit(qubits, 16, rng)
     first = [random_paulisum(qubits, rng), random_paulisum(qubits, rng)]
     second = [random_paulisum(qubits, rng), random_paulisum(qubits, rng)]
-    circuits = [shared] * 21 + [other] + [shared] * 6
-    operators = [first] * 21 + [second] + [second] * 6
+    third = [random_paulisum(qubits, rng), random_paulisum(qubits, rng)]
+    circuits = [shared] * 25 + [other] + [shared] * 10 + [shared] * 3
+    operators = [first] * 25 + [second] + [second] * 10 + [third] * 3
     values = random_values(rng, len(circuits)).astype(np.float64)
     batch = _batch(circuits, values, operators)
     executor = NativeExecutor()
     expected = cirq_expectations(circuits, values, NAMES, operators)
     np.testing.assert_allclose(executor.expectation(batch), expected, atol=1e-5)
     states = executor.final_states(batch)
-    for row in (0, 20, 21, 27):
+    for row in (0, 24, 25, 35, 38):
         resolver = {name: float(values[row, k]) for k, name in enumerate(NAMES)}
         reference = cirq.final_state_vector(
             cirq.resolve_parameters(circuits[row], resolver), qubit_order=qubits,
             dtype=np.complex128)
         np.testing.assert_allclose(states[row], reference, atol=1e-5)
-    picked = [0, 15, 16, 20, 21, 22, 27]  # finite differences of Cirq are slow: a few rows
+    picked = [0, 16, 24, 25, 30, 37]  # finite differences of Cirq are slow: a few rows
     upstream = rng.normal(size=(len(circuits), 2))
     gradient = executor.adjoint_gradient(batch, upstream)
     reference = reference_gradient([circuits[r] for r in picked], values[picked],

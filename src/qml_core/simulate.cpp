@@ -46,13 +46,10 @@ struct RowSplit {
     for (std::size_t r = 0; r < b.num_rows(); ++r) {
       const int n = b.row_qubits[r];
       if (n == 0) continue;
-      if (n >= kRowParallelMaxQubits) {
-        wide.push_back(std::int64_t(r));
-        widest_wide = std::max(widest_wide, n);
-      } else if (n <= kLaneMaxQubits) {
+      if (n <= kLaneMaxQubits) {
         candidates.push_back(std::int64_t(r));
       } else {
-        add_narrow(b, std::int64_t(r));
+        add_single(b, std::int64_t(r));
       }
     }
     std::stable_sort(candidates.begin(), candidates.end(), [&](std::int64_t x, std::int64_t y) {
@@ -71,15 +68,23 @@ struct RowSplit {
         lanes.push_back(group);
         widest_lanes = std::max(widest_lanes, int(b.row_qubits[candidates[i]]));
       } else {
-        for (std::size_t k = i; k < j; ++k) add_narrow(b, candidates[k]);
+        for (std::size_t k = i; k < j; ++k) add_single(b, candidates[k]);
       }
       i = j;
     }
   }
 
-  void add_narrow(const Batch& b, std::int64_t r) {
-    narrow.push_back(r);
-    widest_narrow = std::max(widest_narrow, int(b.row_qubits[r]));
+  // A row that runs on its own: in parallel with other rows, or, when wide, with every
+  // thread inside each gate.
+  void add_single(const Batch& b, std::int64_t r) {
+    const int n = b.row_qubits[r];
+    if (n >= kRowParallelMaxQubits) {
+      wide.push_back(r);
+      widest_wide = std::max(widest_wide, n);
+    } else {
+      narrow.push_back(r);
+      widest_narrow = std::max(widest_narrow, n);
+    }
   }
 
   // Calls run(row, parallel_kernels, work) for every row outside a lane group, and
