@@ -328,8 +328,9 @@ def test_tensorflow_executor_on_gpu(rng):
 
 
 def test_default_policy_chooses_by_qubits(rng):
-    """backend=None runs narrow batches, distinct circuits included, on the native core
-    and wide registers on qsim; either way the values are Cirq's."""
+    """backend=None runs narrow batches, distinct circuits included, on the native core,
+    wide registers on qsim, and wide rows that fill the core's SIMD lanes on the core;
+    either way the values are Cirq's."""
     from qml.executors.default import QSIM_MIN_QUBITS
 
     qubits = cirq.LineQubit.range(3)
@@ -347,3 +348,8 @@ def test_default_policy_chooses_by_qubits(rng):
     assert executor.choose(wide_batch).name == "qsim"
     np.testing.assert_allclose(executor.expectation(wide_batch)[:, 0],
                                np.cos(values[:2, 0]), atol=1e-5)
+    many = random_values(rng, 8)
+    lanes_batch = _batch([circuit] * 8, many, [[cirq.Z(wide[0])]] * 8)
+    assert executor.choose(lanes_batch).name == "native"
+    np.testing.assert_allclose(executor.expectation(lanes_batch)[:, 0], np.cos(many[:, 0]),
+                               atol=1e-5)

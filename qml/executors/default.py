@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 
 from qml.executors.base import CAPABILITIES, Batch, Executor, prepare  # noqa: F401 (doctest)
-from qml.executors.native import Kept, NativeExecutor
+from qml.executors.native import Kept, NativeExecutor, runs_in_lanes
 from qml.executors.qsim import QsimExecutor
 
 # Exact expectations of batches whose widest circuit has at least this many qubits
@@ -63,12 +63,15 @@ class DefaultExecutor(Executor):
         self.qsim = qsim or QsimExecutor()
 
     def choose(self, batch: Batch) -> Executor:
-        """qsim for noisy rows and for registers of ``QSIM_MIN_QUBITS`` or more qubits,
-        otherwise the native core."""
+        """qsim for noisy rows, and for registers of ``QSIM_MIN_QUBITS`` or more qubits
+        unless every row runs in the native core's SIMD lanes; otherwise the native
+        core."""
         if batch.noisy:
             return self.qsim
         widest = max((p.num_qubits for p in batch.distinct_programs[0]), default=0)
-        return self.qsim if widest >= QSIM_MIN_QUBITS else self.native
+        if widest >= QSIM_MIN_QUBITS and not runs_in_lanes(batch):
+            return self.qsim
+        return self.native
 
     def expectation(self, batch: Batch) -> np.ndarray:
         return self.choose(batch).expectation(batch)

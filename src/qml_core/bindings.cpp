@@ -146,4 +146,7 @@ NB_MODULE(_qml_core, m) {
   m.attr("MAX_TARGETS") = qml::kMaxTargets;
   m.attr("MAX_STEPS") = qml::kMaxSteps;
   m.attr("ROW_PARALLEL_MAX_QUBITS") = qml::kRowParallelMaxQubits;
+  m.attr("LANES") = qml::kLanes;
+  m.attr("LANE_MAX_QUBITS") = qml::kLaneMaxQubits;
+  m.attr("MIN_LANES") = qml::kMinLanes;
 }
