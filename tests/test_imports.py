@@ -30,8 +30,12 @@ def import_graph(package: Path) -> dict[str, set[str]]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 imported |= {known(alias.name) for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                imported |= {known(f"{node.module}.{alias.name}") for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative to the module's package
+                    parts = module.split(".")[:None if path.name == "__init__.py" else -1]
+                    base = ".".join(parts[:len(parts) - node.level + 1] + [base] * bool(base))
+                imported |= {known(f"{base}.{alias.name}") for alias in node.names}
         graph[module] = imported - {"", module}
     return graph
 
@@ -56,7 +60,7 @@ def test_a_cycle_is_found(tmp_path):
     (package / "sub").mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "sub" / "__init__.py").write_text("")
-    (package / "a.py").write_text("from pkg.sub import b\n")
+    (package / "a.py").write_text("from .sub import b\n")
     (package / "sub" / "b.py").write_text("def f():\n    import pkg.a\n")
     with pytest.raises(AssertionError):
         assert cycle(import_graph(package)) == []
