@@ -104,26 +104,39 @@ def _keras_layers_runner(lib, options: dict, inputs: Inputs) -> Runner:
     return gradient
 
 
-def _train_step(lib, options: dict, inputs: Inputs) -> Runner:
+def _hybrid_model(lib, options: dict, inputs: Inputs) -> tuple:
+    """What train-step and fit share: the library's Keras, the data circuits, the
+    case's PQC (not yet built) and the targets."""
     import tensorflow as tf
 
-    case = inputs.case
-    if not case.symbols:
+    if not inputs.case.symbols:
         raise Unsupported("the circuit has no symbols to train")
     if lib.__name__ == "qml":
         import keras
     else:  # TFQ's layers are tf.keras (Keras 2) layers
         keras = tf.keras
     circuits = lib.convert_to_tensor(data_circuits(inputs))
-    pqc = lib.layers.PQC(case.circuit, list(case.operators), **options)
-    pqc(circuits[:1])
-    # Both PQC layers order their weights by symbol name.
-    by_name = dict(zip(case.symbols, inputs.values[0]))
+    pqc = lib.layers.PQC(inputs.case.circuit, list(inputs.case.operators), **options)
+    targets = np.sign(inputs.data[:, :1]).astype(np.float32)
+    return keras, circuits, pqc, targets
+
+
+def _start_weights(pqc, inputs: Inputs) -> None:
+    """Sets a built PQC's weights to row 0's values; both libraries' PQC layers order
+    their weights by symbol name."""
+    by_name = dict(zip(inputs.case.symbols, inputs.values[0]))
     pqc.set_weights([np.array([by_name[name] for name in map(str, pqc.symbols)])])
+
+
+def _train_step(lib, options: dict, inputs: Inputs) -> Runner:
+    import tensorflow as tf
+
+    keras, circuits, pqc, targets = _hybrid_model(lib, options, inputs)
+    pqc(circuits[:1])
+    _start_weights(pqc, inputs)
     dense = keras.layers.Dense(1)
-    dense(tf.zeros([1, len(case.operators)]))
+    dense(tf.zeros([1, len(inputs.case.operators)]))
     optimizer = keras.optimizers.Adam(0.01)
-    targets = tf.constant(np.sign(inputs.data[:, :1]), tf.float32)
     variables = pqc.trainable_variables + dense.trainable_variables
     initial = [v.numpy() for v in variables]
 
@@ -142,23 +155,13 @@ def _train_step(lib, options: dict, inputs: Inputs) -> Runner:
 def _fit(lib, options: dict, inputs: Inputs) -> Runner:
     import tensorflow as tf
 
-    case = inputs.case
-    if not case.symbols:
-        raise Unsupported("the circuit has no symbols to train")
-    if lib.__name__ == "qml":
-        import keras
-    else:  # TFQ's layers are tf.keras (Keras 2) layers
-        keras = tf.keras
-    circuits = lib.convert_to_tensor(data_circuits(inputs))
-    pqc = lib.layers.PQC(case.circuit, list(case.operators), **options)
+    keras, circuits, pqc, targets = _hybrid_model(lib, options, inputs)
     model_input = keras.Input(shape=(), dtype=tf.string)
     model = keras.Model(model_input, keras.layers.Dense(1)(pqc(model_input)))
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
-    by_name = dict(zip(case.symbols, inputs.values[0]))  # weights ordered by symbol name
-    pqc.set_weights([np.array([by_name[name] for name in map(str, pqc.symbols)])])
+    _start_weights(pqc, inputs)
     initial = model.get_weights()
     outputs = pqc(circuits).numpy()  # at the starting weights, for the agreement check
-    targets = np.sign(inputs.data[:, :1]).astype(np.float32)
 
     def epoch() -> np.ndarray:
         model.set_weights(initial)  # every call times the same epoch

@@ -271,19 +271,24 @@ void measure_lanes(const Batch& b, const Kernels& k, const LaneGroup& g, const f
   }
 }
 
-void copy_lane_states(const LaneGroup& g, int n, const float* state, cfloat* states,
-                      const std::int64_t* state_offsets, bool to_lanes, float* lanes) {
-  const std::size_t size = std::size_t(1) << n;
-  for (int w = 0; w < kLanes; ++w) {
-    if (!to_lanes && w >= g.count) break;
+// Each used lane's state into its row of `states` (laid out as forward writes them).
+void lanes_to_rows(const LaneGroup& g, int n, const float* lanes, cfloat* states,
+                   const std::int64_t* state_offsets) {
+  for (int w = 0; w < g.count; ++w) {
     cfloat* row = states + state_offsets[g.rows[w]];
-    for (std::size_t a = 0; a < size; ++a) {
-      if (to_lanes) {
-        lanes[2 * a * kLanes + w] = row[a].real();
-        lanes[(2 * a + 1) * kLanes + w] = row[a].imag();
-      } else {
-        row[a] = cfloat(state[2 * a * kLanes + w], state[(2 * a + 1) * kLanes + w]);
-      }
+    for (std::size_t a = 0; a < (std::size_t(1) << n); ++a)
+      row[a] = cfloat(lanes[2 * a * kLanes + w], lanes[(2 * a + 1) * kLanes + w]);
+  }
+}
+
+// Each lane's row of `states` into the lane state (unused lanes repeat the first row).
+void rows_to_lanes(const LaneGroup& g, int n, const cfloat* states,
+                   const std::int64_t* state_offsets, float* lanes) {
+  for (int w = 0; w < kLanes; ++w) {
+    const cfloat* row = states + state_offsets[g.rows[w]];
+    for (std::size_t a = 0; a < (std::size_t(1) << n); ++a) {
+      lanes[2 * a * kLanes + w] = row[a].real();
+      lanes[(2 * a + 1) * kLanes + w] = row[a].imag();
     }
   }
 }
@@ -297,7 +302,7 @@ void adjoint_lanes(const Batch& b, const Kernels& k, const LaneGroup& g, const d
   float* psi = work;
   float* lambda = work + floats;
   if (final_states) {
-    copy_lane_states(g, n, nullptr, const_cast<cfloat*>(final_states), state_offsets, true, psi);
+    rows_to_lanes(g, n, final_states, state_offsets, psi);
   } else {
     run_lanes(b, k, g, psi);
   }
@@ -361,7 +366,7 @@ void forward(const Batch& batch, double* expectations, cfloat* states,
   }, [&](const LaneGroup& g, float* work) {
     run_lanes(b, k, g, work);
     if (expectations) measure_lanes(b, k, g, work, expectations);
-    if (states) copy_lane_states(g, b.row_qubits[g.rows[0]], work, states, state_offsets, false, nullptr);
+    if (states) lanes_to_rows(g, b.row_qubits[g.rows[0]], work, states, state_offsets);
   });
 }
 
