@@ -270,6 +270,25 @@ def test_tensorflow_executor_combines_diagonal_gates():
     assert [len(p.block.steps) for p in plan if p.diagonal is None] == [2] * 12
 
 
+def test_tensorflow_executor_builds_only_the_plans_it_needs(rng, monkeypatch):
+    """A fixed plan never builds the other; the estimate builds both once and keeps
+    the cheaper; the two-qubit plan is the compiler's blocks as they are."""
+    from qml.circuits import fusion
+
+    built = []
+    gate_runs = fusion.gate_runs
+    monkeypatch.setattr(fusion, "gate_runs", lambda *args: built.append(1) or gate_runs(*args))
+    qubits = cirq.LineQubit.range(5)
+    program = compiler.compile_circuit(random_circuit(qubits, 40, rng))
+    blocks = tensorflow_plan.placed_blocks(program, 2)
+    assert built == [] and [p.block for p in blocks] == list(program.blocks)
+    chosen = tensorflow_plan.placed_blocks(program, None)
+    runs = tensorflow_plan.placed_blocks(program, 1)
+    assert built == [1]
+    costs = {id(plan): tensorflow_plan.plan_cost(plan, 5) for plan in (blocks, runs)}
+    assert chosen in (blocks, runs) and costs[id(chosen)] == min(costs.values())
+
+
 def test_tensorflow_executor_compiled_with_xla(rng):
     """The default path: one traced, XLA-compiled function for rows of one structure."""
     qubits = cirq.LineQubit.range(4)

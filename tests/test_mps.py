@@ -7,15 +7,11 @@ import tracemalloc
 import cirq
 import numpy as np
 import pytest
-import sympy
 import tensorflow as tf
-from conftest import cirq_expectations
+from conftest import NAMES, SYMBOLS, cirq_expectations
 
 import qml
 from qml.errors import UnsupportedGateError
-
-SYMBOLS = sympy.symbols("a b c")
-NAMES = [s.name for s in SYMBOLS]
 
 
 def _random_chain_circuit(num_qubits, layers, rng):
@@ -23,7 +19,7 @@ def _random_chain_circuit(num_qubits, layers, rng):
     q = cirq.LineQubit.range(num_qubits)
 
     def angle():
-        return SYMBOLS[rng.integers(3)] * float(rng.uniform(0.5, 1.5)) \
+        return SYMBOLS[rng.integers(len(SYMBOLS))] * float(rng.uniform(0.5, 1.5)) \
             if rng.random() < 0.4 else float(rng.uniform(-3, 3))
 
     ops = []
@@ -63,7 +59,7 @@ def _observables(num_qubits, rng):
 def test_full_bond_dimension_matches_cirq(num_qubits):
     rng = np.random.default_rng(num_qubits)
     circuits = [_random_chain_circuit(num_qubits, 4, rng) for _ in range(2)] * 2
-    values = rng.uniform(-2, 2, (4, 3)).astype(np.float32)
+    values = rng.uniform(-2, 2, (4, len(NAMES))).astype(np.float32)
     operators = [_observables(num_qubits, rng)] * 4
     got = qml.math.mps_1d_expectation(circuits, NAMES, values, operators,
                                       bond_dim=2 ** (num_qubits // 2)).numpy()
@@ -75,7 +71,7 @@ def test_error_falls_as_the_bond_dimension_grows():
     rng = np.random.default_rng(21)
     num_qubits = 10
     circuit = _random_chain_circuit(num_qubits, 20, rng)
-    values = rng.uniform(-2, 2, (1, 3)).astype(np.float32)
+    values = rng.uniform(-2, 2, (1, len(NAMES))).astype(np.float32)
     q = cirq.LineQubit.range(num_qubits)
     operators = [[cirq.Z(a) * cirq.Z(b) for a, b in zip(q, q[1:])]
                  + [cirq.X(a) for a in q]]
@@ -98,7 +94,7 @@ def test_forty_eight_qubits_in_memory_linear_in_the_qubit_count():
         operators = [[cirq.Z(q[0]) * cirq.Z(q[-1]),
                       cirq.PauliString({qubit: cirq.X for qubit in q})]]
         tracemalloc.start()
-        got = qml.math.mps_1d_expectation([ghz, scramble], NAMES, np.zeros((2, 3)),
+        got = qml.math.mps_1d_expectation([ghz, scramble], NAMES, np.zeros((2, len(NAMES))),
                                           operators * 2, bond_dim=16).numpy()
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
@@ -116,7 +112,7 @@ def test_forty_eight_qubits_in_memory_linear_in_the_qubit_count():
 def test_samples_follow_the_state_and_sampled_expectations_its_values():
     rng = np.random.default_rng(5)
     circuit = _random_chain_circuit(4, 5, rng)
-    values = rng.uniform(-2, 2, (1, 3)).astype(np.float32)
+    values = rng.uniform(-2, 2, (1, len(NAMES))).astype(np.float32)
     tf.random.set_seed(1)
     bits = qml.math.mps_1d_sample([circuit], NAMES, values, [20000], bond_dim=4)
     bits = bits.to_tensor().numpy()[0]

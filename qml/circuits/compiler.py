@@ -1,8 +1,8 @@
 """The compiler: a serialized circuit becomes a program once, cached by its bytes.
 
-A :class:`Program` is the circuit's qubits and a short list of :class:`Block` s. Each
-block is one unitary on a few qubits, with optional controls; runs of single-qubit
-gates on the same qubit are fused into one block when the program is compiled. The
+A :class:`Program` is the circuit's qubits and a short list of blocks
+(:mod:`qml.circuits.blocks`). Each block is one unitary on a few qubits, with optional
+controls, as :func:`qml.circuits.fusion.program_blocks` fuses the gates. The
 blocks' unitaries are computed for a whole batch of symbol values at once by
 :func:`bind`, with numpy, so no Cirq object is built or resolved per batch row.
 
@@ -30,7 +30,8 @@ import cachetools
 import cirq
 import numpy as np
 
-from qml.circuits import channels, expressions, gates, serialize
+from qml.circuits import channels, expressions, fusion, gates, serialize
+from qml.circuits.blocks import Block, Gate, Operation
 from qml.errors import (
     CircuitFormatError,
     MeasurementError,
@@ -45,151 +46,6 @@ QubitKey = tuple  # the JSON form of a qubit, as a tuple: ("g", 0, 1), ("l", 3),
 PROGRAM_CACHE_ROW_BYTES = 16 * 2**20
 #: Results cached on one program (:func:`cached_on_program`) before they are dropped.
 PER_PROGRAM_RESULTS = 1024
-
-
-@dataclasses.dataclass(frozen=True)
-class Gate:
-    """One gate of a program: its kind, JSON fields and symbols."""
-
-    kind: str
-    fields: Mapping
-    symbols: frozenset[str]
-    constant: Optional[np.ndarray] = None  # the unitary of a gate without symbols
-
-    def unitary(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
-        """``[batch or 1, d, d]`` complex128 unitary for the bound symbol values."""
-        if self.constant is not None:
-            return self.constant
-        return gates.batched_unitary(self.kind, self.fields, columns)
-
-
-@dataclasses.dataclass(frozen=True)
-class Step:
-    """A gate applied to some of a block's qubits, given by their places in the block."""
-
-    gate: Gate
-    places: tuple[int, ...]
-
-
-@dataclasses.dataclass(frozen=True)
-class Block:
-    """A unitary on ``targets``: the product of its ``steps`` applied in order.
-
-    Attributes:
-        targets: qubit positions (in the program's sorted qubit order), in the order
-            of the matrix's tensor factors, most significant first as in Cirq.
-        controls: positions of control qubits, with ``control_values`` (0 or 1).
-        steps: the gates, each on the block qubits ``targets[place]``.
-        constant: the unitary when no gate has symbols, else None.
-        symbols: the symbols of its gates (computed from ``steps``).
-    """
-
-    targets: tuple[int, ...]
-    controls: tuple[int, ...]
-    control_values: tuple[int, ...]
-    steps: tuple[Step, ...]
-    constant: Optional[np.ndarray]
-    symbols: frozenset[str] = dataclasses.field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        # Read often while a circuit compiles: computed once, as a plain attribute.
-        object.__setattr__(self, "symbols",
-                           frozenset().union(*(step.gate.symbols for step in self.steps)))
-
-    @functools.cached_property
-    def controlled_constant(self) -> np.ndarray:
-        """A constant block's ``[d, d]`` matrix on its controls, then its targets."""
-        return controlled(self.constant[0], self.control_values)
-
-    def unitary(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
-        """``[batch or 1, d, d]`` complex128 unitary of the whole block."""
-        if self.constant is not None:
-            return self.constant
-        size = len(self.targets)
-        result = np.eye(2**size, dtype=complex)[None]
-        run, run_places = None, None  # consecutive single-qubit steps on one place
-        for step in self.steps:
-            unitary = step.gate.unitary(columns)
-            if len(step.places) == 1 and step.places == run_places:
-                run = unitary @ run
-                continue
-            if run is not None:
-                result = _apply(run, run_places, size, result)
-            run, run_places = (unitary, step.places) if len(step.places) == 1 else (None, None)
-            if run is None:
-                result = _apply(unitary, step.places, size, result)
-        if run is not None:
-            result = _apply(run, run_places, size, result)
-        return result
-
-
-def embed(unitary: np.ndarray, places: tuple[int, ...], size: int) -> np.ndarray:
-    """``[..., d, d]`` gate matrices on ``places`` as matrices on all ``size`` block
-    qubits."""
-    batched = unitary if unitary.ndim == 3 else unitary[None]
-    out = _apply(batched, places, size, np.eye(2**size, dtype=complex)[None])
-    return out if unitary.ndim == 3 else out[0]
-
-
-def embedded_terms(step: Step, size: int) -> tuple[tuple, np.ndarray]:
-    """A step's Fourier phases (see :func:`gates.fourier_terms`) and its term matrices
-    ``[terms, d, d]`` embedded in a ``size``-qubit block."""
-    fields = step.gate.fields if step.gate.kind == "Matrix" else {}
-    return _embedded_terms(step.gate.kind, json.dumps(fields), step.places, size)
-
-
-@functools.lru_cache(maxsize=16384)
-def _embedded_terms(kind: str, fields: str, places: tuple, size: int):
-    terms = gates.fourier_terms(kind, json.loads(fields))
-    matrices = np.stack([embed(t.matrix, places, size) for t in terms])
-    return tuple(t.phase for t in terms), matrices
-
-
-def controlled(unitary: np.ndarray, control_values: tuple[int, ...]) -> np.ndarray:
-    """``[..., d, d]`` unitaries with controls prepended (most significant) as one matrix.
-
-    The result acts as ``unitary`` where the controls hold ``control_values`` and as
-    the identity elsewhere.
-    """
-    if not control_values:
-        return unitary
-    dim_c, dim_t = 2 ** len(control_values), unitary.shape[-1]
-    out = np.broadcast_to(np.eye(dim_c * dim_t, dtype=complex),
-                          unitary.shape[:-2] + (dim_c * dim_t,) * 2).copy()
-    start = control_offset(control_values, dim_t)
-    out[..., start:start + dim_t, start:start + dim_t] = unitary
-    return out
-
-
-def control_offset(control_values: tuple[int, ...], target_dim: int) -> int:
-    """Where the target block sits in a controlled matrix: the index of the basis
-    state whose controls hold ``control_values`` and whose targets are all 0."""
-    return int("".join(str(v) for v in control_values), 2) * target_dim
-
-
-def _apply(unitary: np.ndarray, places: tuple[int, ...], size: int,
-           matrix: np.ndarray) -> np.ndarray:
-    """``unitary`` (on ``places`` of a ``size``-qubit block) times ``matrix``, batched."""
-    if places == tuple(range(size)):
-        return unitary @ matrix
-    if len(places) == 1 and unitary.shape[0] == 1 and matrix.shape[0] == 1:
-        # One 2 x 2 matrix on one block qubit: a broadcast product over the other axes.
-        dim = matrix.shape[-1]
-        rows = matrix[0].reshape(2 ** places[0], 2, -1)
-        return (unitary[0] @ rows).reshape(1, 2**size, dim)
-    m = len(places)
-    letters = "abcdefghijklmnop"
-    rows = list(letters[:size])
-    gate_out = "".join(letters[size + i] for i in range(m))
-    gate_in = "".join(rows[p] for p in places)
-    out_rows = rows.copy()
-    for i, p in enumerate(places):
-        out_rows[p] = gate_out[i]
-    gate = unitary.reshape(unitary.shape[:-2] + (2,) * (2 * m))
-    tensor = matrix.reshape(matrix.shape[:-2] + (2,) * size + (matrix.shape[-1],))
-    subscripts = f"...{gate_out}{gate_in},...{''.join(rows)}z->...{''.join(out_rows)}z"
-    product = np.einsum(subscripts, gate, tensor)
-    return product.reshape(product.shape[:-size - 1] + (2**size, matrix.shape[-1]))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -406,12 +262,12 @@ def _compile_parsed(parsed: dict, row: bytes) -> Program:
     operations = _drop_terminal_measurements(operations, qubits)
     blocks: list[Block] = []
     noise: list[Channel] = []
-    stretch: list[_Operation] = []  # the gates since the last channel
+    stretch: list[Operation] = []  # the gates since the last channel
     for op in operations + [None]:
         if op is not None and op.gate.kind != "Channel":
             stretch.append(op)
             continue
-        blocks += _absorb_into_two_qubit_blocks(_fuse_single_qubit_runs(stretch))
+        blocks += fusion.program_blocks(stretch)
         stretch = []
         if op is not None:
             noise.append(Channel(len(blocks), op.targets, op.gate.constant, op.gate))
@@ -490,14 +346,6 @@ def _checked_gate(fields: dict) -> Gate:
     return Gate(kind, fields, symbols)
 
 
-@dataclasses.dataclass(frozen=True)
-class _Operation:
-    gate: Gate
-    targets: tuple[int, ...]
-    controls: tuple[int, ...]
-    control_values: tuple[int, ...]
-
-
 def _indices(values: list, limit: int, encoded: list) -> tuple[int, ...]:
     """``values`` as distinct indices below ``limit``: ints only (no bools, floats or
     negatives)."""
@@ -516,7 +364,7 @@ def _gate_width(gate: Gate) -> int:
 
 
 def _parse_operation(encoded: list, table: list[Gate], widths: list[int],
-                     num_qubits: int) -> _Operation:
+                     num_qubits: int) -> Operation:
     """One operation ``[gate, targets]`` or ``[gate, targets, controls, values]``, checked
     against the gate table (``widths``: each gate's qubit count) and the register."""
     if type(encoded) is not list or len(encoded) not in (2, 4):
@@ -533,13 +381,13 @@ def _parse_operation(encoded: list, table: list[Gate], widths: list[int],
     if len(targets) != widths[index] or len(values) != len(controls) or (
             len(set(targets + controls)) != len(targets) + len(controls)):
         raise CircuitFormatError(f"malformed operation {encoded!r}")
-    return _Operation(table[index], targets, controls, values)
+    return Operation(table[index], targets, controls, values)
 
 
 def _drop_terminal_measurements(
-    operations: list[_Operation], qubits: tuple[QubitKey, ...]
-) -> list[_Operation]:
-    measured: dict[int, _Operation] = {}
+    operations: list[Operation], qubits: tuple[QubitKey, ...]
+) -> list[Operation]:
+    measured: dict[int, Operation] = {}
     kept = []
     for op in operations:
         for q in op.targets + op.controls:
@@ -559,78 +407,6 @@ def _drop_terminal_measurements(
         elif op.gate.kind != "I":
             kept.append(op)
     return kept
-
-
-def _fuse_single_qubit_runs(operations: list[_Operation]) -> list[Block]:
-    """Merges each run of uncontrolled single-qubit gates on one qubit into a block."""
-    blocks: list[Block] = []
-    pending: dict[int, list[Step]] = {}
-
-    def flush(qubit: int) -> None:
-        run = pending.pop(qubit, None)
-        if run:
-            blocks.append(Block((qubit,), (), (), tuple(run), None))
-
-    for op in operations:
-        if len(op.targets) == 1 and not op.controls:
-            pending.setdefault(op.targets[0], []).append(Step(op.gate, (0,)))
-            continue
-        for q in op.targets + op.controls:
-            flush(q)
-        steps = (Step(op.gate, tuple(range(len(op.targets)))),)
-        blocks.append(Block(op.targets, op.controls, op.control_values, steps, None))
-    for q in sorted(pending):
-        flush(q)
-    return blocks
-
-
-def _absorb_into_two_qubit_blocks(blocks: list[Block]) -> list[Block]:
-    """Folds each single-qubit block into a neighbouring uncontrolled two-qubit block.
-
-    A single-qubit block on q joins the last earlier block that touches q when that
-    block is an uncontrolled two-qubit block; otherwise it joins the next block that
-    touches q, under the same condition. Nothing between them touches q, so the
-    product is unchanged, and qsim (or any executor) has fewer, larger gates to apply.
-    """
-    merged: list[Optional[list]] = [[b, list(b.steps)] for b in blocks]
-
-    def absorbs(entry: Optional[list]) -> bool:
-        return entry is not None and len(entry[0].targets) == 2 and not entry[0].controls
-
-    def fold(direction: int) -> None:
-        order = range(len(merged)) if direction < 0 else range(len(merged) - 1, -1, -1)
-        neighbour: dict[int, int] = {}  # qubit -> index of the nearest block on that side
-        for index in order:
-            entry = merged[index]
-            if entry is None:
-                continue
-            block = entry[0]
-            if len(block.targets) == 1 and not block.controls:
-                qubit = block.targets[0]
-                other = neighbour.get(qubit)
-                if other is not None and absorbs(merged[other]):
-                    host = merged[other]
-                    place = host[0].targets.index(qubit)
-                    moved = [Step(step.gate, (place,)) for step in entry[1]]
-                    host[1] = host[1] + moved if direction < 0 else moved + host[1]
-                    merged[index] = None
-                    continue
-            for qubit in block.targets + block.controls:
-                neighbour[qubit] = index
-
-    fold(-1)  # into the previous block on the qubit
-    fold(+1)  # then what is left, into the next one
-    return [
-        make_block(b.targets, b.controls, b.control_values, tuple(steps))
-        for b, steps in (entry for entry in merged if entry is not None)
-    ]
-
-
-def make_block(targets, controls, values, steps: tuple[Step, ...]) -> Block:
-    block = Block(targets, controls, values, steps, None)
-    if block.symbols:
-        return block
-    return Block(targets, controls, values, steps, block.unitary({}))
 
 
 def bind(program: Program, columns: Mapping[str, np.ndarray]) -> list[np.ndarray]:

@@ -31,7 +31,7 @@ import keras
 import numpy as np
 import sympy
 
-from qml.circuits import compiler, expressions, gates, serialize
+from qml.circuits import blocks, compiler, expressions, gates, serialize
 from qml.differentiators.base import Differentiator, RowGradient
 from qml.errors import UnsupportedGateError
 from qml.executors.base import Batch, Executor, evaluate
@@ -191,7 +191,7 @@ def _derivative(tree_key: str, symbol: str) -> expressions.Tree:
     return expressions.encode(sympy.diff(expression, sympy.Symbol(symbol)))
 
 
-def _step(row_program, occurrence: _Occurrence) -> compiler.Step:
+def _step(row_program, occurrence: _Occurrence) -> blocks.Step:
     program = row_program.segments[occurrence.segment].program
     return program.blocks[occurrence.block].steps[occurrence.step]
 
@@ -214,7 +214,7 @@ def _occurrences(row_program) -> tuple[_Occurrence, ...]:
     return tuple(found)
 
 
-def _shift_rule_of(gate: compiler.Gate, name: str,
+def _shift_rule_of(gate: blocks.Gate, name: str,
                    controlled: bool) -> Optional[tuple[tuple[float, ...], tuple[float, ...]]]:
     """The shifts and coefficients for parameter ``name`` of ``gate``; None where it
     holds no symbol or the expectation does not depend on it.
@@ -236,7 +236,7 @@ def _shift_rule_of(gate: compiler.Gate, name: str,
     return shift_rule(frequencies) if frequencies else None
 
 
-def _frequencies(gate: compiler.Gate, name: str, controlled: bool) -> Optional[tuple]:
+def _frequencies(gate: blocks.Gate, name: str, controlled: bool) -> Optional[tuple]:
     """The frequencies of an expectation in gate parameter ``name``; None if the
     gate's phases are not linear in it."""
     constants = {field: float(expressions.evaluate(gate.fields[field], {}))
@@ -299,11 +299,11 @@ def _shifted_program(program: compiler.Program, block_index: int, step_index: in
     step = block.steps[step_index]
     fields = dict(step.gate.fields)
     fields[name] = ["add", fields[name], ["sym", SHIFT_SYMBOL]]
-    gate = compiler.Gate(step.gate.kind, fields, step.gate.symbols | {SHIFT_SYMBOL})
+    gate = blocks.Gate(step.gate.kind, fields, step.gate.symbols | {SHIFT_SYMBOL})
     steps = list(block.steps)
-    steps[step_index] = compiler.Step(gate, step.places)
-    blocks = list(program.blocks)
-    blocks[block_index] = dataclasses.replace(block, steps=tuple(steps), constant=None)
-    return dataclasses.replace(program, blocks=tuple(blocks),
+    steps[step_index] = blocks.Step(gate, step.places)
+    shifted = list(program.blocks)
+    shifted[block_index] = dataclasses.replace(block, steps=tuple(steps), constant=None)
+    return dataclasses.replace(program, blocks=tuple(shifted),
                                symbols=program.symbols | {SHIFT_SYMBOL})
 

@@ -28,7 +28,7 @@ from typing import Optional
 
 import numpy as np
 
-from qml.circuits import compiler
+from qml.circuits import blocks
 from qml.errors import UnsupportedGateError
 from qml.executors.base import Batch, Executor, fill_padding, operator_qubits
 
@@ -138,7 +138,7 @@ def simulate(batch: Batch, bond_dim: int) -> dict[int, tuple[np.ndarray, _Chain]
             positions = block.controls + block.targets
             unitary = block.unitary(columns)
             if block.controls:
-                unitary = compiler.controlled(unitary, block.control_values)
+                unitary = blocks.controlled(unitary, block.control_values)
             if len(positions) == 1:
                 chain.apply_one(unitary, positions[0])
             elif len(positions) == 2 and abs(positions[0] - positions[1]) == 1:

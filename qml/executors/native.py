@@ -28,7 +28,7 @@ from typing import Optional
 import numpy as np
 
 import _qml_core as _core  # the compiled core (src/qml_core), which imports nothing from qml
-from qml.circuits import compiler, expressions, gates
+from qml.circuits import blocks, compiler, expressions, gates
 from qml.errors import NonFiniteValueError
 from qml.executors.base import (
     Batch,
@@ -125,7 +125,7 @@ class _Table:
         return out
 
 
-def _parameter_values(gate: compiler.Gate, columns: dict) -> dict:
+def _parameter_values(gate: blocks.Gate, columns: dict) -> dict:
     with np.errstate(all="ignore"):
         return {p: expressions.evaluate(gate.fields[p], columns)
                 for p in gates.KIND_PARAMS[gate.kind]}
@@ -159,11 +159,11 @@ def _table(program: compiler.Program) -> _Table:
                 step_width = 1 if place >= 0 else width
                 places = (0,) if place >= 0 else step.places
                 if step.gate.constant is not None:
-                    matrix = compiler.embed(step.gate.constant[0], places, step_width)
+                    matrix = blocks.embed(step.gate.constant[0], places, step_width)
                     terms.append([step_index, -1, add_matrix(matrix), place])
                     continue
-                phases, matrices = compiler.embedded_terms(
-                    compiler.Step(step.gate, places), step_width)
+                phases, matrices = blocks.embedded_terms(
+                    blocks.Step(step.gate, places), step_width)
                 columns_phases = []
                 for phase, matrix in zip(phases, matrices):
                     column = -1

@@ -33,6 +33,7 @@ import cachetools
 import numpy as np
 import tensorflow as tf
 
+from qml.circuits.fusion import Placed
 from qml.errors import NonFiniteValueError
 from qml.executors.base import (
     PADDED_CIRCUIT_VALUE,
@@ -43,7 +44,6 @@ from qml.executors.base import (
 from qml.executors.tensorflow_kernels import apply_matrix, overlap_matrix
 from qml.executors.tensorflow_measurement import Terms, measure, operator_terms
 from qml.executors.tensorflow_plan import (
-    Placed,
     placed_blocks,
     small_matmul,
     structure_key,

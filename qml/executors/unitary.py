@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qml.circuits import compiler
+from qml.circuits import blocks, compiler
 from qml.executors.base import Batch, check_memory, require_noiseless
 
 
@@ -45,7 +45,7 @@ def unitaries(batch: Batch) -> list[np.ndarray]:
             matrices, position = bound[id(segment.program)]
             for block, unitary in zip(segment.program.blocks, matrices):
                 gate = unitary[0] if len(unitary) == 1 else unitary[position[row]]
-                gate = compiler.controlled(gate, block.control_values)
+                gate = blocks.controlled(gate, block.control_values)
                 qubits = [segment.positions[q] for q in block.controls + block.targets]
                 matrix = _apply(matrix, gate, qubits)
         out.append(matrix.reshape(2**n, 2**n).astype(np.complex64))
