@@ -170,8 +170,7 @@ std::vector<cdouble> phasors_of(const Batch& b) {
   return out;
 }
 
-Gate gate_of(const Batch& b, std::int64_t piece, std::int64_t op, int num_qubits,
-             cfloat* scratch, Step* steps, int* num_steps) {
+Gate placed_gate(const Batch& b, std::int64_t piece, std::int64_t op, int num_qubits) {
   const std::int64_t* p = b.pieces.data + piece * kNumPieceFields;
   const std::int64_t* f = b.ops.data + op * kNumOpFields;
   const std::int32_t* place = b.positions.data + p[kPositionStart];
@@ -184,11 +183,15 @@ Gate gate_of(const Batch& b, std::int64_t piece, std::int64_t op, int num_qubits
     gate.control_mask |= bit;
     if ((f[kControlValues] >> j) & 1) gate.control_bits |= bit;
   }
+  if (f[kTermStart] < 0) gate.matrix = b.matrices.data + f[kMatrixOffset];
+  return gate;
+}
+
+Gate gate_of(const Batch& b, std::int64_t piece, std::int64_t op, int num_qubits,
+             cfloat* scratch, Step* steps, int* num_steps) {
+  Gate gate = placed_gate(b, piece, op, num_qubits);
   *num_steps = 0;
-  if (f[kTermStart] < 0) {
-    gate.matrix = b.matrices.data + f[kMatrixOffset];
-    return gate;
-  }
+  if (gate.matrix) return gate;
   const int dim = 1 << gate.num_targets;
   const int count = *num_steps = bind_steps(b, piece, op, steps);
   cdouble product[kMaxDim * kMaxDim];

@@ -92,6 +92,10 @@ struct Step {
   cdouble m[kMaxDim * kMaxDim];
 };
 
+// Op `op` of piece `piece` on a register of `num_qubits` qubits: its targets and
+// controls, and the matrix of a constant op (null for a parameterized one).
+Gate placed_gate(const Batch& batch, std::int64_t piece, std::int64_t op, int num_qubits);
+
 // The gate of op `op` of piece `piece`, on a register of `num_qubits` qubits. A
 // parameterized op's steps are bound into `steps` (kMaxSteps of them; *num_steps
 // says how many) and its matrix, their product, into `scratch` (kMaxDim^2 entries).

@@ -38,6 +38,18 @@ struct LaneMatrix {
   alignas(64) float im[(1 << kMaxTargets) * (1 << kMaxTargets)][kLanes];
 };
 
+// One term of a parameterized op, bound for every lane: factor[w] E, where E is a
+// 2 x 2 matrix on target number `place` of the op (or on all its targets, dim x dim,
+// for place -1). Consecutive terms of one `step` are summed; the op is the product of
+// its steps, the first step rightmost.
+struct LaneTerm {
+  alignas(64) float factor_re[kLanes];
+  alignas(64) float factor_im[kLanes];
+  const cfloat* matrix = nullptr;
+  int step = 0;
+  int place = -1;
+};
+
 // The kernels one SIMD build provides.
 struct Kernels {
   const char* name;
@@ -69,6 +81,10 @@ struct Kernels {
   // out[j ^ x] += weight (-1)^popcount(j & z) psi[j], weight[part * kLanes + w] per lane.
   void (*add_pauli_lanes)(const float* psi, int num_qubits, index_t x_mask, index_t z_mask,
                           const float* weight, float* out);
+  // m <- every lane's product of the steps of `terms` (a 2^num_targets square matrix),
+  // or its adjoint with `adjoint`.
+  void (*bind_lanes)(int num_targets, const LaneTerm* terms, int num_terms, bool adjoint,
+                     LaneMatrix& m);
 };
 
 // Threads the core runs on: all cores unless set (qml.executors.native.set_threads).

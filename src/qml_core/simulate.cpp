@@ -204,36 +204,50 @@ void measure_row(const Batch& b, const Kernels& k, std::int64_t r, const cfloat*
 // Binds op `op` of piece number `k` for every lane: lane_matrix gets each lane's
 // matrix (its adjoint with `adjoint`), and unitaries[w] lane w's matrix when not null.
 // Returns the gate, whose qubits every lane shares.
-Gate bind_lanes(const Batch& b, const LaneGroup& g, std::int64_t k, std::int64_t op,
-                bool adjoint, LaneMatrix& lane_matrix, cfloat (*unitaries)[kMaxDim * kMaxDim]) {
+Gate bind_lanes(const Batch& b, const Kernels& kernels, const LaneGroup& g, std::int64_t k,
+                std::int64_t op, bool adjoint, LaneMatrix& lane_matrix,
+                cfloat (*unitaries)[kMaxDim * kMaxDim]) {
   const int n = b.row_qubits[g.rows[0]];
-  Step* steps = thread_steps();
-  int num_steps = 0;
-  cfloat scratch[kMaxDim * kMaxDim];
-  Gate gate;
-  const std::int64_t* f = b.ops.data + op * kNumOpFields;
-  const bool constant = f[kTermStart] < 0;
-  const int size = 1 << (2 * f[kNumTargets]);
-  for (int w = 0; w < kLanes; ++w) {
-    if (constant && w > 0) {  // one matrix for every lane
-      for (int e = 0; e < size; ++e) {
-        lane_matrix.re[e][w] = lane_matrix.re[e][0];
-        lane_matrix.im[e][w] = lane_matrix.im[e][0];
-      }
-      if (unitaries) std::copy(unitaries[0], unitaries[0] + size, unitaries[w]);
-      continue;
-    }
-    const Gate lane_gate = gate_of(b, b.row_pieces[g.rows[w]] + k, op, n, scratch, steps, &num_steps);
-    if (w == 0) gate = lane_gate;
-    const int dim = 1 << lane_gate.num_targets;
+  const Gate gate = placed_gate(b, b.row_pieces[g.rows[0]] + k, op, n);
+  const int dim = 1 << gate.num_targets;
+  if (gate.matrix) {  // one matrix for every lane
     for (int i = 0; i < dim; ++i)
       for (int j = 0; j < dim; ++j) {
-        const cfloat e = adjoint ? std::conj(lane_gate.matrix[j * dim + i]) : lane_gate.matrix[i * dim + j];
-        lane_matrix.re[i * dim + j][w] = e.real();
-        lane_matrix.im[i * dim + j][w] = e.imag();
+        const cfloat e = adjoint ? std::conj(gate.matrix[j * dim + i]) : gate.matrix[i * dim + j];
+        std::fill(lane_matrix.re[i * dim + j], lane_matrix.re[i * dim + j] + kLanes, e.real());
+        std::fill(lane_matrix.im[i * dim + j], lane_matrix.im[i * dim + j] + kLanes, e.imag());
       }
-    if (unitaries) std::copy(lane_gate.matrix, lane_gate.matrix + dim * dim, unitaries[w]);
+    if (unitaries)
+      for (int w = 0; w < kLanes; ++w) std::copy(gate.matrix, gate.matrix + dim * dim, unitaries[w]);
+    return gate;
   }
+  const std::int64_t* f = b.ops.data + op * kNumOpFields;
+  static thread_local std::vector<LaneTerm> terms;
+  terms.resize(std::size_t(f[kNumTerms]));
+  const cdouble* phasors[kLanes];
+  for (int w = 0; w < kLanes; ++w)
+    phasors[w] = b.phasors + b.pieces[(b.row_pieces[g.rows[w]] + k) * kNumPieceFields + kPhaseBase];
+  for (std::int64_t t = 0; t < f[kNumTerms]; ++t) {
+    const std::int64_t* term = b.terms.data + (f[kTermStart] + t) * kNumTermFields;
+    LaneTerm& lane_term = terms[std::size_t(t)];
+    lane_term.step = int(term[kStep]);
+    lane_term.place = int(term[kPlace]);
+    lane_term.matrix = b.matrices.data + term[kTermMatrix];
+    const std::int64_t column = term[kPhaseColumn];
+    for (int w = 0; w < kLanes; ++w) {
+      const cdouble factor = column < 0 ? cdouble(1.0) : phasors[w][column];
+      lane_term.factor_re[w] = float(factor.real());
+      lane_term.factor_im[w] = float(factor.imag());
+    }
+  }
+  kernels.bind_lanes(gate.num_targets, terms.data(), int(terms.size()), adjoint, lane_matrix);
+  if (unitaries)  // lane w's matrix, from its adjoint in lane_matrix
+    for (int w = 0; w < kLanes; ++w)
+      for (int i = 0; i < dim; ++i)
+        for (int j = 0; j < dim; ++j)
+          unitaries[w][i * dim + j] = adjoint
+              ? cfloat(lane_matrix.re[j * dim + i][w], -lane_matrix.im[j * dim + i][w])
+              : cfloat(lane_matrix.re[i * dim + j][w], lane_matrix.im[i * dim + j][w]);
   return gate;
 }
 
@@ -251,7 +265,7 @@ void run_lanes(const Batch& b, const Kernels& k, const LaneGroup& g, float* stat
   for (std::int64_t piece = 0; piece < b.row_pieces[r + 1] - b.row_pieces[r]; ++piece) {
     const std::int64_t program = b.pieces[(b.row_pieces[r] + piece) * kNumPieceFields + kProgram];
     for (std::int64_t op = b.program_ops[program]; op < b.program_ops[program + 1]; ++op)
-      k.apply_lanes(state, n, bind_lanes(b, g, piece, op, false, matrix, nullptr), matrix);
+      k.apply_lanes(state, n, bind_lanes(b, k, g, piece, op, false, matrix, nullptr), matrix);
   }
 }
 
@@ -330,7 +344,7 @@ void adjoint_lanes(const Batch& b, const Kernels& k, const LaneGroup& g, const d
   for (std::int64_t piece = num_pieces - 1; piece >= 0; --piece) {
     const std::int64_t program = b.pieces[(b.row_pieces[r] + piece) * kNumPieceFields + kProgram];
     for (std::int64_t op = b.program_ops[program + 1] - 1; op >= b.program_ops[program]; --op) {
-      const Gate gate = bind_lanes(b, g, piece, op, true, matrix, unitaries);
+      const Gate gate = bind_lanes(b, k, g, piece, op, true, matrix, unitaries);
       if (b.ops[op * kNumOpFields + kTermStart] < 0) {
         k.unapply_pair_lanes(psi, lambda, n, gate, matrix, nullptr);
         continue;
