@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import textwrap
@@ -104,6 +105,59 @@ def test_rows_of_one_circuit_run_in_simd_lanes_and_match_cirq(num_qubits):
     _, kept = executor.expectation_and_kept(batch)
     np.testing.assert_allclose(executor.adjoint_gradient(batch, upstream, kept), gradient,
                                atol=1e-5)
+
+
+@pytest.mark.parametrize("num_qubits", [2, 5])
+def test_affine_parameters_are_bound_in_one_pass(num_qubits):
+    """Angles affine in several symbols, shared between gates, with global shifts and
+    constant offsets: the batch binds them as gathers and sums (not per gate), with the
+    same phases as evaluating each gate, and values and gradients that match Cirq."""
+    from qml.circuits import compiler
+    from qml.executors import native
+
+    rng = np.random.default_rng(400 + num_qubits)
+    qubits = cirq.LineQubit.range(num_qubits)
+    a, b, c, _ = SYMBOLS
+    angles = [a, 2 * a - b / 3 + 0.5, -c, a + b + c, 0.7 * b + sympy.pi / 4]
+    ops = []
+    for _ in range(6 * num_qubits):
+        angle = angles[rng.integers(len(angles))]
+        q = qubits[rng.integers(num_qubits)]
+        kind = rng.integers(4)
+        if kind == 0:
+            ops.append(cirq.rx(angle)(q))
+        elif kind == 1:
+            ops.append(cirq.ZPowGate(exponent=angle, global_shift=-0.25)(q))
+        elif kind == 2 and num_qubits > 1:
+            other = qubits[(qubits.index(q) + 1) % num_qubits]
+            ops.append(cirq.XXPowGate(exponent=angle)(q, other))
+        else:
+            ops.append(cirq.PhasedXPowGate(phase_exponent=0.3, exponent=angle)(q))
+    circuit = cirq.Circuit(ops)
+    circuits = [circuit] * 20
+    operators = [[random_paulisum(qubits, rng), random_paulisum(qubits, rng)]] * 20
+    values = random_values(rng, 20).astype(np.float64)
+    batch = _batch(circuits, values, operators)
+    table = native._table(compiler.compile_circuit(circuit))
+    assert table.affine is not None and table.num_phases > 0
+    columns = {name: values[:, k] for k, name in enumerate(NAMES)}
+    by_gate = dataclasses.replace(table, affine=None)
+    np.testing.assert_allclose(table.phases(columns, 20), by_gate.phases(columns, 20),
+                               atol=1e-12)
+    by_phase = rng.normal(size=(20, table.num_phases))
+    np.testing.assert_allclose(table.symbol_gradients(columns, by_phase, tuple(NAMES)),
+                               by_gate.symbol_gradients(columns, by_phase, tuple(NAMES)),
+                               atol=1e-12)
+    executor = NativeExecutor()
+    np.testing.assert_allclose(executor.expectation(batch),
+                               cirq_expectations(circuits, values, NAMES, operators), atol=1e-5)
+    upstream = rng.normal(size=(20, 2))
+    picked = [0, 19]
+    reference = reference_gradient([circuits[r] for r in picked], values[picked],
+                                   [operators[r] for r in picked], upstream[picked])
+    assert np.abs(reference).max() > 1e-2
+    np.testing.assert_allclose(executor.adjoint_gradient(batch, upstream)[picked], reference,
+                               atol=1e-4)
 
 
 def test_long_runs_on_one_qubit_split_into_several_ops():

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Mapping, Union
+from typing import Mapping, Optional, Union
 
 import numpy as np
 import sympy
@@ -216,6 +216,43 @@ def value_and_derivative(tree: Tree, columns: Mapping[str, np.ndarray],
             (value, slope), = pairs
             return FUNCTIONS[head][1](value), _DERIVATIVES[head](value) * slope
     raise UnsupportedExpressionError(f"malformed expression {tree!r}")
+
+
+def affine(tree: Tree) -> Optional[tuple[dict[str, float], float]]:
+    """``tree`` as ``sum(slope[s] * s) + offset`` when it is affine in its symbols (as
+    ``2 * a - b / 3 + 1`` is), else None. Rotation angles and exponents usually are,
+    which lets a batch bind them with one matrix product.
+
+    Example:
+        >>> affine(encode(2 * sympy.Symbol("a") - 1))
+        ({'a': 2.0}, -1.0)
+        >>> affine(encode(sympy.sin(sympy.Symbol("a")))) is None
+        True
+    """
+    if isinstance(tree, (int, float)) and not isinstance(tree, bool):
+        return {}, float(tree)
+    head, args = _split(tree)
+    if head == "sym":
+        return {_string_arg(tree): 1.0}, 0.0
+    if not symbols_of(tree):
+        return {}, float(evaluate(tree, {}))
+    parts = [affine(arg) for arg in args]
+    if any(part is None for part in parts):
+        return None
+    if head == "add" and parts:
+        slopes: dict[str, float] = {}
+        for part_slopes, _ in parts:
+            for name, slope in part_slopes.items():
+                slopes[name] = slopes.get(name, 0.0) + slope
+        return slopes, sum(offset for _, offset in parts)
+    if head == "mul" and parts:
+        varying = [part for part in parts if part[0]]
+        if len(varying) > 1:
+            return None
+        factor = math.prod(offset for part_slopes, offset in parts if not part_slopes)
+        slopes, offset = varying[0] if varying else ({}, 1.0)
+        return {name: factor * slope for name, slope in slopes.items()}, factor * offset
+    return None
 
 
 _DERIVATIVES = {

@@ -23,6 +23,8 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 from typing import Optional
 
 import numpy as np
@@ -87,6 +89,7 @@ class _Table:
     matrices: np.ndarray     # complex64 pool of constant matrices and term matrices
     gates: tuple             # (gate, ((column, phase), ...)) per parameterized gate
     num_phases: int
+    affine: Optional["_AffinePhases"] = None  # when every phase is affine in the symbols
 
     def phases(self, columns: dict, rows: int) -> np.ndarray:
         """``[rows, num_phases]`` float64 phases for the symbol ``columns``.
@@ -94,6 +97,10 @@ class _Table:
         Raises:
             NonFiniteValueError: if a gate parameter evaluates to NaN or infinity.
         """
+        if self.affine is not None:
+            out = self.affine.phases(columns, rows)
+            if np.isfinite(out).all():
+                return out
         out = np.empty((rows, self.num_phases))
         for gate, columns_phases in self.gates:
             values = _parameter_values(gate, columns)
@@ -112,6 +119,9 @@ class _Table:
         parameter expressions."""
         out = np.zeros((len(by_phase), len(symbols)))
         place = {name: i for i, name in enumerate(symbols)}
+        if self.affine is not None:
+            out[:, [place[name] for name in self.affine.symbols]] = self.affine.gradients(by_phase)
+            return out
         for gate, columns_phases in self.gates:
             values = _parameter_values(gate, columns)
             for param in gates.KIND_PARAMS[gate.kind]:
@@ -123,6 +133,90 @@ class _Table:
                         for column, phase in columns_phases)
                     out[:, place[symbol]] += by_param * slope
         return out
+
+
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _AffinePhases:
+    """Phases that are affine in the symbols: ``phase[c] = offsets[c] + sum of
+    slope * symbol`` over the entries of column ``c``.
+
+    Rows of a batch are bound with gathers and sums along the entries, not a matrix
+    product: numpy's BLAS threads would spin beside the core's own.
+    """
+
+    symbols: tuple[str, ...]
+    offsets: np.ndarray   # [num_phases]
+    columns: np.ndarray   # [entries] phase column, ascending
+    symbol_of: np.ndarray  # [entries] index into symbols
+    slopes: np.ndarray    # [entries]
+
+    @functools.cached_property
+    def _one_entry_per_column(self) -> bool:
+        return np.array_equal(self.columns, np.arange(len(self.offsets)))
+
+    def phases(self, columns: dict, rows: int) -> np.ndarray:
+        """``[rows, num_phases]`` phases for the symbol ``columns``."""
+        if not self.slopes.size:
+            return np.repeat(self.offsets[None], rows, axis=0)
+        values = np.stack([columns[name] for name in self.symbols])  # [symbols, rows]
+        with np.errstate(all="ignore"):
+            if self._one_entry_per_column:  # the usual case: one symbol per phase
+                return (values[self.symbol_of] * self.slopes[:, None]).T + self.offsets
+            terms = values[self.symbol_of] * self.slopes[:, None]
+        out = np.repeat(self.offsets[None], rows, axis=0)
+        starts, owners = _starts(self.columns)
+        out[:, owners] += np.add.reduceat(terms, starts, axis=0).T
+        return out
+
+    def gradients(self, by_phase: np.ndarray) -> np.ndarray:
+        """``[rows, len(symbols)]`` from ``[rows, num_phases]`` d loss / d phase."""
+        out = np.zeros((len(self.symbols), len(by_phase)))
+        if self.slopes.size:
+            order = np.argsort(self.symbol_of, kind="stable")
+            terms = by_phase.T[self.columns[order]] * self.slopes[order, None]
+            starts, owners = _starts(self.symbol_of[order])
+            out[owners] = np.add.reduceat(terms, starts, axis=0)
+        return out.T
+
+
+def _starts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of equal ``keys`` (sorted) starts, and its key."""
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return starts, keys[starts]
+
+
+def _affine_phases(plan: tuple, num_phases: int) -> Optional[_AffinePhases]:
+    """The phases of a table's parameterized gates as :class:`_AffinePhases`, or None
+    when one of them is not affine in the symbols."""
+    offsets = np.zeros(num_phases)
+    entries: list[tuple[int, str, float]] = []
+    for gate, columns_phases in plan:
+        params = {p: expressions.affine(gate.fields[p]) for p in gates.KIND_PARAMS[gate.kind]}
+        if any(form is None for form in params.values()):
+            return None
+        for column, phase in columns_phases:
+            for names, coefficient in phase:
+                varying = [params[name] for name in names if params[name][0]]
+                if len(varying) > 1:
+                    return None
+                factor = coefficient * math.prod(
+                    params[name][1] for name in names if not params[name][0])
+                if not varying:
+                    offsets[column] += factor
+                    continue
+                (by_symbol, offset), = varying
+                offsets[column] += factor * offset
+                entries += [(column, name, factor * slope) for name, slope in by_symbol.items()]
+    entries.sort(key=lambda entry: entry[0])
+    symbols = tuple(sorted({name for _, name, _ in entries}))
+    index = {name: i for i, name in enumerate(symbols)}
+    return _AffinePhases(
+        symbols, offsets,
+        columns=np.array([column for column, _, _ in entries], np.int64),
+        symbol_of=np.array([index[name] for _, name, _ in entries], np.int64),
+        slopes=np.array([slope for _, _, slope in entries], np.float64))
 
 
 def _parameter_values(gate: blocks.Gate, columns: dict) -> dict:
@@ -174,6 +268,7 @@ def _table(program: compiler.Program) -> _Table:
                 plan.append((step.gate, tuple(columns_phases)))
             ops.append(head + [0, first, len(terms) - first])
     return _Table(
+        affine=_affine_phases(tuple(plan), num_phases),
         ops=np.array(ops, np.int64).reshape(-1, 7),
         qubits=np.array(qubits, np.int32),
         terms=np.array(terms, np.int64).reshape(-1, 4),
