@@ -275,9 +275,10 @@ def _decode_gate(fields: dict) -> cirq.Gate:
 # ----------------------------------------------------------------------- Pauli sums
 def serialize_paulisum(operator: Union[cirq.PauliSum, cirq.PauliString]) -> bytes:
     """Serializes a Pauli sum; an empty sum is the padding row ``b''``."""
-    psum = cirq.PauliSum.wrap(operator)
+    # A Pauli string is its own single term; wrapping it in a sum costs more than this.
+    pauli_strings = (operator,) if isinstance(operator, cirq.PauliString) else operator
     terms = []
-    for term in psum:
+    for term in pauli_strings:
         coefficient = complex(term.coefficient)
         paulis = [[_PAULI_NAMES[p], encode_qubit(q)] for q, p in sorted(term.items())]
         terms.append([[coefficient.real, coefficient.imag], paulis])
