@@ -107,6 +107,44 @@ def test_rows_of_one_circuit_run_in_simd_lanes_and_match_cirq(num_qubits):
                                atol=1e-5)
 
 
+@pytest.mark.parametrize("num_qubits", [7, 15])
+def test_gates_on_the_lowest_bits_match_cirq(num_qubits):
+    """Gates whose targets or controls sit on the last qubits (the lowest index bits)
+    run sixteen amplitudes at a time: alone, with a target or control far away, and
+    under controls of either value; constant and parameterized, forward and adjoint."""
+    rng = np.random.default_rng(500 + num_qubits)
+    q = cirq.LineQubit.range(num_qubits)
+    last = num_qubits - 1  # q[last] is index bit 0
+    a, b, _, _ = SYMBOLS
+    placements = [((last, last - 1), ()), ((last, 0), ()), ((2, last - 2), ()),
+                  ((0,), (last,)), ((last,), (0,)), ((last - 1, 3), (last, 1)),
+                  ((last - 2,), (last, last - 1))]
+    ops = [cirq.H.on_each(*q)]
+    for targets, controls in placements:
+        qubits = [q[i] for i in targets]
+        values = [int(v) for v in rng.integers(2, size=len(controls))]
+        constant = cirq.MatrixGate(cirq.testing.random_unitary(2 ** len(qubits),
+                                                               random_state=int(rng.integers(2**31))))
+        parameterized = cirq.XXPowGate(exponent=a) if len(qubits) == 2 else cirq.rx(b)
+        for gate in (constant, parameterized):
+            op = gate.on(*qubits)
+            if controls:
+                op = op.controlled_by(*[q[i] for i in controls], control_values=values)
+            ops.append(op)
+        ops.append(cirq.ry(a * b).on(q[int(rng.integers(num_qubits))]))
+    circuits = [cirq.Circuit(ops), cirq.Circuit(ops[::-1])]
+    operators = [[random_paulisum(q, rng), cirq.Z(q[last]) * cirq.X(q[0])]] * 2
+    values = random_values(rng, 2).astype(np.float64)
+    batch = _batch(circuits, values, operators)
+    executor = NativeExecutor()
+    np.testing.assert_allclose(executor.expectation(batch),
+                               cirq_expectations(circuits, values, NAMES, operators), atol=1e-5)
+    upstream = rng.normal(size=(2, 2))
+    reference = reference_gradient(circuits, values, operators, upstream)
+    assert np.abs(reference).max() > 1e-2
+    np.testing.assert_allclose(executor.adjoint_gradient(batch, upstream), reference, atol=1e-4)
+
+
 @pytest.mark.parametrize("num_qubits", [2, 5])
 def test_affine_parameters_are_bound_in_one_pass(num_qubits):
     """Angles affine in several symbols, shared between gates, with global shifts and

@@ -44,7 +44,6 @@ enum PieceField : int {
 
 constexpr int kMaxRegisterQubits = 30;
 constexpr int kMaxSteps = 64;
-constexpr int kMaxDim = 1 << kMaxTargets;
 
 template <class T>
 struct Span {

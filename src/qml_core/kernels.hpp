@@ -13,6 +13,7 @@ using cdouble = std::complex<double>;
 using index_t = std::uint64_t;
 
 constexpr int kMaxTargets = 4;
+constexpr int kMaxDim = 1 << kMaxTargets;
 constexpr int kMaxQubits = 32;
 
 // One gate on a register of `num_qubits` qubits, in bit positions (bit 0 is the

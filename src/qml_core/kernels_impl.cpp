@@ -2,6 +2,7 @@
 // this file several times with QML_ARCH set to avx512, avx2 or portable and the
 // matching compiler flags; simd.cpp picks one build at run time.
 #include <algorithm>
+#include <cstring>
 #include <omp.h>
 #include <vector>
 
@@ -85,6 +86,231 @@ void split_layout(bool parallel, const Layout& layout, Run run) {
   }
 }
 
+// ---- Gates on the lowest bits, sixteen amplitudes at a time --------------------------
+// A gate whose lowest fixed bit (target or control) is below 3 has inner runs of 1 to 4
+// amplitudes, too short to vectorise. Such a gate is applied block by block instead:
+// a block is 16 consecutive amplitudes (index bits 0-3) held as 16 real and 16
+// imaginary parts, and each output amplitude is a sum over the gate's columns of a
+// coefficient vector times a lane permutation of an input block. Targets above bit 3
+// select which blocks are combined; controls below bit 4 fold into the coefficients
+// (identity on lanes that fail them), and those above select the blocks visited.
+typedef float v16f __attribute__((vector_size(64)));
+typedef std::int32_t v16i __attribute__((vector_size(64)));
+constexpr int kBlockBits = 4;
+
+inline void load_block(const float* at, v16f& re, v16f& im) {
+  v16f a, b;
+  std::memcpy(&a, at, sizeof a);
+  std::memcpy(&b, at + 16, sizeof b);
+  const v16i even = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+  re = __builtin_shuffle(a, b, even);
+  im = __builtin_shuffle(a, b, even + 1);
+}
+
+inline void store_block(float* at, v16f re, v16f im) {
+  const v16i low = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
+  const v16f a = __builtin_shuffle(re, im, low), b = __builtin_shuffle(re, im, low + 8);
+  std::memcpy(at, &a, sizeof a);
+  std::memcpy(at + 16, &b, sizeof b);
+}
+
+struct LowPlan {
+  int dim = 0, dim_high = 1, dim_low = 1;
+  index_t high_offset[kMaxDim];  // amplitude offset of each value of the high targets
+  v16i source[kMaxDim];          // per value of the low targets: the lane it reads
+  v16f re[kMaxDim * kMaxDim];    // coefficient (hi, hj, jv) at [(hi * dim_high + hj) * dim_low + jv]
+  v16f im[kMaxDim * kMaxDim];
+  v16i row[kMaxDim];             // per hi: each lane's matrix row, -1 where a control fails
+  int column[kMaxDim][kMaxDim];  // [hj][jv]: matrix column
+  int fixed[kMaxQubits] = {};    // block-index bits that high targets and controls fix
+  int num_fixed = 0;
+  index_t outer = 0;             // blocks visited per high value
+  index_t base_bits = 0;         // required high control values, in block-index bits
+
+  static bool wanted(int num_qubits, const Gate& gate) {
+    if (num_qubits <= kBlockBits) return false;
+    int lowest = num_qubits;
+    for (int t = 0; t < gate.num_targets; ++t) lowest = std::min(lowest, gate.targets[t]);
+    if (gate.control_mask) lowest = std::min(lowest, __builtin_ctzll(gate.control_mask));
+    return lowest < 3;
+  }
+
+  LowPlan(int num_qubits, const Gate& gate, bool adjoint) {
+    const int k = gate.num_targets;
+    dim = 1 << k;
+    int low[kMaxTargets], high[kMaxTargets], num_low = 0, num_high = 0;
+    for (int t = 0; t < k; ++t)
+      (gate.targets[t] < kBlockBits ? low[num_low++] : high[num_high++]) = t;
+    dim_low = 1 << num_low;
+    dim_high = 1 << num_high;
+    int high_row[kMaxDim];  // a high value's contribution to a matrix index
+    for (int hv = 0; hv < dim_high; ++hv) {
+      high_offset[hv] = 0;
+      high_row[hv] = 0;
+      for (int b = 0; b < num_high; ++b)
+        if ((hv >> b) & 1) {
+          high_offset[hv] |= index_t(1) << gate.targets[high[b]];
+          high_row[hv] |= 1 << (k - 1 - high[b]);
+        }
+    }
+    index_t low_mask = 0;
+    for (int b = 0; b < num_low; ++b) low_mask |= index_t(1) << gate.targets[low[b]];
+    const index_t control_mask = gate.control_mask & 15, control_bits = gate.control_bits & 15;
+    int lane_row[16], lane_value[16];  // a lane's low contribution to a matrix row, its jv
+    bool lane_ok[16];
+    for (int l = 0; l < 16; ++l) {
+      lane_row[l] = lane_value[l] = 0;
+      for (int b = 0; b < num_low; ++b)
+        if ((l >> gate.targets[low[b]]) & 1) {
+          lane_row[l] |= 1 << (k - 1 - low[b]);
+          lane_value[l] |= 1 << b;
+        }
+      lane_ok[l] = (index_t(l) & control_mask) == control_bits;
+    }
+    int value_column[kMaxDim];  // a low value's contribution to a matrix column
+    for (int jv = 0; jv < dim_low; ++jv) {
+      value_column[jv] = 0;
+      index_t placed = 0;
+      for (int b = 0; b < num_low; ++b)
+        if ((jv >> b) & 1) {
+          value_column[jv] |= 1 << (k - 1 - low[b]);
+          placed |= index_t(1) << gate.targets[low[b]];
+        }
+      for (int l = 0; l < 16; ++l) source[jv][l] = std::int32_t((index_t(l) & ~low_mask) | placed);
+    }
+    for (int hi = 0; hi < dim_high; ++hi)
+      for (int l = 0; l < 16; ++l) row[hi][l] = lane_ok[l] ? high_row[hi] | lane_row[l] : -1;
+    for (int hj = 0; hj < dim_high; ++hj)
+      for (int jv = 0; jv < dim_low; ++jv) column[hj][jv] = high_row[hj] | value_column[jv];
+    for (int hi = 0; hi < dim_high; ++hi)
+      for (int hj = 0; hj < dim_high; ++hj)
+        for (int jv = 0; jv < dim_low; ++jv) {
+          const int e = (hi * dim_high + hj) * dim_low + jv, c = column[hj][jv];
+          for (int l = 0; l < 16; ++l) {
+            cfloat m;
+            if (lane_ok[l]) {
+              const int r = high_row[hi] | lane_row[l];
+              m = adjoint ? std::conj(gate.matrix[c * dim + r]) : gate.matrix[r * dim + c];
+            } else {
+              m = (hi == hj && jv == lane_value[l]) ? cfloat(1.f) : cfloat(0.f);
+            }
+            re[e][l] = m.real();
+            im[e][l] = m.imag();
+          }
+        }
+    for (int b = 0; b < num_high; ++b) fixed[num_fixed++] = gate.targets[high[b]] - kBlockBits;
+    for (int b = kBlockBits; b < num_qubits; ++b)
+      if ((gate.control_mask >> b) & 1) fixed[num_fixed++] = b - kBlockBits;
+    std::sort(fixed, fixed + num_fixed);
+    outer = index_t(1) << (num_qubits - kBlockBits - num_fixed);
+    base_bits = (gate.control_bits & ~index_t(15)) >> kBlockBits;
+  }
+
+  // Amplitude index of block r's first amplitude (high values all 0).
+  index_t first(index_t r) const {
+    index_t index = r;
+    for (int k = 0; k < num_fixed; ++k) {
+      const index_t low = (index_t(1) << fixed[k]) - 1;
+      index = ((index & ~low) << 1) | (index & low);
+    }
+    return (index | base_bits) << kBlockBits;
+  }
+
+  // out[hi] = sum over hj, jv of coefficient (hi, hj, jv) times in[hj] read at source[jv].
+  void multiply(const v16f* in_re, const v16f* in_im, v16f* out_re, v16f* out_im) const {
+    for (int hi = 0; hi < dim_high; ++hi) {
+      v16f r = {}, i = {};
+      for (int hj = 0; hj < dim_high; ++hj)
+        for (int jv = 0; jv < dim_low; ++jv) {
+          const int e = (hi * dim_high + hj) * dim_low + jv;
+          const v16f pr = __builtin_shuffle(in_re[hj], source[jv]);
+          const v16f pi = __builtin_shuffle(in_im[hj], source[jv]);
+          r += re[e] * pr - im[e] * pi;
+          i += re[e] * pi + im[e] * pr;
+        }
+      out_re[hi] = r;
+      out_im[hi] = i;
+    }
+  }
+};
+
+void apply_low(float* data, int num_qubits, const Gate& gate, bool adjoint, bool parallel) {
+  const LowPlan plan(num_qubits, gate, adjoint);
+  split_range(parallel, plan.outer, [&](index_t begin, index_t end, int) {
+    v16f in_re[kMaxDim], in_im[kMaxDim], out_re[kMaxDim], out_im[kMaxDim];
+    for (index_t r = begin; r < end; ++r) {
+      const index_t first = plan.first(r);
+      for (int h = 0; h < plan.dim_high; ++h)
+        load_block(data + 2 * (first + plan.high_offset[h]), in_re[h], in_im[h]);
+      plan.multiply(in_re, in_im, out_re, out_im);
+      for (int h = 0; h < plan.dim_high; ++h)
+        store_block(data + 2 * (first + plan.high_offset[h]), out_re[h], out_im[h]);
+    }
+  }, 256);
+}
+
+// unapply_pair for a gate on the lowest bits; overlap as unapply_pair_d.
+void unapply_pair_low(float* psi, float* lambda, int num_qubits, const Gate& gate,
+                      cdouble* overlap, bool parallel) {
+  const LowPlan plan(num_qubits, gate, true);
+  const int terms = plan.dim_high * plan.dim_high * plan.dim_low;
+  std::vector<cdouble> totals(overlap ? std::size_t(thread_count()) * plan.dim * plan.dim : 0);
+  split_range(parallel, plan.outer, [&](index_t begin, index_t end, int t) {
+    v16f p_re[kMaxDim], p_im[kMaxDim], l_re[kMaxDim], l_im[kMaxDim];
+    v16f q_re[kMaxDim], q_im[kMaxDim], u_re[kMaxDim], u_im[kMaxDim];
+    v16f sum_re[kMaxDim * kMaxDim], sum_im[kMaxDim * kMaxDim];
+    v16f ok[kMaxDim];  // per hi: 1 on lanes whose controls hold
+    for (int h = 0; h < plan.dim_high; ++h)
+      for (int l = 0; l < 16; ++l) ok[h][l] = plan.row[h][l] >= 0 ? 1.f : 0.f;
+    auto flush = [&]() {
+      cdouble* total = totals.data() + std::size_t(t) * plan.dim * plan.dim;
+      for (int hi = 0; hi < plan.dim_high; ++hi)
+        for (int hj = 0; hj < plan.dim_high; ++hj)
+          for (int jv = 0; jv < plan.dim_low; ++jv) {
+            const int e = (hi * plan.dim_high + hj) * plan.dim_low + jv;
+            const int column = plan.column[hj][jv];
+            for (int l = 0; l < 16; ++l)
+              if (plan.row[hi][l] >= 0)
+                total[plan.row[hi][l] * plan.dim + column] += cdouble(sum_re[e][l], sum_im[e][l]);
+            sum_re[e] = v16f{};
+            sum_im[e] = v16f{};
+          }
+    };
+    for (int e = 0; e < terms; ++e) sum_re[e] = sum_im[e] = v16f{};
+    for (index_t r = begin; r < end; ++r) {
+      const index_t first = plan.first(r);
+      for (int h = 0; h < plan.dim_high; ++h) {
+        load_block(psi + 2 * (first + plan.high_offset[h]), p_re[h], p_im[h]);
+        load_block(lambda + 2 * (first + plan.high_offset[h]), l_re[h], l_im[h]);
+      }
+      plan.multiply(p_re, p_im, q_re, q_im);
+      plan.multiply(l_re, l_im, u_re, u_im);
+      for (int h = 0; h < plan.dim_high; ++h) {
+        store_block(psi + 2 * (first + plan.high_offset[h]), q_re[h], q_im[h]);
+        store_block(lambda + 2 * (first + plan.high_offset[h]), u_re[h], u_im[h]);
+      }
+      if (!overlap) continue;
+      // conj(lambda before, row hi) times psi after (column hj, jv), lane by lane.
+      for (int hi = 0; hi < plan.dim_high; ++hi) {
+        const v16f lr = l_re[hi] * ok[hi], li = l_im[hi] * ok[hi];
+        for (int hj = 0; hj < plan.dim_high; ++hj)
+          for (int jv = 0; jv < plan.dim_low; ++jv) {
+            const int e = (hi * plan.dim_high + hj) * plan.dim_low + jv;
+            const v16f qr = __builtin_shuffle(q_re[hj], plan.source[jv]);
+            const v16f qi = __builtin_shuffle(q_im[hj], plan.source[jv]);
+            sum_re[e] += lr * qr + li * qi;
+            sum_im[e] += lr * qi - li * qr;
+          }
+      }
+      if ((r - begin + 1) % 256 == 0) flush();
+    }
+    if (overlap) flush();
+  }, 256);
+  if (!overlap) return;
+  for (int t = 0; t < int(totals.size()) / (plan.dim * plan.dim); ++t)
+    for (int e = 0; e < plan.dim * plan.dim; ++e) overlap[e] += totals[std::size_t(t) * plan.dim * plan.dim + e];
+}
+
 template <int D>
 struct Matrix {
   float re[D][D];
@@ -144,6 +370,8 @@ void apply_d(cfloat* state, int num_qubits, const Gate& gate, bool adjoint, bool
 }
 
 void apply(cfloat* state, int num_qubits, const Gate& gate, bool adjoint, bool parallel) {
+  if (LowPlan::wanted(num_qubits, gate))
+    return apply_low(reinterpret_cast<float*>(state), num_qubits, gate, adjoint, parallel);
   switch (gate.num_targets) {
     case 1: return apply_d<2>(state, num_qubits, gate, adjoint, parallel);
     case 2: return apply_d<4>(state, num_qubits, gate, adjoint, parallel);
@@ -158,8 +386,12 @@ struct Sums {
 };
 
 // Amplitudes taken kChunk at a time, split into real and imaginary parts, so that the
-// loops over one chunk vectorise whatever the gate.
+// loops over one chunk vectorise whatever the gate: one register's worth of floats.
+#ifdef __AVX512F__
+constexpr int kChunk = 16;
+#else
 constexpr int kChunk = 8;
+#endif
 
 // unapply_run for a whole number of chunks: the same sums, each over kChunk lanes.
 template <int D, bool WithOverlap>
@@ -312,6 +544,9 @@ void unapply_pair_d(cfloat* psi, cfloat* lambda, int num_qubits, const Gate& gat
 
 void unapply_pair(cfloat* psi, cfloat* lambda, int num_qubits, const Gate& gate,
                   cdouble* overlap, bool parallel) {
+  if (LowPlan::wanted(num_qubits, gate))
+    return unapply_pair_low(reinterpret_cast<float*>(psi), reinterpret_cast<float*>(lambda),
+                            num_qubits, gate, overlap, parallel);
   switch (gate.num_targets) {
     case 1: return unapply_pair_d<2>(psi, lambda, num_qubits, gate, overlap, parallel);
     case 2: return unapply_pair_d<4>(psi, lambda, num_qubits, gate, overlap, parallel);
