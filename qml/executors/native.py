@@ -135,8 +135,6 @@ class _Table:
         return out
 
 
-
-
 @dataclasses.dataclass(frozen=True, eq=False)
 class _AffinePhases:
     """Phases that are affine in the symbols: ``phase[c] = offsets[c] + sum of

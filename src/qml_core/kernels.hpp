@@ -86,6 +86,14 @@ struct Kernels {
   // or its adjoint with `adjoint`.
   void (*bind_lanes)(int num_targets, const LaneTerm* terms, int num_terms, bool adjoint,
                      LaneMatrix& m);
+  // The adjoint's chain rule through one op, for every lane: with O the op's overlap
+  // (overlap[((i * 2^k + j) * 2 + part) * kLanes + w], as unapply_pair_lanes sums it)
+  // and `adjoint_matrix` the op's M^dagger, totals[(t * 2 + part) * kLanes + w] gets
+  // the contraction of term t's matrix with what its step sees of O (see
+  // add_phase_gradients in simulate.cpp, the same sums for one row).
+  void (*term_overlaps_lanes)(int num_targets, const LaneTerm* terms, int num_terms,
+                              const LaneMatrix& adjoint_matrix, const double* overlap,
+                              float* totals);
 };
 
 // Threads the core runs on: all cores unless set (qml.executors.native.set_threads).

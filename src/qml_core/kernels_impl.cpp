@@ -865,11 +865,213 @@ void bind_lanes(int num_targets, const LaneTerm* terms, int num_terms, bool adjo
     }
 }
 
+// A lane matrix of size dim x dim as one buffer: entry e of lane w at re[e * kLanes + w].
+struct LaneBuffer {
+  std::vector<float> re, im;
+  void resize(int size) {
+    re.resize(std::size_t(size) * kLanes);
+    im.resize(std::size_t(size) * kLanes);
+  }
+  float* r(int e) { return re.data() + std::size_t(e) * kLanes; }
+  float* i(int e) { return im.data() + std::size_t(e) * kLanes; }
+};
+
+// m <- m conj(s) for every lane; s on all targets (place -1) or 2 x 2 on one.
+void right_conjugate_lanes(LaneBuffer& m, const float* sr, const float* si, int place, int dim,
+                           LaneBuffer& spare) {
+  if (place < 0) {
+    spare.resize(dim * dim);
+    for (int i = 0; i < dim; ++i)
+      for (int j = 0; j < dim; ++j) {
+        float* __restrict outr = spare.r(i * dim + j);
+        float* __restrict outi = spare.i(i * dim + j);
+        for (int w = 0; w < kLanes; ++w) outr[w] = outi[w] = 0.f;
+        for (int k = 0; k < dim; ++k) {
+          const float* ar = m.r(i * dim + k);
+          const float* ai = m.i(i * dim + k);
+          const float* br = sr + (k * dim + j) * kLanes;
+          const float* bi = si + (k * dim + j) * kLanes;
+#pragma omp simd
+          for (int w = 0; w < kLanes; ++w) {  // a conj(b)
+            outr[w] += ar[w] * br[w] + ai[w] * bi[w];
+            outi[w] += ai[w] * br[w] - ar[w] * bi[w];
+          }
+        }
+      }
+    std::swap(m.re, spare.re);
+    std::swap(m.im, spare.im);
+    return;
+  }
+  const int bit = dim / 2 >> place;
+  for (int i = 0; i < dim; ++i)
+    for (int k = 0; k < dim; ++k) {
+      if (k & bit) continue;
+      float* __restrict xr = m.r(i * dim + k);
+      float* __restrict xi = m.i(i * dim + k);
+      float* __restrict yr = m.r(i * dim + (k | bit));
+      float* __restrict yi = m.i(i * dim + (k | bit));
+#pragma omp simd
+      for (int w = 0; w < kLanes; ++w) {
+        // conj(s) = (a b; c d): x' = x a + y c, y' = x b + y d.
+        const float ar = sr[w], ai = -si[w], br = sr[kLanes + w], bi = -si[kLanes + w];
+        const float cr = sr[2 * kLanes + w], ci = -si[2 * kLanes + w];
+        const float dr = sr[3 * kLanes + w], di = -si[3 * kLanes + w];
+        const float x_re = xr[w], x_im = xi[w], y_re = yr[w], y_im = yi[w];
+        xr[w] = x_re * ar - x_im * ai + y_re * cr - y_im * ci;
+        xi[w] = x_re * ai + x_im * ar + y_re * ci + y_im * cr;
+        yr[w] = x_re * br - x_im * bi + y_re * dr - y_im * di;
+        yi[w] = x_re * bi + x_im * br + y_re * di + y_im * dr;
+      }
+    }
+}
+
+// m <- s^T m for every lane.
+void left_transpose_lanes(LaneBuffer& m, const float* sr, const float* si, int place, int dim,
+                          LaneBuffer& spare) {
+  if (place < 0) {
+    spare.resize(dim * dim);
+    for (int i = 0; i < dim; ++i)
+      for (int j = 0; j < dim; ++j) {
+        float* __restrict outr = spare.r(i * dim + j);
+        float* __restrict outi = spare.i(i * dim + j);
+        for (int w = 0; w < kLanes; ++w) outr[w] = outi[w] = 0.f;
+        for (int k = 0; k < dim; ++k) {
+          const float* ar = sr + (k * dim + i) * kLanes;
+          const float* ai = si + (k * dim + i) * kLanes;
+          const float* br = m.r(k * dim + j);
+          const float* bi = m.i(k * dim + j);
+#pragma omp simd
+          for (int w = 0; w < kLanes; ++w) {
+            outr[w] += ar[w] * br[w] - ai[w] * bi[w];
+            outi[w] += ar[w] * bi[w] + ai[w] * br[w];
+          }
+        }
+      }
+    std::swap(m.re, spare.re);
+    std::swap(m.im, spare.im);
+    return;
+  }
+  const int bit = dim / 2 >> place;
+  for (int r = 0; r < dim; ++r) {
+    if (r & bit) continue;
+    for (int j = 0; j < dim; ++j) {
+      float* __restrict xr = m.r(r * dim + j);
+      float* __restrict xi = m.i(r * dim + j);
+      float* __restrict yr = m.r((r | bit) * dim + j);
+      float* __restrict yi = m.i((r | bit) * dim + j);
+#pragma omp simd
+      for (int w = 0; w < kLanes; ++w) {
+        // s^T = (a c; b d): x' = a x + c y, y' = b x + d y.
+        const float ar = sr[w], ai = si[w], br = sr[kLanes + w], bi = si[kLanes + w];
+        const float cr = sr[2 * kLanes + w], ci = si[2 * kLanes + w];
+        const float dr = sr[3 * kLanes + w], di = si[3 * kLanes + w];
+        const float x_re = xr[w], x_im = xi[w], y_re = yr[w], y_im = yi[w];
+        xr[w] = ar * x_re - ai * x_im + cr * y_re - ci * y_im;
+        xi[w] = ar * x_im + ai * x_re + cr * y_im + ci * y_re;
+        yr[w] = br * x_re - bi * x_im + dr * y_re - di * y_im;
+        yi[w] = br * x_im + bi * x_re + dr * y_im + di * y_re;
+      }
+    }
+  }
+}
+
+void term_overlaps_lanes(int num_targets, const LaneTerm* terms, int num_terms,
+                         const LaneMatrix& adjoint_matrix, const double* overlap,
+                         float* totals) {
+  const int dim = 1 << num_targets, size = dim * dim;
+  static thread_local LaneBuffer m, spare;
+  static thread_local std::vector<float> step_re, step_im;
+  static thread_local std::vector<int> step_start, step_place, step_first_term;
+  // Each step's matrix, sum of its terms, per lane.
+  step_start.clear();
+  step_place.clear();
+  step_first_term.clear();
+  int stored = 0;
+  for (int t = 0; t < num_terms; ++t)
+    if (t == 0 || terms[t].step != terms[t - 1].step) {
+      step_start.push_back(stored);
+      step_place.push_back(terms[t].place);
+      step_first_term.push_back(t);
+      stored += terms[t].place < 0 ? size : 4;
+    }
+  step_first_term.push_back(num_terms);
+  const int num_steps = int(step_place.size());
+  step_re.assign(std::size_t(stored) * kLanes, 0.f);
+  step_im.assign(std::size_t(stored) * kLanes, 0.f);
+  for (int s = 0; s < num_steps; ++s) {
+    const int entries = step_place[s] < 0 ? size : 4;
+    for (int t = step_first_term[s]; t < step_first_term[s + 1]; ++t)
+      for (int e = 0; e < entries; ++e) {
+        float* __restrict re = step_re.data() + std::size_t(step_start[s] + e) * kLanes;
+        float* __restrict im = step_im.data() + std::size_t(step_start[s] + e) * kLanes;
+        const float er = terms[t].matrix[e].real(), ei = terms[t].matrix[e].imag();
+#pragma omp simd
+        for (int w = 0; w < kLanes; ++w) {
+          re[w] += terms[t].factor_re[w] * er - terms[t].factor_im[w] * ei;
+          im[w] += terms[t].factor_re[w] * ei + terms[t].factor_im[w] * er;
+        }
+      }
+  }
+  // M = O U^T, where U^T[k][j] = U[j][k] = conj(adjoint[k][j]).
+  m.resize(size);
+  for (int i = 0; i < dim; ++i)
+    for (int j = 0; j < dim; ++j) {
+      float* __restrict outr = m.r(i * dim + j);
+      float* __restrict outi = m.i(i * dim + j);
+      for (int w = 0; w < kLanes; ++w) outr[w] = outi[w] = 0.f;
+      for (int k = 0; k < dim; ++k) {
+        const double* o = overlap + std::size_t((i * dim + k) * 2) * kLanes;
+        const float* ur = adjoint_matrix.re[k * dim + j];
+        const float* ui = adjoint_matrix.im[k * dim + j];
+#pragma omp simd
+        for (int w = 0; w < kLanes; ++w) {  // o conj(u)
+          const float orr = float(o[w]), oi = float(o[kLanes + w]);
+          outr[w] += orr * ur[w] + oi * ui[w];
+          outi[w] += oi * ur[w] - orr * ui[w];
+        }
+      }
+    }
+  auto step_r = [&](int s) { return step_re.data() + std::size_t(step_start[s]) * kLanes; };
+  auto step_i = [&](int s) { return step_im.data() + std::size_t(step_start[s]) * kLanes; };
+  right_conjugate_lanes(m, step_r(num_steps - 1), step_i(num_steps - 1),
+                        step_place[num_steps - 1], dim, spare);
+  for (int s = num_steps - 1; s >= 0; --s) {
+    for (int t = step_first_term[s]; t < step_first_term[s + 1]; ++t) {
+      float* __restrict tr = totals + std::size_t(t * 2) * kLanes;
+      float* __restrict ti = tr + kLanes;
+      for (int w = 0; w < kLanes; ++w) tr[w] = ti[w] = 0.f;
+      const cfloat* e = terms[t].matrix;
+      auto add = [&](cfloat entry, int at) {
+        const float er = entry.real(), ei = entry.imag();
+        const float* mr = m.r(at);
+        const float* mi = m.i(at);
+#pragma omp simd
+        for (int w = 0; w < kLanes; ++w) {
+          tr[w] += er * mr[w] - ei * mi[w];
+          ti[w] += er * mi[w] + ei * mr[w];
+        }
+      };
+      if (terms[t].place < 0) {
+        for (int k = 0; k < size; ++k) add(e[k], k);
+      } else {  // E on one target: contract with M traced over the other targets
+        const int bit = dim / 2 >> terms[t].place;
+        for (int r = 0; r < dim; ++r)
+          for (int c = 0; c < dim; ++c)
+            if ((r & ~bit) == (c & ~bit)) add(e[((r & bit) ? 2 : 0) + ((c & bit) ? 1 : 0)], r * dim + c);
+      }
+    }
+    if (s > 0) {
+      left_transpose_lanes(m, step_r(s), step_i(s), step_place[s], dim, spare);
+      right_conjugate_lanes(m, step_r(s - 1), step_i(s - 1), step_place[s - 1], dim, spare);
+    }
+  }
+}
+
 }  // namespace
 
 extern const Kernels kernels = {QML_STR(QML_ARCH), apply, unapply_pair, pauli_expectation,
                                 add_pauli, apply_lanes, unapply_pair_lanes, pauli_sums_lanes,
-                                add_pauli_lanes, bind_lanes};
+                                add_pauli_lanes, bind_lanes, term_overlaps_lanes};
 
 }  // namespace QML_ARCH
 }  // namespace qml

@@ -201,28 +201,12 @@ void measure_row(const Batch& b, const Kernels& k, std::int64_t r, const cfloat*
   }
 }
 
-// Binds op `op` of piece number `k` for every lane: lane_matrix gets each lane's
-// matrix (its adjoint with `adjoint`), and unitaries[w] lane w's matrix when not null.
-// Returns the gate, whose qubits every lane shares.
-Gate bind_lanes(const Batch& b, const Kernels& kernels, const LaneGroup& g, std::int64_t k,
-                std::int64_t op, bool adjoint, LaneMatrix& lane_matrix,
-                cfloat (*unitaries)[kMaxDim * kMaxDim]) {
-  const int n = b.row_qubits[g.rows[0]];
-  const Gate gate = placed_gate(b, b.row_pieces[g.rows[0]] + k, op, n);
-  const int dim = 1 << gate.num_targets;
-  if (gate.matrix) {  // one matrix for every lane
-    for (int i = 0; i < dim; ++i)
-      for (int j = 0; j < dim; ++j) {
-        const cfloat e = adjoint ? std::conj(gate.matrix[j * dim + i]) : gate.matrix[i * dim + j];
-        std::fill(lane_matrix.re[i * dim + j], lane_matrix.re[i * dim + j] + kLanes, e.real());
-        std::fill(lane_matrix.im[i * dim + j], lane_matrix.im[i * dim + j] + kLanes, e.imag());
-      }
-    if (unitaries)
-      for (int w = 0; w < kLanes; ++w) std::copy(gate.matrix, gate.matrix + dim * dim, unitaries[w]);
-    return gate;
-  }
-  const std::int64_t* f = b.ops.data + op * kNumOpFields;
+// The terms of parameterized op `op` of piece number `k`, each with every lane's
+// exp(i phase) factor.
+const std::vector<LaneTerm>& lane_terms(const Batch& b, const LaneGroup& g, std::int64_t k,
+                                        std::int64_t op) {
   static thread_local std::vector<LaneTerm> terms;
+  const std::int64_t* f = b.ops.data + op * kNumOpFields;
   terms.resize(std::size_t(f[kNumTerms]));
   const cdouble* phasors[kLanes];
   for (int w = 0; w < kLanes; ++w)
@@ -240,14 +224,27 @@ Gate bind_lanes(const Batch& b, const Kernels& kernels, const LaneGroup& g, std:
       lane_term.factor_im[w] = float(factor.imag());
     }
   }
+  return terms;
+}
+
+// Binds op `op` of piece number `k` for every lane: lane_matrix gets each lane's
+// matrix (its adjoint with `adjoint`). Returns the gate, whose qubits every lane shares.
+Gate bind_lanes(const Batch& b, const Kernels& kernels, const LaneGroup& g, std::int64_t k,
+                std::int64_t op, bool adjoint, LaneMatrix& lane_matrix) {
+  const int n = b.row_qubits[g.rows[0]];
+  const Gate gate = placed_gate(b, b.row_pieces[g.rows[0]] + k, op, n);
+  const int dim = 1 << gate.num_targets;
+  if (gate.matrix) {  // one matrix for every lane
+    for (int i = 0; i < dim; ++i)
+      for (int j = 0; j < dim; ++j) {
+        const cfloat e = adjoint ? std::conj(gate.matrix[j * dim + i]) : gate.matrix[i * dim + j];
+        std::fill(lane_matrix.re[i * dim + j], lane_matrix.re[i * dim + j] + kLanes, e.real());
+        std::fill(lane_matrix.im[i * dim + j], lane_matrix.im[i * dim + j] + kLanes, e.imag());
+      }
+    return gate;
+  }
+  const std::vector<LaneTerm>& terms = lane_terms(b, g, k, op);
   kernels.bind_lanes(gate.num_targets, terms.data(), int(terms.size()), adjoint, lane_matrix);
-  if (unitaries)  // lane w's matrix, from its adjoint in lane_matrix
-    for (int w = 0; w < kLanes; ++w)
-      for (int i = 0; i < dim; ++i)
-        for (int j = 0; j < dim; ++j)
-          unitaries[w][i * dim + j] = adjoint
-              ? cfloat(lane_matrix.re[j * dim + i][w], -lane_matrix.im[j * dim + i][w])
-              : cfloat(lane_matrix.re[i * dim + j][w], lane_matrix.im[i * dim + j][w]);
   return gate;
 }
 
@@ -265,7 +262,7 @@ void run_lanes(const Batch& b, const Kernels& k, const LaneGroup& g, float* stat
   for (std::int64_t piece = 0; piece < b.row_pieces[r + 1] - b.row_pieces[r]; ++piece) {
     const std::int64_t program = b.pieces[(b.row_pieces[r] + piece) * kNumPieceFields + kProgram];
     for (std::int64_t op = b.program_ops[program]; op < b.program_ops[program + 1]; ++op)
-      k.apply_lanes(state, n, bind_lanes(b, k, g, piece, op, false, matrix, nullptr), matrix);
+      k.apply_lanes(state, n, bind_lanes(b, k, g, piece, op, false, matrix), matrix);
   }
 }
 
@@ -335,31 +332,36 @@ void adjoint_lanes(const Batch& b, const Kernels& k, const LaneGroup& g, const d
     }
   }
   LaneMatrix& matrix = thread_lane_matrix();
-  static thread_local std::vector<cfloat> unitary_store(std::size_t(kLanes) * kMaxDim * kMaxDim);
-  auto* unitaries = reinterpret_cast<cfloat(*)[kMaxDim * kMaxDim]>(unitary_store.data());
   static thread_local std::vector<double> overlap_store(std::size_t(2 * kLanes) * kMaxDim * kMaxDim);
   double* overlaps = overlap_store.data();
-  Step* steps = thread_steps();
+  static thread_local std::vector<float> totals;
   const std::int64_t num_pieces = b.row_pieces[r + 1] - b.row_pieces[r];
   for (std::int64_t piece = num_pieces - 1; piece >= 0; --piece) {
     const std::int64_t program = b.pieces[(b.row_pieces[r] + piece) * kNumPieceFields + kProgram];
     for (std::int64_t op = b.program_ops[program + 1] - 1; op >= b.program_ops[program]; --op) {
-      const Gate gate = bind_lanes(b, k, g, piece, op, true, matrix, unitaries);
-      if (b.ops[op * kNumOpFields + kTermStart] < 0) {
+      const Gate gate = bind_lanes(b, k, g, piece, op, true, matrix);
+      const std::int64_t* f = b.ops.data + op * kNumOpFields;
+      if (f[kTermStart] < 0) {
         k.unapply_pair_lanes(psi, lambda, n, gate, matrix, nullptr);
         continue;
       }
       const int dim = 1 << gate.num_targets;
       std::fill(overlaps, overlaps + std::size_t(2 * kLanes) * dim * dim, 0.0);
       k.unapply_pair_lanes(psi, lambda, n, gate, matrix, overlaps);
-      for (int w = 0; w < g.count; ++w) {
-        cdouble overlap[kMaxDim * kMaxDim];
-        for (int e = 0; e < dim * dim; ++e)
-          overlap[e] = cdouble(overlaps[(e * 2) * kLanes + w], overlaps[(e * 2 + 1) * kLanes + w]);
-        const std::int64_t lane_piece = b.row_pieces[g.rows[w]] + piece;
-        const int count = bind_steps(b, lane_piece, op, steps);
-        add_phase_gradients(b, lane_piece, op, overlap, unitaries[w], steps, count,
-                            phase_gradients + b.pieces[lane_piece * kNumPieceFields + kPhaseBase]);
+      const std::vector<LaneTerm>& terms = lane_terms(b, g, piece, op);
+      totals.resize(terms.size() * 2 * kLanes);
+      k.term_overlaps_lanes(gate.num_targets, terms.data(), int(terms.size()), matrix, overlaps,
+                            totals.data());
+      for (int w = 0; w < g.count; ++w) {  // d loss / d phase = 2 Re(i exp(i phase) total)
+        const std::int64_t base =
+            b.pieces[(b.row_pieces[g.rows[w]] + piece) * kNumPieceFields + kPhaseBase];
+        for (std::size_t t = 0; t < terms.size(); ++t) {
+          const std::int64_t column = b.terms[(f[kTermStart] + std::int64_t(t)) * kNumTermFields + kPhaseColumn];
+          if (column < 0) continue;
+          const cdouble total(totals[(2 * t) * kLanes + w], totals[(2 * t + 1) * kLanes + w]);
+          phase_gradients[base + column] +=
+              2.0 * (cdouble(0.0, 1.0) * b.phasors[base + column] * total).real();
+        }
       }
     }
   }
