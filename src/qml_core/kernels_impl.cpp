@@ -784,6 +784,43 @@ void add_pauli_lanes(const float* psi, int num_qubits, index_t x_mask, index_t z
   }
 }
 
+// The entries of a square lane matrix: entry e's kLanes real parts at re + e * kLanes,
+// its imaginary parts at im + e * kLanes.
+struct LaneEntries {
+  const float* re;
+  const float* im;
+  const float* r(int e) const { return re + std::size_t(e) * kLanes; }
+  const float* i(int e) const { return im + std::size_t(e) * kLanes; }
+};
+
+// out = A B for every lane, dim x dim, where a(i, k) and b(k, j) are entry indices into
+// `left` and `right` (so a transpose is a(i, k) = k * dim + i), and B is conjugated
+// with `conjugate_right`. The output (out_re, out_im, laid out as LaneEntries) must not
+// share memory with either factor.
+template <class LeftIndex, class RightIndex>
+void multiply_lane_matrices(int dim, const LaneEntries& left, LeftIndex a,
+                            const LaneEntries& right, RightIndex b, bool conjugate_right,
+                            float* out_re, float* out_im) {
+  const float sign = conjugate_right ? -1.f : 1.f;
+  for (int i = 0; i < dim; ++i)
+    for (int j = 0; j < dim; ++j) {
+      float* __restrict re = out_re + std::size_t(i * dim + j) * kLanes;
+      float* __restrict im = out_im + std::size_t(i * dim + j) * kLanes;
+      for (int w = 0; w < kLanes; ++w) re[w] = im[w] = 0.f;
+      for (int k = 0; k < dim; ++k) {
+        const float* ar = left.r(a(i, k));
+        const float* ai = left.i(a(i, k));
+        const float* br = right.r(b(k, j));
+        const float* bi = right.i(b(k, j));
+#pragma omp simd
+        for (int w = 0; w < kLanes; ++w) {
+          re[w] += ar[w] * br[w] - ai[w] * sign * bi[w];
+          im[w] += ar[w] * sign * bi[w] + ai[w] * br[w];
+        }
+      }
+    }
+}
+
 // An op's matrix for every lane, built as in gate_of (batch.cpp) but sixteen rows at
 // a time: each step's sum of terms, then the product of the steps, in float.
 void bind_lanes(int num_targets, const LaneTerm* terms, int num_terms, bool adjoint,
@@ -815,23 +852,10 @@ void bind_lanes(int num_targets, const LaneTerm* terms, int num_terms, bool adjo
       }
     }
     if (place < 0) {  // product <- step product
-      for (int i = 0; i < dim; ++i)
-        for (int j = 0; j < dim; ++j) {
-          float* __restrict re = spare->re[i * dim + j];
-          float* __restrict im = spare->im[i * dim + j];
-          for (int w = 0; w < kLanes; ++w) re[w] = im[w] = 0.f;
-          for (int k = 0; k < dim; ++k) {
-            const float* ar = step.re[i * dim + k];
-            const float* ai = step.im[i * dim + k];
-            const float* br = product->re[k * dim + j];
-            const float* bi = product->im[k * dim + j];
-#pragma omp simd
-            for (int w = 0; w < kLanes; ++w) {
-              re[w] += ar[w] * br[w] - ai[w] * bi[w];
-              im[w] += ar[w] * bi[w] + ai[w] * br[w];
-            }
-          }
-        }
+      multiply_lane_matrices(
+          dim, LaneEntries{step.re[0], step.im[0]}, [dim](int i, int k) { return i * dim + k; },
+          LaneEntries{product->re[0], product->im[0]}, [dim](int k, int j) { return k * dim + j; },
+          false, spare->re[0], spare->im[0]);
       std::swap(product, spare);
       continue;
     }
@@ -881,23 +905,10 @@ void right_conjugate_lanes(LaneBuffer& m, const float* sr, const float* si, int 
                            LaneBuffer& spare) {
   if (place < 0) {
     spare.resize(dim * dim);
-    for (int i = 0; i < dim; ++i)
-      for (int j = 0; j < dim; ++j) {
-        float* __restrict outr = spare.r(i * dim + j);
-        float* __restrict outi = spare.i(i * dim + j);
-        for (int w = 0; w < kLanes; ++w) outr[w] = outi[w] = 0.f;
-        for (int k = 0; k < dim; ++k) {
-          const float* ar = m.r(i * dim + k);
-          const float* ai = m.i(i * dim + k);
-          const float* br = sr + (k * dim + j) * kLanes;
-          const float* bi = si + (k * dim + j) * kLanes;
-#pragma omp simd
-          for (int w = 0; w < kLanes; ++w) {  // a conj(b)
-            outr[w] += ar[w] * br[w] + ai[w] * bi[w];
-            outi[w] += ai[w] * br[w] - ar[w] * bi[w];
-          }
-        }
-      }
+    multiply_lane_matrices(
+        dim, LaneEntries{m.re.data(), m.im.data()}, [dim](int i, int k) { return i * dim + k; },
+        LaneEntries{sr, si},
+        [dim](int k, int j) { return k * dim + j; }, true, spare.re.data(), spare.im.data());
     std::swap(m.re, spare.re);
     std::swap(m.im, spare.im);
     return;
@@ -930,23 +941,11 @@ void left_transpose_lanes(LaneBuffer& m, const float* sr, const float* si, int p
                           LaneBuffer& spare) {
   if (place < 0) {
     spare.resize(dim * dim);
-    for (int i = 0; i < dim; ++i)
-      for (int j = 0; j < dim; ++j) {
-        float* __restrict outr = spare.r(i * dim + j);
-        float* __restrict outi = spare.i(i * dim + j);
-        for (int w = 0; w < kLanes; ++w) outr[w] = outi[w] = 0.f;
-        for (int k = 0; k < dim; ++k) {
-          const float* ar = sr + (k * dim + i) * kLanes;
-          const float* ai = si + (k * dim + i) * kLanes;
-          const float* br = m.r(k * dim + j);
-          const float* bi = m.i(k * dim + j);
-#pragma omp simd
-          for (int w = 0; w < kLanes; ++w) {
-            outr[w] += ar[w] * br[w] - ai[w] * bi[w];
-            outi[w] += ar[w] * bi[w] + ai[w] * br[w];
-          }
-        }
-      }
+    multiply_lane_matrices(
+        dim, LaneEntries{sr, si},
+        [dim](int i, int k) { return k * dim + i; },
+        LaneEntries{m.re.data(), m.im.data()}, [dim](int k, int j) { return k * dim + j; },
+        false, spare.re.data(), spare.im.data());
     std::swap(m.re, spare.re);
     std::swap(m.im, spare.im);
     return;
