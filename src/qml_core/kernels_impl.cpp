@@ -821,74 +821,6 @@ void multiply_lane_matrices(int dim, const LaneEntries& left, LeftIndex a,
     }
 }
 
-// An op's matrix for every lane, built as in gate_of (batch.cpp) but sixteen rows at
-// a time: each step's sum of terms, then the product of the steps, in float.
-void bind_lanes(int num_targets, const LaneTerm* terms, int num_terms, bool adjoint,
-                LaneMatrix& out) {
-  const int dim = 1 << num_targets, size = dim * dim;
-  static thread_local LaneMatrix buffers[3];
-  LaneMatrix* product = &buffers[0];
-  LaneMatrix* spare = &buffers[1];
-  LaneMatrix& step = buffers[2];
-  for (int e = 0; e < size; ++e)
-    for (int w = 0; w < kLanes; ++w) {
-      product->re[e][w] = (e / dim == e % dim) ? 1.f : 0.f;
-      product->im[e][w] = 0.f;
-    }
-  for (int t = 0; t < num_terms;) {
-    const int index = terms[t].step, place = terms[t].place;
-    const int step_size = place < 0 ? size : 4;
-    for (int e = 0; e < step_size; ++e)
-      for (int w = 0; w < kLanes; ++w) step.re[e][w] = step.im[e][w] = 0.f;
-    for (; t < num_terms && terms[t].step == index; ++t) {
-      const LaneTerm& term = terms[t];
-      for (int e = 0; e < step_size; ++e) {
-        const float er = term.matrix[e].real(), ei = term.matrix[e].imag();
-#pragma omp simd
-        for (int w = 0; w < kLanes; ++w) {
-          step.re[e][w] += term.factor_re[w] * er - term.factor_im[w] * ei;
-          step.im[e][w] += term.factor_re[w] * ei + term.factor_im[w] * er;
-        }
-      }
-    }
-    if (place < 0) {  // product <- step product
-      multiply_lane_matrices(
-          dim, LaneEntries{step.re[0], step.im[0]}, [dim](int i, int k) { return i * dim + k; },
-          LaneEntries{product->re[0], product->im[0]}, [dim](int k, int j) { return k * dim + j; },
-          false, spare->re[0], spare->im[0]);
-      std::swap(product, spare);
-      continue;
-    }
-    const int bit = dim / 2 >> place;  // row bit of target `place`, most significant first
-    for (int r = 0; r < dim; ++r) {
-      if (r & bit) continue;
-      for (int j = 0; j < dim; ++j) {
-        float* __restrict xr = product->re[r * dim + j];
-        float* __restrict xi = product->im[r * dim + j];
-        float* __restrict yr = product->re[(r | bit) * dim + j];
-        float* __restrict yi = product->im[(r | bit) * dim + j];
-#pragma omp simd
-        for (int w = 0; w < kLanes; ++w) {
-          const float x_re = xr[w], x_im = xi[w], y_re = yr[w], y_im = yi[w];
-          xr[w] = step.re[0][w] * x_re - step.im[0][w] * x_im + step.re[1][w] * y_re - step.im[1][w] * y_im;
-          xi[w] = step.re[0][w] * x_im + step.im[0][w] * x_re + step.re[1][w] * y_im + step.im[1][w] * y_re;
-          yr[w] = step.re[2][w] * x_re - step.im[2][w] * x_im + step.re[3][w] * y_re - step.im[3][w] * y_im;
-          yi[w] = step.re[2][w] * x_im + step.im[2][w] * x_re + step.re[3][w] * y_im + step.im[3][w] * y_re;
-        }
-      }
-    }
-  }
-  for (int i = 0; i < dim; ++i)
-    for (int j = 0; j < dim; ++j) {
-      const int from = adjoint ? j * dim + i : i * dim + j;
-      const float sign = adjoint ? -1.f : 1.f;
-      for (int w = 0; w < kLanes; ++w) {
-        out.re[i * dim + j][w] = product->re[from][w];
-        out.im[i * dim + j][w] = sign * product->im[from][w];
-      }
-    }
-}
-
 // A lane matrix of size dim x dim as one buffer: entry e of lane w at re[e * kLanes + w].
 struct LaneBuffer {
   std::vector<float> re, im;
@@ -899,6 +831,49 @@ struct LaneBuffer {
   float* r(int e) { return re.data() + std::size_t(e) * kLanes; }
   float* i(int e) { return im.data() + std::size_t(e) * kLanes; }
 };
+
+// An op's steps, each the sum of its terms, as lane matrices (2 x 2 on one target for
+// place >= 0, else dim x dim).
+struct LaneSteps {
+  std::vector<float> re, im;
+  std::vector<int> start, place, first_term;  // per step; first_term ends with num_terms
+  int count() const { return int(place.size()); }
+  const float* r(int k) const { return re.data() + std::size_t(start[k]) * kLanes; }
+  const float* i(int k) const { return im.data() + std::size_t(start[k]) * kLanes; }
+};
+
+const LaneSteps& lane_steps(const LaneTerm* terms, int num_terms, int size) {
+  static thread_local LaneSteps steps;
+  steps.start.clear();
+  steps.place.clear();
+  steps.first_term.clear();
+  int stored = 0;
+  for (int t = 0; t < num_terms; ++t)
+    if (t == 0 || terms[t].step != terms[t - 1].step) {
+      steps.start.push_back(stored);
+      steps.place.push_back(terms[t].place);
+      steps.first_term.push_back(t);
+      stored += terms[t].place < 0 ? size : 4;
+    }
+  steps.first_term.push_back(num_terms);
+  steps.re.assign(std::size_t(stored) * kLanes, 0.f);
+  steps.im.assign(std::size_t(stored) * kLanes, 0.f);
+  for (int k = 0; k < steps.count(); ++k) {
+    const int entries = steps.place[k] < 0 ? size : 4;
+    for (int t = steps.first_term[k]; t < steps.first_term[k + 1]; ++t)
+      for (int e = 0; e < entries; ++e) {
+        float* __restrict re = steps.re.data() + std::size_t(steps.start[k] + e) * kLanes;
+        float* __restrict im = steps.im.data() + std::size_t(steps.start[k] + e) * kLanes;
+        const float er = terms[t].matrix[e].real(), ei = terms[t].matrix[e].imag();
+#pragma omp simd
+        for (int w = 0; w < kLanes; ++w) {
+          re[w] += terms[t].factor_re[w] * er - terms[t].factor_im[w] * ei;
+          im[w] += terms[t].factor_re[w] * ei + terms[t].factor_im[w] * er;
+        }
+      }
+  }
+  return steps;
+}
 
 // m <- m conj(s) for every lane; s on all targets (place -1) or 2 x 2 on one.
 void right_conjugate_lanes(LaneBuffer& m, const float* sr, const float* si, int place, int dim,
@@ -936,14 +911,14 @@ void right_conjugate_lanes(LaneBuffer& m, const float* sr, const float* si, int 
     }
 }
 
-// m <- s^T m for every lane.
-void left_transpose_lanes(LaneBuffer& m, const float* sr, const float* si, int place, int dim,
-                          LaneBuffer& spare) {
+// m <- s m, or s^T m with `transpose`, for every lane.
+void left_multiply_lanes(LaneBuffer& m, const float* sr, const float* si, int place, int dim,
+                         bool transpose, LaneBuffer& spare) {
   if (place < 0) {
     spare.resize(dim * dim);
     multiply_lane_matrices(
         dim, LaneEntries{sr, si},
-        [dim](int i, int k) { return k * dim + i; },
+        [dim, transpose](int i, int k) { return transpose ? k * dim + i : i * dim + k; },
         LaneEntries{m.re.data(), m.im.data()}, [dim](int k, int j) { return k * dim + j; },
         false, spare.re.data(), spare.im.data());
     std::swap(m.re, spare.re);
@@ -960,10 +935,10 @@ void left_transpose_lanes(LaneBuffer& m, const float* sr, const float* si, int p
       float* __restrict yi = m.i((r | bit) * dim + j);
 #pragma omp simd
       for (int w = 0; w < kLanes; ++w) {
-        // s^T = (a c; b d): x' = a x + c y, y' = b x + d y.
-        const float ar = sr[w], ai = si[w], br = sr[kLanes + w], bi = si[kLanes + w];
-        const float cr = sr[2 * kLanes + w], ci = si[2 * kLanes + w];
-        const float dr = sr[3 * kLanes + w], di = si[3 * kLanes + w];
+        // s = (a c; b d), or s^T with c and b swapped: x' = a x + c y, y' = b x + d y.
+        const float ar = sr[w], ai = si[w], dr = sr[3 * kLanes + w], di = si[3 * kLanes + w];
+        const float br = sr[(transpose ? 1 : 2) * kLanes + w], bi = si[(transpose ? 1 : 2) * kLanes + w];
+        const float cr = sr[(transpose ? 2 : 1) * kLanes + w], ci = si[(transpose ? 2 : 1) * kLanes + w];
         const float x_re = xr[w], x_im = xi[w], y_re = yr[w], y_im = yi[w];
         xr[w] = ar * x_re - ai * x_im + cr * y_re - ci * y_im;
         xi[w] = ar * x_im + ai * x_re + cr * y_im + ci * y_re;
@@ -974,43 +949,39 @@ void left_transpose_lanes(LaneBuffer& m, const float* sr, const float* si, int p
   }
 }
 
+// An op's matrix for every lane, built as in gate_of (batch.cpp) but sixteen rows at
+// a time: each step's sum of terms, then the product of the steps, in float.
+void bind_lanes(int num_targets, const LaneTerm* terms, int num_terms, bool adjoint,
+                LaneMatrix& out) {
+  const int dim = 1 << num_targets, size = dim * dim;
+  static thread_local LaneBuffer product, spare;
+  product.resize(size);
+  for (int e = 0; e < size; ++e)
+    for (int w = 0; w < kLanes; ++w) {
+      product.r(e)[w] = (e / dim == e % dim) ? 1.f : 0.f;
+      product.i(e)[w] = 0.f;
+    }
+  const LaneSteps& steps = lane_steps(terms, num_terms, size);
+  for (int k = 0; k < steps.count(); ++k)
+    left_multiply_lanes(product, steps.r(k), steps.i(k), steps.place[k], dim, false, spare);
+  for (int i = 0; i < dim; ++i)
+    for (int j = 0; j < dim; ++j) {
+      const int from = adjoint ? j * dim + i : i * dim + j;
+      const float sign = adjoint ? -1.f : 1.f;
+      for (int w = 0; w < kLanes; ++w) {
+        out.re[i * dim + j][w] = product.r(from)[w];
+        out.im[i * dim + j][w] = sign * product.i(from)[w];
+      }
+    }
+}
+
 void term_overlaps_lanes(int num_targets, const LaneTerm* terms, int num_terms,
                          const LaneMatrix& adjoint_matrix, const double* overlap,
                          float* totals) {
   const int dim = 1 << num_targets, size = dim * dim;
   static thread_local LaneBuffer m, spare;
-  static thread_local std::vector<float> step_re, step_im;
-  static thread_local std::vector<int> step_start, step_place, step_first_term;
-  // Each step's matrix, sum of its terms, per lane.
-  step_start.clear();
-  step_place.clear();
-  step_first_term.clear();
-  int stored = 0;
-  for (int t = 0; t < num_terms; ++t)
-    if (t == 0 || terms[t].step != terms[t - 1].step) {
-      step_start.push_back(stored);
-      step_place.push_back(terms[t].place);
-      step_first_term.push_back(t);
-      stored += terms[t].place < 0 ? size : 4;
-    }
-  step_first_term.push_back(num_terms);
-  const int num_steps = int(step_place.size());
-  step_re.assign(std::size_t(stored) * kLanes, 0.f);
-  step_im.assign(std::size_t(stored) * kLanes, 0.f);
-  for (int s = 0; s < num_steps; ++s) {
-    const int entries = step_place[s] < 0 ? size : 4;
-    for (int t = step_first_term[s]; t < step_first_term[s + 1]; ++t)
-      for (int e = 0; e < entries; ++e) {
-        float* __restrict re = step_re.data() + std::size_t(step_start[s] + e) * kLanes;
-        float* __restrict im = step_im.data() + std::size_t(step_start[s] + e) * kLanes;
-        const float er = terms[t].matrix[e].real(), ei = terms[t].matrix[e].imag();
-#pragma omp simd
-        for (int w = 0; w < kLanes; ++w) {
-          re[w] += terms[t].factor_re[w] * er - terms[t].factor_im[w] * ei;
-          im[w] += terms[t].factor_re[w] * ei + terms[t].factor_im[w] * er;
-        }
-      }
-  }
+  const LaneSteps& steps = lane_steps(terms, num_terms, size);
+  const int num_steps = steps.count();
   // M = O U^T, where U^T[k][j] = U[j][k] = conj(adjoint[k][j]).
   m.resize(size);
   for (int i = 0; i < dim; ++i)
@@ -1030,12 +1001,10 @@ void term_overlaps_lanes(int num_targets, const LaneTerm* terms, int num_terms,
         }
       }
     }
-  auto step_r = [&](int s) { return step_re.data() + std::size_t(step_start[s]) * kLanes; };
-  auto step_i = [&](int s) { return step_im.data() + std::size_t(step_start[s]) * kLanes; };
-  right_conjugate_lanes(m, step_r(num_steps - 1), step_i(num_steps - 1),
-                        step_place[num_steps - 1], dim, spare);
+  right_conjugate_lanes(m, steps.r(num_steps - 1), steps.i(num_steps - 1),
+                        steps.place[num_steps - 1], dim, spare);
   for (int s = num_steps - 1; s >= 0; --s) {
-    for (int t = step_first_term[s]; t < step_first_term[s + 1]; ++t) {
+    for (int t = steps.first_term[s]; t < steps.first_term[s + 1]; ++t) {
       float* __restrict tr = totals + std::size_t(t * 2) * kLanes;
       float* __restrict ti = tr + kLanes;
       for (int w = 0; w < kLanes; ++w) tr[w] = ti[w] = 0.f;
@@ -1060,8 +1029,8 @@ void term_overlaps_lanes(int num_targets, const LaneTerm* terms, int num_terms,
       }
     }
     if (s > 0) {
-      left_transpose_lanes(m, step_r(s), step_i(s), step_place[s], dim, spare);
-      right_conjugate_lanes(m, step_r(s - 1), step_i(s - 1), step_place[s - 1], dim, spare);
+      left_multiply_lanes(m, steps.r(s), steps.i(s), steps.place[s], dim, true, spare);
+      right_conjugate_lanes(m, steps.r(s - 1), steps.i(s - 1), steps.place[s - 1], dim, spare);
     }
   }
 }
