@@ -18,7 +18,7 @@ Example:
     >>> q = cirq.LineQubit(0)
     >>> out = expectation(get_executor(None), None,
     ...                   as_circuit_tensor([cirq.Circuit(cirq.X(q))]), as_symbol_names([]),
-    ...                   tf.zeros([1, 0]), as_operator_tensor([cirq.Z(q)], 1))
+    ...                   tf.zeros([1, 0]), as_operator_tensor([cirq.Z(q)]))
     >>> out.numpy()
     array([[-1.]], dtype=float32)
 """
@@ -106,7 +106,8 @@ def expectation(
         circuits: ``tf.string [batch]`` serialized circuits.
         symbol_names: ``tf.string [n_symbols]``.
         symbol_values: ``float32 [batch, n_symbols]``.
-        operators: ``tf.string [batch, n_ops]`` serialized Pauli sums.
+        operators: ``tf.string [batch, n_ops]`` serialized Pauli sums, or
+            ``[n_ops]``: the same operators for every circuit.
         appended: optional ``tf.string [batch]`` circuits appended to ``circuits``.
         repetitions: optional ``int [batch, n_ops]``: shots per operator when
             ``sampled``, else noise trajectories per operator. None for exact values.
@@ -116,7 +117,7 @@ def expectation(
     if differentiator is None:
         differentiator = Adjoint() if repetitions is None else ParameterShift()
     extra = appended if appended is not None else tf.zeros([0], tf.string)
-    num_ops = operators.shape[1] if operators.shape.rank == 2 else None
+    num_ops = operators.shape[-1] if operators.shape.rank is not None else None
     if isinstance(differentiator, Autodiff):
         if repetitions is not None:
             raise TypeError("Autodiff differentiates exact expectations only; use "
@@ -141,7 +142,7 @@ def expectation(
 
     def value(batch: Optional[Batch], ops: np.ndarray) -> np.ndarray:
         if batch is None:
-            return np.zeros((0, ops.shape[1]), np.float32)
+            return np.zeros((0, ops.shape[-1]), np.float32)
         return np.asarray(evaluate(executor, batch), np.float32)
 
     def gradient(batch: Optional[Batch], names: np.ndarray, upstream: np.ndarray) -> np.ndarray:
@@ -375,7 +376,7 @@ class ExpectationOp:
                  pauli_sums: Any) -> tf.Tensor:
         circuits = as_circuit_tensor(programs, "programs")
         values = as_symbol_values(symbol_values)
-        operators = as_operator_tensor(pauli_sums, tf.shape(circuits)[0])
+        operators = as_operator_tensor(pauli_sums)
         return expectation(self.executor, self.differentiator, circuits,
                            as_symbol_names(symbol_names), values, operators)
 
@@ -446,8 +447,8 @@ class SampledExpectationOp:
         circuits = as_circuit_tensor(programs, "programs")
         values = as_symbol_values(symbol_values)
         batch = tf.shape(circuits)[0]
-        operators = as_operator_tensor(pauli_sums, batch)
-        repetitions = repetitions_tensor(num_samples, batch, tf.shape(operators)[1])
+        operators = as_operator_tensor(pauli_sums)
+        repetitions = repetitions_tensor(num_samples, batch, tf.shape(operators)[-1])
         return expectation(self.executor, self.differentiator, circuits,
                            as_symbol_names(symbol_names), values, operators,
                            repetitions=repetitions, sampled=self.sampled,
@@ -611,7 +612,7 @@ def _autodiff_expectation(executor: Executor, circuits, symbol_names, symbol_val
     def simulate(values, rows, names, ops, extra_rows) -> tf.Tensor:
         rows, names, ops, extra_rows = (t.numpy() for t in (rows, names, ops, extra_rows))
         if len(rows) == 0:
-            return tf.zeros((0, ops.shape[1]), tf.float32)
+            return tf.zeros((0, ops.shape[-1]), tf.float32)
         batch = prepare(list(rows), list(names), values.numpy(), ops, list(extra_rows))
         return tf.cast(executor.expectation_tensor(batch, values), tf.float32)
 

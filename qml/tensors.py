@@ -136,17 +136,16 @@ def operator_strings(operators: Any) -> Any:
     return decode(serialize.to_rows(operators))
 
 
-def as_operator_tensor(operators: Any, batch: Any) -> tf.Tensor:
-    """A ``tf.string [batch, n_ops]`` tensor, tiling a 1-D list of operators."""
+def as_operator_tensor(operators: Any) -> tf.Tensor:
+    """A ``tf.string`` tensor of operators: ``[batch, n_ops]``, or ``[n_ops]`` for the
+    same operators on every circuit (not tiled: the executors share that one row)."""
     operators = operator_strings(operators)
     operators = tf.convert_to_tensor(operators)
     if operators.dtype != tf.string:
         raise NotACircuitError(
             f"operators must be a tf.string tensor of Pauli sums, got {operators.dtype.name}"
         )
-    if operators.shape.rank == 1:
-        operators = tf.tile(operators[None, :], tf.stack([batch, 1]))
-    elif operators.shape.rank != 2:
+    if operators.shape.rank not in (1, 2):
         raise ShapeError(f"operators must be 1-D or 2-D, got shape {operators.shape}")
     return operators
 

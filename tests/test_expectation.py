@@ -151,6 +151,28 @@ def test_programs_are_compiled_once_per_distinct_row(rng, monkeypatch):
     assert len(compiled) == 1
 
 
+def test_a_shared_operator_row_is_held_once(rng):
+    qubits = cirq.LineQubit.range(3)
+    circuits = [random_circuit(qubits, 8, rng) for _ in range(5)]
+    rows = [serialize.serialize_circuit(c) for c in circuits]
+    operators = [random_paulisum(qubits, rng) for _ in range(2)]
+    row = np.array([serialize.serialize_paulisum(o) for o in operators], dtype=object)
+    values = random_values(rng, 5)
+    shared = prepare(rows, NAMES, values, row)  # 1-D: the operators of every circuit
+    tiled = prepare(rows, NAMES, values, np.stack([row] * 5))  # equal rows, as tf.tile gives
+    assert len({id(r) for r in shared.operators}) == len({id(r) for r in tiled.operators}) == 1
+    expected = cirq_expectations(circuits, values, NAMES, [operators] * 5)
+    for batch in (shared, tiled):
+        np.testing.assert_allclose(NativeExecutor().expectation(batch), expected, atol=1e-5)
+    distinct = np.stack([row] * 4 + [row[::-1]])
+    got = NativeExecutor().expectation(prepare(rows, NAMES, values, distinct))
+    np.testing.assert_allclose(
+        got, cirq_expectations(circuits, values, NAMES, [operators] * 4 + [operators[::-1]]),
+        atol=1e-5)
+    with pytest.raises(qml.errors.BatchSizeError, match="operators has 2 rows"):
+        prepare(rows, NAMES, values, np.stack([row] * 2))
+
+
 def test_compiled_programs_and_their_plans_are_freed_past_the_byte_bound(rng, monkeypatch):
     """Rows beyond the cache's byte budget are evicted, and nothing else (joins, native
     tables, qsim layouts) keeps their programs alive."""

@@ -215,11 +215,20 @@ def compile_rows(rows: Sequence[bytes]) -> tuple[Program, ...]:
         >>> first is second
         True
     """
-    distinct: dict[bytes, Optional[Program]] = dict.fromkeys(rows)
+    if not len(rows):
+        return ()
+    rows = np.asarray(rows, dtype=object).reshape(-1)
+    # Runs of equal rows (one circuit for a whole batch) are found by comparing
+    # neighbours, which is cheaper than hashing every row.
+    starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
+    run_rows = rows[starts].tolist()
+    distinct: dict[bytes, Optional[Program]] = dict.fromkeys(run_rows)
     with _collector_paused():
         for row in distinct:
             distinct[row] = compile_row(row)
-    return tuple(distinct[row] for row in rows)
+    programs = np.empty(len(run_rows), dtype=object)
+    programs[:] = [distinct[row] for row in run_rows]
+    return tuple(np.repeat(programs, np.diff(np.append(starts, len(rows)))).tolist())
 
 
 @contextlib.contextmanager

@@ -317,6 +317,7 @@ def prepare(
         symbol_names: names of the columns of ``symbol_values``.
         symbol_values: ``[batch, n_symbols]`` values.
         operator_rows: ``[batch][n_operators]`` serialized Pauli sums; ``b''`` pads.
+            A 1-D array ``[n_operators]`` holds the operators of every row.
         appended_rows: optional serialized circuits, one per batch row, appended to
             each row's circuit (as ``AddCircuit`` would).
         state_vectors: whether the rows will be simulated as state vectors (see
@@ -355,10 +356,7 @@ def prepare(
             f"symbol_values has shape {values.shape}, but there are {batch} circuits "
             f"and {len(symbol_names)} symbol_names; expected ({batch}, {len(symbol_names)})"
         )
-    if len(operator_rows) != batch:
-        raise BatchSizeError(
-            f"operators has {len(operator_rows)} rows, but there are {batch} circuits"
-        )
+    operators = _operator_rows(operator_rows, batch)
     if appended_rows and len(appended_rows) != batch:
         raise BatchSizeError(
             f"{len(appended_rows)} appended circuits for {batch} input circuits"
@@ -373,12 +371,6 @@ def prepare(
     programs = compiler.compile_rows(circuit_rows)
     if appended_rows:
         programs = tuple(map(compiler.join, programs, compiler.compile_rows(appended_rows)))
-    from_tensor = isinstance(operator_rows, np.ndarray) and operator_rows.dtype == object
-    operators = tuple(map(tuple, operator_rows.tolist() if from_tensor else operator_rows))
-    if not from_tensor or not all(type(op) is bytes for row in operators[:1] for op in row):
-        operators = tuple(tuple(bytes(op) for op in row) for row in operators)
-    if len({len(row) for row in operators}) > 1:
-        raise BatchSizeError("every row of operators must have the same length")
     batch = Batch(programs, symbol_names, values, operators)
     known = set(symbol_names)
     distinct_programs, distinct_operators = batch.distinct_programs[0], batch.distinct_operators[0]
@@ -400,14 +392,40 @@ def prepare(
     return batch
 
 
+def _operator_rows(rows: Any, batch: int) -> tuple[tuple[bytes, ...], ...]:
+    """``batch`` rows of operators as tuples of bytes. A shared row (a 1-D array, or a
+    2-D array whose rows are all equal) becomes one tuple repeated, so that a large
+    batch creates no objects per row."""
+    if isinstance(rows, np.ndarray) and rows.dtype == object and (
+            rows.ndim == 1 or (rows.ndim == 2 and len(rows) == batch > 1
+                               and bool((rows == rows[:1]).all()))):
+        shared = rows if rows.ndim == 1 else rows[0]
+        return (tuple(bytes(op) for op in shared.tolist()),) * batch
+    if len(rows) != batch:
+        raise BatchSizeError(f"operators has {len(rows)} rows, but there are {batch} circuits")
+    from_tensor = isinstance(rows, np.ndarray) and rows.dtype == object
+    operators = tuple(map(tuple, rows.tolist() if from_tensor else rows))
+    if not from_tensor or not all(type(op) is bytes for row in operators[:1] for op in row):
+        operators = tuple(tuple(bytes(op) for op in row) for row in operators)
+    if len({len(row) for row in operators}) > 1:
+        raise BatchSizeError("every row of operators must have the same length")
+    return operators
+
+
 def _distinct(items: Sequence, key: Any) -> tuple[tuple, np.ndarray]:
     """The distinct ``items`` by ``key`` (items of equal keys are equal), in order of
-    first appearance, and each item's index among them."""
-    keys = list(map(key, items))
-    by_key = dict(zip(keys, items))  # in order of first appearance; items of a key are equal
-    position = {k: i for i, k in enumerate(by_key)}
-    index = np.fromiter(map(position.__getitem__, keys), np.int64, count=len(keys))
-    return tuple(by_key.values()), index
+    first appearance, and each item's index among them.
+
+    Rows that repeat one object (a batch of one circuit, a shared operator row) are
+    grouped by identity in numpy first, so ``key`` runs once per distinct object."""
+    ids = np.fromiter(map(id, items), np.int64, count=len(items))
+    _, first, object_index = np.unique(ids, return_index=True, return_inverse=True)
+    by_key: dict = {}
+    position = np.empty(len(first), np.int64)
+    for k in np.argsort(first):  # the distinct objects, in order of first appearance
+        item = items[first[k]]
+        position[k] = by_key.setdefault(key(item), (len(by_key), item))[0]
+    return tuple(item for _, item in by_key.values()), position[object_index.reshape(-1)]
 
 
 def operator_qubits(program: Union[compiler.Program, compiler.Joined], row: bytes,

@@ -259,11 +259,11 @@ class Expectation(_QuantumLayer):
             symbol_values = self.symbol_weights[None, :]
         batch = tf.shape(inputs)[0]
         values = _tiled(symbol_values, inputs)
-        operator_tensor = tensors.as_operator_tensor(operators, batch)
+        operator_tensor = tensors.as_operator_tensor(operators)
         if not self._estimated:
             return ops.expectation(self.executor, self.differentiator, inputs, symbol_names,
                                    values, operator_tensor)
-        counts = ops.repetitions_tensor(repetitions, batch, tf.shape(operator_tensor)[1])
+        counts = ops.repetitions_tensor(repetitions, batch, tf.shape(operator_tensor)[-1])
         return ops.expectation(self.executor, self.differentiator, inputs, symbol_names,
                                values, operator_tensor, repetitions=counts,
                                sampled=self._sampled, seed=self._draw_seed())

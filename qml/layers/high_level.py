@@ -66,8 +66,7 @@ class _ModelCircuitLayer(_QuantumLayer):
 
     def _expectation(self, circuits: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
         batch = tf.shape(circuits)[0]
-        operators = tf.tile(tf.constant(self._operator_rows, tf.string)[None, :],
-                            tf.stack([batch, 1]))
+        operators = tf.constant(self._operator_rows, tf.string)  # one row for every circuit
         model = tf.fill(tf.reshape(batch, [1]), tf.constant(self._model_row))
         names = tf.constant(self._symbols_list, tf.string)
         if self.repetitions is None:
