@@ -305,6 +305,31 @@ def test_simd_build_and_threads_are_reported():
     assert qml.executors.native.threads() >= 1
 
 
+@pytest.mark.parametrize("threads", [1, 2, 5])
+def test_rows_shared_among_threads_and_concurrent_callers_match_cirq(threads):
+    """Rows (single and in lanes) shared among the calling thread and helpers, with
+    more helpers than processors, and two Python threads calling the core at once."""
+    import concurrent.futures
+
+    rng = np.random.default_rng(300 + threads)
+    qubits = cirq.LineQubit.range(5)
+    distinct = [random_circuit(qubits, 16, rng) for _ in range(6)]
+    circuits = distinct + [distinct[0]] * 40  # six single rows and lane groups
+    operators = [[random_paulisum(qubits, rng)]] * len(circuits)
+    values = random_values(rng, len(circuits))
+    expected = cirq_expectations(circuits, values, NAMES, operators)
+    batch = _batch(circuits, values, operators)
+    previous = qml.executors.native.threads()
+    qml.executors.native.set_threads(threads)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(lambda _: NativeExecutor().expectation(batch), range(6)))
+    finally:
+        qml.executors.native.set_threads(previous)
+    for got in results:
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
 def test_a_training_step_prepares_each_batch_once(monkeypatch):
     """In graph mode the gradient takes the forward pass's batch and states."""
     import qml.ops as ops

@@ -2,10 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <omp.h>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "pool.hpp"
 
 namespace qml {
 namespace {
@@ -163,10 +164,11 @@ void validate(const Batch& b) {
 
 std::vector<cdouble> phasors_of(const Batch& b) {
   std::vector<cdouble> out(b.phases.size);
-  const std::int64_t count = std::int64_t(b.phases.size);
-#pragma omp parallel for num_threads(thread_count()) schedule(static) if (count > 8192)
-  for (std::int64_t i = 0; i < count; ++i)
-    out[i] = cdouble(std::cos(b.phases[i]), std::sin(b.phases[i]));
+  const std::size_t count = b.phases.size, chunk = 4096;
+  share_rows((count + chunk - 1) / chunk, [&](std::size_t c, int) {
+    for (std::size_t i = c * chunk; i < std::min(count, (c + 1) * chunk); ++i)
+      out[i] = cdouble(std::cos(b.phases[i]), std::sin(b.phases[i]));
+  });
   return out;
 }
 

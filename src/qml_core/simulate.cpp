@@ -1,8 +1,9 @@
 #include "simulate.hpp"
 
 #include <algorithm>
-#include <omp.h>
 #include <vector>
+
+#include "pool.hpp"
 
 namespace qml {
 namespace {
@@ -93,17 +94,20 @@ struct RowSplit {
   template <class Run, class RunLanes>
   void each(int copies, int lane_copies, Run run, RunLanes run_lanes) const {
     if (!narrow.empty() || !lanes.empty()) {
-#pragma omp parallel num_threads(thread_count())
-      {
-        std::vector<cfloat> work(std::size_t(copies) << widest_narrow);
-        std::vector<float> lane_work;
-        if (!lanes.empty())
+      // Buffers per slot of share_rows, allocated by the thread that first uses one.
+      std::vector<std::vector<cfloat>> works(static_cast<std::size_t>(thread_count()));
+      std::vector<std::vector<float>> lane_works(works.size());
+      share_rows(lanes.size() + narrow.size(), [&](std::size_t k, int slot) {
+        if (k < lanes.size()) {
+          std::vector<float>& lane_work = lane_works[std::size_t(slot)];
           lane_work.resize((std::size_t(2 * kLanes) << widest_lanes) * std::size_t(lane_copies));
-#pragma omp for schedule(dynamic, 1) nowait
-        for (std::size_t k = 0; k < lanes.size(); ++k) run_lanes(lanes[k], lane_work.data());
-#pragma omp for schedule(dynamic, 1)
-        for (std::size_t k = 0; k < narrow.size(); ++k) run(narrow[k], false, work.data());
-      }
+          run_lanes(lanes[k], lane_work.data());
+        } else {
+          std::vector<cfloat>& work = works[std::size_t(slot)];
+          work.resize(std::size_t(copies) << widest_narrow);
+          run(narrow[k - lanes.size()], false, work.data());
+        }
+      });
     }
     if (!wide.empty()) {
       std::vector<cfloat> work(std::size_t(copies) << widest_wide);
