@@ -101,10 +101,58 @@ class Block:
 def make_block(targets: tuple[int, ...], controls: tuple[int, ...],
                values: tuple[int, ...], steps: tuple[Step, ...]) -> Block:
     """A block of ``steps``, with its unitary computed now when no gate has symbols."""
-    block = Block(targets, controls, values, steps, None)
-    if block.symbols:
-        return block
-    return Block(targets, controls, values, steps, block.unitary({}))
+    return make_blocks([(targets, controls, values, steps)])[0]
+
+
+BlockSpec = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[Step, ...]]
+
+
+def make_blocks(specs: list[BlockSpec]) -> list[Block]:
+    """Blocks of ``(targets, controls, control_values, steps)``, with the unitaries of
+    those without symbols computed together: a circuit's blocks cost a few numpy calls
+    per block size instead of a few per step.
+
+    Example:
+        >>> flip = Gate("Matrix", {}, frozenset(), np.array([[[0, 1], [1, 0]]], complex))
+        >>> [b.constant[0].real.tolist() for b in make_blocks([((0,), (), (), (Step(flip, (0,)),))])]
+        [[[0.0, 1.0], [1.0, 0.0]]]
+    """
+    constant = [k for k, spec in enumerate(specs)
+                if all(not step.gate.symbols for step in spec[3])]
+    by_size: dict[int, list[int]] = {}
+    for k in constant:
+        by_size.setdefault(len(specs[k][0]), []).append(k)
+    unitaries: dict[int, np.ndarray] = {}
+    for size, members in by_size.items():
+        unitaries.update(zip(members, _products(size, [specs[k][3] for k in members])))
+    return [Block(*spec, unitaries[k][None] if k in unitaries else None)
+            for k, spec in enumerate(specs)]
+
+
+def _products(size: int, step_lists: list[tuple[Step, ...]]) -> np.ndarray:
+    """``[blocks, d, d]``: each list's constant steps multiplied out on ``size`` qubits
+    (later steps on the left). Steps are embedded in one call per placement, and the
+    products taken step by step over all blocks at once, longest lists first."""
+    dim = 2 ** size
+    order = sorted(range(len(step_lists)), key=lambda k: -len(step_lists[k]))
+    lengths = [len(step_lists[k]) for k in order]
+    placements: dict[tuple[int, ...], list[tuple[int, int]]] = {}
+    for row, k in enumerate(order):
+        for column, step in enumerate(step_lists[k]):
+            placements.setdefault(step.places, []).append((row, column))
+    embedded = np.empty((len(order), max(lengths, default=0), dim, dim), complex)
+    for places, slots in placements.items():
+        rows, columns = zip(*slots)
+        gates = np.concatenate([step_lists[order[r]][c].gate.unitary({}) for r, c in slots])
+        embedded[rows, columns] = embed(gates, places, size)
+    result = np.broadcast_to(np.eye(dim, dtype=complex), (len(order), dim, dim)).copy()
+    longer = len(lengths) - np.cumsum(np.bincount(lengths))  # lists longer than each column
+    for column in range(embedded.shape[1]):
+        count = int(longer[column])  # the lists are longest first
+        result[:count] = embedded[:count, column] @ result[:count]
+    out = np.empty_like(result)
+    out[order] = result
+    return out
 
 
 @dataclasses.dataclass(frozen=True)

@@ -223,7 +223,7 @@ def compile_rows(rows: Sequence[bytes]) -> tuple[Program, ...]:
     starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
     run_rows = rows[starts].tolist()
     distinct: dict[bytes, Optional[Program]] = dict.fromkeys(run_rows)
-    with _collector_paused():
+    with collector_paused():
         for row in distinct:
             distinct[row] = compile_row(row)
     programs = np.empty(len(run_rows), dtype=object)
@@ -232,7 +232,14 @@ def compile_rows(rows: Sequence[bytes]) -> tuple[Program, ...]:
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
+    """Pauses Python's cyclic garbage collector, for work that creates many small
+    objects and no cycles (compiling circuits, building their tables for a core).
+
+    Example:
+        >>> with collector_paused():
+        ...     programs = [compile_circuit(cirq.Circuit()) for _ in range(3)]
+    """
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -311,34 +318,37 @@ def compile_gates(table: list) -> list[Gate]:
     Raises:
         CircuitFormatError: for an unknown kind or a malformed matrix gate.
     """
-    compiled = [_checked_gate(fields) for fields in table]
+    checked = [_checked_gate(fields) for fields in table]  # (kind, fields, symbols)
     constant_kinds: dict[str, list[int]] = {}
-    for index, gate in enumerate(compiled):
-        if gate.constant is None and not gate.symbols and gate.kind in gates.KIND_PARAMS:
-            constant_kinds.setdefault(gate.kind, []).append(index)
+    for index, (kind, _, symbols) in enumerate(checked):
+        if not symbols and kind in gates.KIND_PARAMS:
+            constant_kinds.setdefault(kind, []).append(index)
+    unitaries: list[Optional[np.ndarray]] = [None] * len(checked)
     for kind, indices in constant_kinds.items():
-        unitaries = gates.constant_unitaries(kind, [compiled[i].fields for i in indices])
-        for index, unitary in zip(indices, unitaries):
-            if not np.isfinite(unitary).all():
-                raise CircuitFormatError(
-                    f"gate {index} ({kind}) has a parameter that is not finite: "
-                    f"{json.dumps(compiled[index].fields)[:120]}")
-            gate = compiled[index]
-            compiled[index] = Gate(gate.kind, gate.fields, gate.symbols, unitary[None])
-    return compiled
+        computed = gates.constant_unitaries(kind, [checked[i][1] for i in indices])
+        for index, unitary in zip(indices, computed):
+            unitaries[index] = unitary[None]
+        finite = [np.isfinite(unitary).all() for unitary in computed] if kind in (
+            "I", "Matrix") else np.isfinite(computed).all(axis=(1, 2))
+        if not all(finite):
+            index = indices[int(np.argmin(finite))]
+            raise CircuitFormatError(
+                f"gate {index} ({kind}) has a parameter that is not finite: "
+                f"{json.dumps(checked[index][1])[:120]}")
+    return [Gate(kind, fields, symbols, channels.kraus_of(fields) if kind == "Channel"
+                 else unitary)
+            for (kind, fields, symbols), unitary in zip(checked, unitaries)]
 
 
-def _checked_gate(fields: dict) -> Gate:
+def _checked_gate(fields: dict) -> tuple[str, dict, frozenset[str]]:
+    """A gate's kind, fields and symbols, its kind and matrix checked."""
     kind = fields["g"]
-    if kind == "Measure":
-        return Gate("Measure", fields, frozenset())
-    if kind == "Channel":  # its "constant" is the tuple of Kraus operators
-        return Gate("Channel", fields, frozenset(), channels.kraus_of(fields))
-    if kind not in gates.KIND_PARAMS:
+    if kind in ("Measure", "Channel"):  # a channel's "constant" is its Kraus operators
+        return kind, fields, frozenset()
+    params = gates.KIND_PARAMS.get(kind)
+    if params is None:
         raise CircuitFormatError(f"unknown gate kind {kind!r}")
-    symbols = frozenset().union(
-        *(expressions.symbols_of(fields[name]) for name in gates.KIND_PARAMS[kind])
-    )
+    symbols = frozenset().union(*(expressions.symbols_of(fields[name]) for name in params))
     if kind == "Matrix":
         if not 1 <= int(fields["n"]) <= gates.MAX_MATRIX_QUBITS:
             raise CircuitFormatError(
@@ -352,7 +362,7 @@ def _checked_gate(fields: dict) -> Gate:
         if not unitary:
             raise CircuitFormatError(
                 f"matrix gate on {fields['n']} qubits is not a finite unitary matrix")
-    return Gate(kind, fields, symbols)
+    return kind, fields, symbols
 
 
 def _indices(values: list, limit: int, encoded: list) -> tuple[int, ...]:

@@ -26,24 +26,25 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from qml.circuits.blocks import Block, Gate, Operation, Step, controlled, make_block
+from qml.circuits.blocks import (Block, BlockSpec, Gate, Operation, Step, controlled,
+                                 make_block, make_blocks)
 
 
 def program_blocks(operations: Sequence[Operation]) -> list[Block]:
     """The compiler's plan: single-qubit runs fused, then absorbed into two-qubit
     blocks (a stretch of gates between noise channels)."""
-    return _absorb_into_two_qubit_blocks(_fuse_single_qubit_runs(operations))
+    return make_blocks(_absorb_into_two_qubit_blocks(_fuse_single_qubit_runs(operations)))
 
 
-def _fuse_single_qubit_runs(operations: Sequence[Operation]) -> list[Block]:
+def _fuse_single_qubit_runs(operations: Sequence[Operation]) -> list[BlockSpec]:
     """Merges each run of uncontrolled single-qubit gates on one qubit into a block."""
-    blocks: list[Block] = []
+    blocks: list[BlockSpec] = []
     pending: dict[int, list[Step]] = {}
 
     def flush(qubit: int) -> None:
         run = pending.pop(qubit, None)
         if run:
-            blocks.append(Block((qubit,), (), (), tuple(run), None))
+            blocks.append(((qubit,), (), (), tuple(run)))
 
     for op in operations:
         if len(op.targets) == 1 and not op.controls:
@@ -52,13 +53,13 @@ def _fuse_single_qubit_runs(operations: Sequence[Operation]) -> list[Block]:
         for q in op.targets + op.controls:
             flush(q)
         steps = (Step(op.gate, tuple(range(len(op.targets)))),)
-        blocks.append(Block(op.targets, op.controls, op.control_values, steps, None))
+        blocks.append((op.targets, op.controls, op.control_values, steps))
     for q in sorted(pending):
         flush(q)
     return blocks
 
 
-def _absorb_into_two_qubit_blocks(blocks: list[Block]) -> list[Block]:
+def _absorb_into_two_qubit_blocks(blocks: list[BlockSpec]) -> list[BlockSpec]:
     """Folds each single-qubit block into a neighbouring uncontrolled two-qubit block.
 
     A single-qubit block on q joins the last earlier block that touches q when that
@@ -66,10 +67,10 @@ def _absorb_into_two_qubit_blocks(blocks: list[Block]) -> list[Block]:
     touches q, under the same condition. Nothing between them touches q, so the
     product is unchanged, and qsim (or any executor) has fewer, larger gates to apply.
     """
-    merged: list[Optional[list]] = [[b, list(b.steps)] for b in blocks]
+    merged: list[Optional[list]] = [list(b) for b in blocks]  # steps become lists below
 
     def absorbs(entry: Optional[list]) -> bool:
-        return entry is not None and len(entry[0].targets) == 2 and not entry[0].controls
+        return entry is not None and len(entry[0]) == 2 and not entry[1]
 
     def fold(direction: int) -> None:
         order = range(len(merged)) if direction < 0 else range(len(merged) - 1, -1, -1)
@@ -78,26 +79,22 @@ def _absorb_into_two_qubit_blocks(blocks: list[Block]) -> list[Block]:
             entry = merged[index]
             if entry is None:
                 continue
-            block = entry[0]
-            if len(block.targets) == 1 and not block.controls:
-                qubit = block.targets[0]
-                other = neighbour.get(qubit)
+            targets, controls = entry[0], entry[1]
+            if len(targets) == 1 and not controls:
+                other = neighbour.get(targets[0])
                 if other is not None and absorbs(merged[other]):
                     host = merged[other]
-                    place = host[0].targets.index(qubit)
-                    moved = [Step(step.gate, (place,)) for step in entry[1]]
-                    host[1] = host[1] + moved if direction < 0 else moved + host[1]
+                    place = host[0].index(targets[0])
+                    moved = tuple(Step(step.gate, (place,)) for step in entry[3])
+                    host[3] = host[3] + moved if direction < 0 else moved + host[3]
                     merged[index] = None
                     continue
-            for qubit in block.targets + block.controls:
+            for qubit in targets + controls:
                 neighbour[qubit] = index
 
     fold(-1)  # into the previous block on the qubit
     fold(+1)  # then what is left, into the next one
-    return [
-        make_block(b.targets, b.controls, b.control_values, tuple(steps))
-        for b, steps in (entry for entry in merged if entry is not None)
-    ]
+    return [tuple(entry) for entry in merged if entry is not None]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -335,7 +335,8 @@ def pack(batch: Batch) -> Packed:
     index_of: dict[int, int] = {}
     for key, (program, rows) in batch.segment_groups().items():
         rows = np.unique(rows)
-        table = _table(program)
+        with compiler.collector_paused():  # a new program's table makes many small objects
+            table = _table(program)
         ops = table.ops.copy()
         ops[:, 0] += qubit_size
         constant = ops[:, 5] < 0
