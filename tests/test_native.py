@@ -69,6 +69,26 @@ def test_adjoint_matches_finite_differences(num_qubits):
                                atol=1e-4)
 
 
+@pytest.mark.parametrize("num_qubits", [3, 12])
+def test_diagonal_operator_terms_summed_in_one_pass_match_finite_differences(num_qubits):
+    """Z strings on the low index bits, on the high ones (beyond 10 qubits), across
+    both, an identity term and a term with an X, in operators of distinct rows."""
+    rng = np.random.default_rng(400 + num_qubits)
+    qubits = cirq.LineQubit.range(num_qubits)
+    z = [cirq.Z(q) for q in qubits]
+    first = sum((float(c) * zq for c, zq in zip(rng.normal(size=num_qubits), z)),
+                cirq.PauliSum())
+    second = 0.3 * z[0] * z[-1] - 0.7 * cirq.PauliString() + 0.5 * z[-1] * cirq.X(qubits[1])
+    circuits = [random_circuit(qubits, 12, rng) for _ in range(3)]
+    operators = [[first, second]] * 3
+    values = random_values(rng, 3).astype(np.float64)
+    upstream = rng.normal(size=(3, 2))
+    expected = reference_gradient(circuits, values, operators, upstream)
+    assert np.abs(expected).max() > 1e-2
+    got = NativeExecutor().adjoint_gradient(_batch(circuits, values, operators), upstream)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
 @pytest.mark.parametrize("num_qubits", [1, 3, 6, 13, 16])
 def test_rows_of_one_circuit_run_in_simd_lanes_and_match_cirq(num_qubits):
     """Many rows of one circuit run kLanes at a time (up to 16 qubits): a full group, a

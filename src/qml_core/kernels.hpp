@@ -68,6 +68,11 @@ struct Kernels {
   // out[j ^ x] += weight * (-1)^popcount(j & z) psi[j].
   void (*add_pauli)(const cfloat* psi, int num_qubits, index_t x_mask,
                     index_t z_mask, cdouble weight, cfloat* out, bool parallel);
+  // out[j] += (low[j mod 2^low_bits] + high[j >> low_bits]) psi[j]: a sum of diagonal
+  // Pauli terms (Z strings) in one pass, its coefficients tabulated on the low and
+  // the high index bits.
+  void (*add_diagonal)(const cfloat* psi, int num_qubits, int low_bits, const cfloat* low,
+                       const cfloat* high, cfloat* out, bool parallel);
 
   // The same four on lane states (kLanes rows at once, on the calling thread), with a
   // matrix per lane; gate.matrix is not read. unapply_pair_lanes takes the matrices

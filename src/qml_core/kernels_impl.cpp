@@ -599,6 +599,19 @@ void add_pauli(const cfloat* psi, int num_qubits, index_t x_mask, index_t z_mask
   });
 }
 
+void add_diagonal(const cfloat* psi, int num_qubits, int low_bits, const cfloat* low,
+                  const cfloat* high, cfloat* out, bool parallel) {
+  const index_t low_size = index_t(1) << low_bits;
+  split_range(parallel, index_t(1) << (num_qubits - low_bits), [&](index_t begin, index_t end, int) {
+    for (index_t h = begin; h < end; ++h) {
+      const cfloat shift = high[h];
+      const cfloat* p = psi + h * low_size;
+      cfloat* o = out + h * low_size;
+      for (index_t l = 0; l < low_size; ++l) o[l] += (low[l] + shift) * p[l];
+    }
+  }, std::max<index_t>(1, 2048 / low_size));
+}
+
 // ---- lane kernels: kLanes rows of one program at once, see kernels.hpp
 
 template <int D>
@@ -1038,7 +1051,7 @@ void term_overlaps_lanes(int num_targets, const LaneTerm* terms, int num_terms,
 }  // namespace
 
 extern const Kernels kernels = {QML_STR(QML_ARCH), apply, unapply_pair, pauli_expectation,
-                                add_pauli, apply_lanes, unapply_pair_lanes, pauli_sums_lanes,
+                                add_pauli, add_diagonal, apply_lanes, unapply_pair_lanes, pauli_sums_lanes,
                                 add_pauli_lanes, bind_lanes, term_overlaps_lanes};
 
 }  // namespace QML_ARCH

@@ -140,6 +140,33 @@ void run_row(const Batch& b, const Kernels& k, std::int64_t r, cfloat* state, bo
   }
 }
 
+// Diagonal Pauli terms (Z strings) of lambda = sum_k upstream[k] H_k psi, summed into
+// coefficient tables on the low and the high index bits, so that they cost one pass
+// over the state together instead of one pass each. A term whose Zs fall on both
+// halves is left to add_pauli.
+struct DiagonalSum {
+  int low_bits, high_bits;
+  std::vector<cfloat> low, high;
+  bool used = false;
+
+  explicit DiagonalSum(int num_qubits)
+      : low_bits(std::min(num_qubits, 10)), high_bits(num_qubits - low_bits),
+        low(std::size_t(1) << low_bits), high(std::size_t(1) << high_bits) {}
+
+  // Adds weight * (-1)^popcount(j & z) when z lies within one half; false otherwise.
+  bool add(index_t z, cdouble weight) {
+    const index_t low_mask = (index_t(1) << low_bits) - 1;
+    std::vector<cfloat>& table = (z & ~low_mask) == 0 ? low : high;
+    const index_t mask = (z & ~low_mask) == 0 ? z : z >> low_bits;
+    if ((z & low_mask) != 0 && (z & ~low_mask) != 0) return false;
+    const cfloat w(float(weight.real()), float(weight.imag()));
+    for (std::size_t j = 0; j < table.size(); ++j)
+      table[j] += __builtin_parityll(j & mask) ? -w : w;
+    used = true;
+    return true;
+  }
+};
+
 // `batch` with its phasors computed into `storage`.
 Batch with_phasors(const Batch& batch, std::vector<cdouble>& storage) {
   storage = phasors_of(batch);
@@ -408,13 +435,19 @@ void adjoint(const Batch& batch, const double* upstream, const cfloat* final_sta
     }
     std::fill(lambda, lambda + size, cfloat(0.f, 0.f));
     const std::int64_t first = std::int64_t(b.row_opset[r]) * std::int64_t(b.num_operators);
+    DiagonalSum diagonal(n);
     for (std::size_t op = 0; op < b.num_operators; ++op) {
       const double weight = upstream[r * b.num_operators + op];
       if (weight == 0.0) continue;
-      for (std::int64_t t = b.opset_terms[first + op]; t < b.opset_terms[first + op + 1]; ++t)
-        k.add_pauli(psi, n, b.term_masks[2 * t], b.term_masks[2 * t + 1],
-                    weight * b.term_coefs[t], lambda, parallel);
+      for (std::int64_t t = b.opset_terms[first + op]; t < b.opset_terms[first + op + 1]; ++t) {
+        const index_t x = b.term_masks[2 * t], z = b.term_masks[2 * t + 1];
+        if (x != 0 || !diagonal.add(z, weight * b.term_coefs[t]))
+          k.add_pauli(psi, n, x, z, weight * b.term_coefs[t], lambda, parallel);
+      }
     }
+    if (diagonal.used)
+      k.add_diagonal(psi, n, diagonal.low_bits, diagonal.low.data(), diagonal.high.data(),
+                     lambda, parallel);
     Step* steps = thread_steps();
     int num_steps = 0;
     cfloat scratch[kMaxDim * kMaxDim];
