@@ -20,6 +20,7 @@ from typing import Mapping, Optional
 import numpy as np
 
 from qml.circuits import gates
+from qml.circuits.expressions import symbol_union
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +70,7 @@ class Block:
     def __post_init__(self) -> None:
         # Read often while a circuit compiles: computed once, as a plain attribute.
         object.__setattr__(self, "symbols",
-                           frozenset().union(*(step.gate.symbols for step in self.steps)))
+                           symbol_union(step.gate.symbols for step in self.steps))
 
     @functools.cached_property
     def controlled_constant(self) -> np.ndarray:

@@ -287,7 +287,7 @@ def _compile_parsed(parsed: dict, row: bytes) -> Program:
         stretch = []
         if op is not None:
             noise.append(Channel(len(blocks), op.targets, op.gate.constant, op.gate))
-    symbols = frozenset().union(*(b.symbols for b in blocks)) if blocks else frozenset()
+    symbols = expressions.symbol_union(b.symbols for b in blocks)
     return Program(qubits=qubits, blocks=tuple(blocks), symbols=symbols,
                    channels=tuple(noise), row=row)
 
@@ -344,11 +344,11 @@ def _checked_gate(fields: dict) -> tuple[str, dict, frozenset[str]]:
     """A gate's kind, fields and symbols, its kind and matrix checked."""
     kind = fields["g"]
     if kind in ("Measure", "Channel"):  # a channel's "constant" is its Kraus operators
-        return kind, fields, frozenset()
+        return kind, fields, expressions.NO_SYMBOLS
     params = gates.KIND_PARAMS.get(kind)
     if params is None:
         raise CircuitFormatError(f"unknown gate kind {kind!r}")
-    symbols = frozenset().union(*(expressions.symbols_of(fields[name]) for name in params))
+    symbols = expressions.symbol_union(expressions.symbols_of(fields[name]) for name in params)
     if kind == "Matrix":
         if not 1 <= int(fields["n"]) <= gates.MAX_MATRIX_QUBITS:
             raise CircuitFormatError(

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Mapping, Optional, Union
+from typing import Iterable, Mapping, Optional, Union
 
 import numpy as np
 import sympy
@@ -116,6 +116,22 @@ def decode(tree: Tree) -> Union[float, sympy.Expr]:
     raise UnsupportedExpressionError(f"malformed expression {tree!r}")
 
 
+NO_SYMBOLS: frozenset[str] = frozenset()
+"""The empty symbol set that compiled programs share: a program holds a symbol set per
+gate and per block, and every distinct empty set would be one more object for
+Python's cyclic garbage collector to scan."""
+
+
+def symbol_union(sets: Iterable[frozenset[str]]) -> frozenset[str]:
+    """The union of symbol sets (:data:`NO_SYMBOLS` when it is empty).
+
+    Example:
+        >>> sorted(symbol_union([frozenset({"a"}), NO_SYMBOLS, frozenset({"b"})]))
+        ['a', 'b']
+    """
+    return frozenset().union(*sets) or NO_SYMBOLS
+
+
 def symbols_of(tree: Tree) -> frozenset[str]:
     """Names of the symbols that ``tree`` uses.
 
@@ -131,11 +147,11 @@ def symbols_of(tree: Tree) -> frozenset[str]:
         if not finite:
             raise UnsupportedExpressionError(
                 f"the number {str(tree)[:40]} in an expression is not a finite float")
-        return frozenset()
+        return NO_SYMBOLS
     head, args = _split(tree)
     if head == "sym":
         return frozenset([_string_arg(tree)])
-    return frozenset().union(*(symbols_of(arg) for arg in args)) if args else frozenset()
+    return symbol_union(symbols_of(arg) for arg in args)
 
 
 NUMPY_FUNCTIONS = {"pow": np.power, **{name: fn for name, (_, fn) in FUNCTIONS.items()}}
