@@ -35,6 +35,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+try:  # TensorFlow's query of its gradient tapes; internal, so optional
+    from tensorflow.python.eager.record import should_record_backprop as _should_record_backprop
+except ImportError:
+    _should_record_backprop = None
+
 from qml.circuits import serialize
 from qml.differentiators import Adjoint, Autodiff, Differentiator, ParameterShift
 from qml.errors import BatchSizeError
@@ -158,7 +163,7 @@ def expectation(
         if tf.executing_eagerly():  # one checked batch serves the value and its gradient
             arrays = [a.numpy() for a in args]
             batch = batch_of(*arrays)
-            if batch is None:
+            if batch is None or not _taped(values):  # no gradient will be asked for
                 result = value(batch, arrays[3])
             else:  # the forward pass may keep what the gradient can reuse
                 result, batch = differentiator.forward(executor, batch)
@@ -196,6 +201,13 @@ def expectation(
         return result, grad
 
     return op(tf.cast(symbol_values, tf.float32))
+
+
+def _taped(values: tf.Tensor) -> bool:
+    """Whether a gradient tape records ``values`` (an eager tensor), so that the
+    forward pass should keep its final states for the gradient. True where
+    TensorFlow cannot tell."""
+    return _should_record_backprop is None or bool(_should_record_backprop([values]))
 
 
 class _ForwardPasses:

@@ -176,6 +176,30 @@ def test_adjoint_reuses_the_tensorflow_forward_states(monkeypatch):
     np.testing.assert_allclose(got, expected, atol=1e-4)
 
 
+def test_an_untaped_eager_forward_pass_keeps_no_states(monkeypatch):
+    """Called eagerly with no gradient tape, the layer computes values only; under a
+    tape it keeps the final states, and the gradient still matches Cirq's."""
+    rng = np.random.default_rng(4)
+    qubits = cirq.LineQubit.range(5)
+    circuits = [random_circuit(qubits, 20, rng) for _ in range(2)]
+    operators = [random_paulisum(qubits, rng) for _ in range(2)]
+    values = random_values(rng, 2).astype(np.float64)
+    keeping = []
+    original = qml.executors.NativeExecutor.expectation_and_kept
+    monkeypatch.setattr(qml.executors.NativeExecutor, "expectation_and_kept",
+                        lambda self, batch: keeping.append(1) or original(self, batch))
+    layer = qml.layers.Expectation(backend="native")
+    variable = tf.Variable(values.astype(np.float32))
+    out = layer(circuits, symbol_names=NAMES, symbol_values=variable, operators=operators)
+    np.testing.assert_allclose(out.numpy(), cirq_expectations(circuits, values, NAMES,
+                                                              [operators] * 2), atol=1e-5)
+    assert keeping == []
+    got = layer_gradient("native", None, circuits, operators, values)
+    assert keeping == [1]
+    np.testing.assert_allclose(got, reference_gradient(circuits, values, [operators] * 2,
+                                                       UPSTREAM), atol=1e-4)
+
+
 def test_autodiff_needs_the_tensorflow_backend():
     q = cirq.LineQubit(0)
     layer = qml.layers.Expectation(differentiator=qml.differentiators.Autodiff())
