@@ -70,9 +70,10 @@ def test_adjoint_matches_finite_differences(num_qubits):
 
 
 @pytest.mark.parametrize("num_qubits", [3, 12])
-def test_diagonal_operator_terms_summed_in_one_pass_match_finite_differences(num_qubits):
+def test_diagonal_operator_terms_summed_in_one_pass_match_cirq(num_qubits):
     """Z strings on the low index bits, on the high ones (beyond 10 qubits), across
-    both, an identity term and a term with an X, in operators of distinct rows."""
+    both, an identity term and a term with an X, in operators of distinct rows: their
+    expectations (read from the state's marginal probabilities) and gradients."""
     rng = np.random.default_rng(400 + num_qubits)
     qubits = cirq.LineQubit.range(num_qubits)
     z = [cirq.Z(q) for q in qubits]
@@ -83,9 +84,13 @@ def test_diagonal_operator_terms_summed_in_one_pass_match_finite_differences(num
     operators = [[first, second]] * 3
     values = random_values(rng, 3).astype(np.float64)
     upstream = rng.normal(size=(3, 2))
+    batch = _batch(circuits, values, operators)
+    np.testing.assert_allclose(NativeExecutor().expectation(batch),
+                               cirq_expectations(circuits, values, NAMES, operators),
+                               atol=1e-5)
     expected = reference_gradient(circuits, values, operators, upstream)
     assert np.abs(expected).max() > 1e-2
-    got = NativeExecutor().adjoint_gradient(_batch(circuits, values, operators), upstream)
+    got = NativeExecutor().adjoint_gradient(batch, upstream)
     np.testing.assert_allclose(got, expected, atol=1e-4)
 
 

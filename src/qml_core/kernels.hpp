@@ -74,6 +74,11 @@ struct Kernels {
   void (*add_diagonal)(const cfloat* psi, int num_qubits, int low_bits, const cfloat* low,
                        const cfloat* high, cfloat* out, bool parallel);
 
+  // low[l] = sum over h of |psi[h 2^low_bits + l]|^2, and high[h] = the same sum over
+  // l: one pass gives every Z string within one half of the index bits its expectation.
+  void (*probability_marginals)(const cfloat* psi, int num_qubits, int low_bits,
+                                double* low, double* high, bool parallel);
+
   // The same four on lane states (kLanes rows at once, on the calling thread), with a
   // matrix per lane; gate.matrix is not read. unapply_pair_lanes takes the matrices
   // already adjoint (M^dagger) and adds lane w's overlap entry (i, j) to

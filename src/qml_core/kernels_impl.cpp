@@ -612,6 +612,29 @@ void add_diagonal(const cfloat* psi, int num_qubits, int low_bits, const cfloat*
   }, std::max<index_t>(1, 2048 / low_size));
 }
 
+void probability_marginals(const cfloat* psi, int num_qubits, int low_bits, double* low,
+                           double* high, bool parallel) {
+  const index_t low_size = index_t(1) << low_bits;
+  std::vector<std::vector<double>> partial(parallel ? thread_count() : 1);
+  split_range(parallel, index_t(1) << (num_qubits - low_bits), [&](index_t begin, index_t end, int t) {
+    std::vector<double>& sums = partial[t];
+    sums.assign(low_size, 0.0);
+    for (index_t h = begin; h < end; ++h) {
+      const float* p = reinterpret_cast<const float*>(psi + h * low_size);
+      double row = 0.0;
+      for (index_t l = 0; l < low_size; ++l) {
+        const double prob = double(p[2 * l]) * p[2 * l] + double(p[2 * l + 1]) * p[2 * l + 1];
+        sums[l] += prob;
+        row += prob;
+      }
+      high[h] = row;
+    }
+  }, std::max<index_t>(1, 2048 / low_size));
+  std::fill(low, low + low_size, 0.0);
+  for (const std::vector<double>& sums : partial)
+    for (std::size_t l = 0; l < sums.size(); ++l) low[l] += sums[l];
+}
+
 // ---- lane kernels: kLanes rows of one program at once, see kernels.hpp
 
 template <int D>
@@ -1051,7 +1074,7 @@ void term_overlaps_lanes(int num_targets, const LaneTerm* terms, int num_terms,
 }  // namespace
 
 extern const Kernels kernels = {QML_STR(QML_ARCH), apply, unapply_pair, pauli_expectation,
-                                add_pauli, add_diagonal, apply_lanes, unapply_pair_lanes, pauli_sums_lanes,
+                                add_pauli, add_diagonal, probability_marginals, apply_lanes, unapply_pair_lanes, pauli_sums_lanes,
                                 add_pauli_lanes, bind_lanes, term_overlaps_lanes};
 
 }  // namespace QML_ARCH

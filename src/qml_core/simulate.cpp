@@ -1,6 +1,7 @@
 #include "simulate.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "pool.hpp"
@@ -219,15 +220,57 @@ void add_phase_gradients(const Batch& b, std::int64_t piece, std::int64_t op,
   }
 }
 
+// The state's probabilities summed over its high and over its low index bits: the
+// expectation of a Z string within one half reads them instead of the state, so that
+// many such terms cost one pass over the state instead of one pass each.
+struct Marginals {
+  int low_bits;
+  std::vector<double> low, high;
+
+  Marginals(const Kernels& k, const cfloat* state, int num_qubits, bool parallel)
+      : low_bits(std::min(num_qubits, 10)), low(std::size_t(1) << low_bits),
+        high(std::size_t(1) << (num_qubits - low_bits)) {
+    k.probability_marginals(state, num_qubits, low_bits, low.data(), high.data(), parallel);
+  }
+
+  static bool within_one_half(index_t z, int low_bits) {
+    const index_t low_mask = (index_t(1) << low_bits) - 1;
+    return (z & low_mask) == 0 || (z & ~low_mask) == 0;
+  }
+
+  // sum_j |psi[j]|^2 (-1)^popcount(j & z), for z within one half.
+  double z_sum(index_t z) const {
+    const index_t low_mask = (index_t(1) << low_bits) - 1;
+    const std::vector<double>& table = (z & low_mask) ? low : high;
+    const index_t mask = (z & low_mask) ? z : z >> low_bits;
+    double total = 0.0;
+    for (std::size_t j = 0; j < table.size(); ++j)
+      total += __builtin_parityll(j & mask) ? -table[j] : table[j];
+    return total;
+  }
+};
+
 void measure_row(const Batch& b, const Kernels& k, std::int64_t r, const cfloat* state,
                  bool parallel, double* out) {
   const int n = b.row_qubits[r];
+  const int low_bits = std::min(n, 10);
   const std::int64_t first = std::int64_t(b.row_opset[r]) * std::int64_t(b.num_operators);
+  const std::int64_t begin = b.opset_terms[first], end = b.opset_terms[first + b.num_operators];
+  int diagonal_terms = 0;
+  for (std::int64_t t = begin; t < end; ++t)
+    diagonal_terms += b.term_masks[2 * t] == 0 &&
+                      Marginals::within_one_half(b.term_masks[2 * t + 1], low_bits);
+  std::optional<Marginals> marginals;
+  if (diagonal_terms > 1) marginals.emplace(k, state, n, parallel);
   for (std::size_t op = 0; op < b.num_operators; ++op) {
     double total = 0.0;
-    for (std::int64_t t = b.opset_terms[first + op]; t < b.opset_terms[first + op + 1]; ++t)
-      total += k.pauli_expectation(state, n, b.term_masks[2 * t], b.term_masks[2 * t + 1],
-                                   b.term_coefs[t], parallel);
+    for (std::int64_t t = b.opset_terms[first + op]; t < b.opset_terms[first + op + 1]; ++t) {
+      const index_t x = b.term_masks[2 * t], z = b.term_masks[2 * t + 1];
+      if (marginals && x == 0 && Marginals::within_one_half(z, low_bits))
+        total += (b.term_coefs[t] * marginals->z_sum(z)).real();
+      else
+        total += k.pauli_expectation(state, n, x, z, b.term_coefs[t], parallel);
+    }
     out[op] = total;
   }
 }
