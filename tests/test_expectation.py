@@ -10,7 +10,8 @@ import pytest
 import qsimcirq
 import sympy
 import tensorflow as tf
-from conftest import NAMES, SYMBOLS, cirq_expectations, random_circuit, random_paulisum, random_values
+from conftest import (NAMES, SYMBOLS, cirq_expectations, random_circuit, random_paulisum,
+                      random_values, reference_gradient)
 
 import qml
 from qml.circuits import serialize
@@ -366,6 +367,39 @@ def test_tensorflow_executor_on_gpu(rng):
         got = TensorflowExecutor().expectation(_batch(circuits, values, operators))
     np.testing.assert_allclose(got, cirq_expectations(circuits, values, NAMES, operators),
                                atol=1e-5)
+
+
+def test_default_policy_keeps_wide_forward_states_for_the_gradient(monkeypatch, rng):
+    """On a wide register the default computes values alone on qsim, and a forward pass
+    for the Adjoint gradient on the native core, whose final states the sweep starts
+    from; both match Cirq."""
+    from qml.executors.default import QSIM_MIN_QUBITS
+
+    wide = cirq.LineQubit.range(QSIM_MIN_QUBITS)
+    circuits = [random_circuit(wide, 24, rng) for _ in range(2)]  # distinct: no lanes
+    operators = [[random_paulisum(wide, rng), cirq.Z(wide[0]) * cirq.Z(wide[-1])]] * 2
+    values = random_values(rng, 2)
+    upstream = rng.normal(size=(2, 2))
+    calls = []
+    qsim_values, native_gradient = QsimExecutor.expectation, NativeExecutor.adjoint_gradient
+    monkeypatch.setattr(QsimExecutor, "expectation",
+                        lambda self, batch: calls.append("qsim") or qsim_values(self, batch))
+    monkeypatch.setattr(NativeExecutor, "adjoint_gradient",
+                        lambda self, batch, up, kept=None: calls.append(kept is not None)
+                        or native_gradient(self, batch, up, kept))
+    layer = qml.layers.Expectation()
+    variable = tf.Variable(values)
+    got = layer(circuits, symbol_names=NAMES, symbol_values=variable, operators=operators[0])
+    np.testing.assert_allclose(got.numpy(), cirq_expectations(circuits, values, NAMES,
+                                                              operators), atol=1e-5)
+    assert calls == ["qsim"]
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(upstream.astype(np.float32) * layer(
+            circuits, symbol_names=NAMES, symbol_values=variable, operators=operators[0]))
+    np.testing.assert_allclose(tape.gradient(loss, variable).numpy(),
+                               reference_gradient(circuits, values, operators, upstream),
+                               atol=1e-4)
+    assert calls == ["qsim", True]
 
 
 def test_default_policy_chooses_by_qubits(rng):

@@ -3,9 +3,10 @@
 ``backend=None`` is a policy decided by the ``qml-bench`` suite (docs/backends.md). The
 native core takes every row of a batch as data, whatever its circuit, and compiles
 nothing per structure, so it runs exact expectations, states and the adjoint
-gradient. qsim's hand-vectorised kernels are faster on one wide state, so exact
-expectations of batches on ``QSIM_MIN_QUBITS`` or more qubits run on qsim. Sampling
-and noise run on qsim.
+gradient. qsim's kernels are a little faster on one wide state, so exact
+expectations of batches on ``QSIM_MIN_QUBITS`` or more qubits run on qsim, except a
+forward pass whose final states the gradient will start from. Sampling and noise run
+on qsim.
 
 Example:
     >>> import cirq
@@ -30,6 +31,9 @@ from qml.executors.qsim import QsimExecutor
 # Exact expectations of batches whose widest circuit has at least this many qubits
 # run on qsim (docs/backends.md).
 QSIM_MIN_QUBITS = 16
+# A forward pass for the Adjoint gradient runs on the native core, whose final states
+# the gradient's sweep starts from, when those states take at most this many bytes.
+KEPT_STATES_MAX_BYTES = 2**30
 
 
 class DefaultExecutor(Executor):
@@ -77,10 +81,16 @@ class DefaultExecutor(Executor):
         return self.choose(batch).expectation(batch)
 
     def expectation_and_kept(self, batch: Batch) -> tuple[np.ndarray, Optional[Kept]]:
-        """The expectations, and what the native core keeps for the adjoint (None when
-        qsim ran them)."""
+        """The expectations, and what the native core keeps for the adjoint.
+
+        The native core runs them whenever their final states fit in
+        :data:`KEPT_STATES_MAX_BYTES`, wide registers included: the gradient's sweep
+        starts from those states, which saves more than qsim's faster forward pass
+        would. Larger batches run as :meth:`choose` says and keep nothing (None).
+        """
         chosen = self.choose(batch)
-        if chosen is self.native:
+        if chosen is self.native or (not batch.noisy and _state_bytes(batch)
+                                     <= KEPT_STATES_MAX_BYTES):
             return self.native.expectation_and_kept(batch)
         return chosen.expectation(batch), None
 
@@ -100,3 +110,8 @@ class DefaultExecutor(Executor):
 
     def samples(self, batch: Batch, repetitions: int) -> list[np.ndarray]:
         return self.qsim.samples(batch, repetitions)
+
+
+def _state_bytes(batch: Batch) -> int:
+    """The bytes of every row's complex64 final state."""
+    return 8 * sum(1 << program.num_qubits for program in batch.programs)
