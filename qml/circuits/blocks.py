@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-from typing import Mapping, NamedTuple, Optional
+from typing import Mapping, Optional
 
 import numpy as np
 
@@ -23,11 +23,8 @@ from qml.circuits import gates
 from qml.circuits.expressions import symbol_union
 
 
-# Gates and steps are named tuples, not dataclasses: a tuple whose items the cyclic
-# garbage collector need not scan (strings, numbers, arrays, the shared empty symbol
-# set) is dropped from the collector's lists at its first pass, and a compiled program
-# holds one gate per distinct gate and one step per gate of its circuit.
-class Gate(NamedTuple):
+@dataclasses.dataclass(frozen=True)
+class Gate:
     """One gate of a program: its kind, JSON fields and symbols."""
 
     kind: str
@@ -42,7 +39,8 @@ class Gate(NamedTuple):
         return gates.batched_unitary(self.kind, self.fields, columns)
 
 
-class Step(NamedTuple):
+@dataclasses.dataclass(frozen=True)
+class Step:
     """A gate applied to some of a block's qubits, given by their places in the block."""
 
     gate: Gate
