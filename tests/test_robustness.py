@@ -8,7 +8,6 @@ import threading
 
 import cirq
 import numpy as np
-import sympy
 import tensorflow as tf
 from conftest import NAMES, random_circuit, random_values
 
