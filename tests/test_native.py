@@ -71,9 +71,10 @@ def test_adjoint_matches_finite_differences(num_qubits):
 
 @pytest.mark.parametrize("num_qubits", [3, 12])
 def test_diagonal_operator_terms_summed_in_one_pass_match_cirq(num_qubits):
-    """Z strings on the low index bits, on the high ones (beyond 10 qubits), across
-    both, an identity term and a term with an X, in operators of distinct rows: their
-    expectations (read from the state's marginal probabilities) and gradients."""
+    """Z strings on the low index bits, on the high ones, across both, an identity term
+    and a term with an X, in operators of rows that run in SIMD lanes (eight of one
+    circuit) and of rows that run alone: their expectations (read from the state's
+    marginal probabilities) and gradients."""
     rng = np.random.default_rng(400 + num_qubits)
     qubits = cirq.LineQubit.range(num_qubits)
     z = [cirq.Z(q) for q in qubits]
@@ -81,9 +82,10 @@ def test_diagonal_operator_terms_summed_in_one_pass_match_cirq(num_qubits):
                 cirq.PauliSum())
     second = 0.3 * z[0] * z[-1] - 0.7 * cirq.PauliString() + 0.5 * z[-1] * cirq.X(qubits[1])
     circuits = [random_circuit(qubits, 12, rng) for _ in range(3)]
-    operators = [[first, second]] * 3
-    values = random_values(rng, 3).astype(np.float64)
-    upstream = rng.normal(size=(3, 2))
+    circuits = circuits + [circuits[0]] * 7  # with the first, eight rows of one circuit
+    operators = [[first, second]] * 10
+    values = random_values(rng, 10).astype(np.float64)
+    upstream = rng.normal(size=(10, 2))
     batch = _batch(circuits, values, operators)
     np.testing.assert_allclose(NativeExecutor().expectation(batch),
                                cirq_expectations(circuits, values, NAMES, operators),

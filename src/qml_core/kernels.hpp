@@ -79,7 +79,7 @@ struct Kernels {
   void (*probability_marginals)(const cfloat* psi, int num_qubits, int low_bits,
                                 double* low, double* high, bool parallel);
 
-  // The same four on lane states (kLanes rows at once, on the calling thread), with a
+  // The same on lane states (kLanes rows at once, on the calling thread), with a
   // matrix per lane; gate.matrix is not read. unapply_pair_lanes takes the matrices
   // already adjoint (M^dagger) and adds lane w's overlap entry (i, j) to
   // overlap[((i * 2^k + j) * 2 + part) * kLanes + w], part 0 real and 1 imaginary.
@@ -89,6 +89,9 @@ struct Kernels {
   // sums[part * kLanes + w] = sum_j conj(psi[j ^ x]) (-1)^popcount(j & z) psi[j], lane w.
   void (*pauli_sums_lanes)(const float* psi, int num_qubits, index_t x_mask, index_t z_mask,
                            double* sums);
+  // probability_marginals for every lane: low[l * kLanes + w] and high[h * kLanes + w].
+  void (*probability_marginals_lanes)(const float* psi, int num_qubits, int low_bits,
+                                      double* low, double* high);
   // out[j ^ x] += weight (-1)^popcount(j & z) psi[j], weight[part * kLanes + w] per lane.
   void (*add_pauli_lanes)(const float* psi, int num_qubits, index_t x_mask, index_t z_mask,
                           const float* weight, float* out);

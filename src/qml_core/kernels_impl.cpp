@@ -805,6 +805,26 @@ void pauli_sums_lanes(const float* psi, int num_qubits, index_t x_mask, index_t 
   }
 }
 
+void probability_marginals_lanes(const float* psi, int num_qubits, int low_bits, double* low,
+                                 double* high) {
+  const index_t low_size = index_t(1) << low_bits;
+  std::fill(low, low + low_size * kLanes, 0.0);
+  for (index_t h = 0; h < index_t(1) << (num_qubits - low_bits); ++h) {
+    alignas(64) double row[kLanes] = {};
+    for (index_t l = 0; l < low_size; ++l) {
+      const float* a = psi + 2 * (h * low_size + l) * kLanes;
+      double* sums = low + l * kLanes;
+#pragma omp simd
+      for (int w = 0; w < kLanes; ++w) {
+        const double prob = double(a[w]) * a[w] + double(a[kLanes + w]) * a[kLanes + w];
+        sums[w] += prob;
+        row[w] += prob;
+      }
+    }
+    for (int w = 0; w < kLanes; ++w) high[h * kLanes + w] = row[w];
+  }
+}
+
 void add_pauli_lanes(const float* psi, int num_qubits, index_t x_mask, index_t z_mask,
                      const float* weight, float* out) {
   const index_t size = index_t(1) << num_qubits;
@@ -1075,7 +1095,7 @@ void term_overlaps_lanes(int num_targets, const LaneTerm* terms, int num_terms,
 
 extern const Kernels kernels = {QML_STR(QML_ARCH), apply, unapply_pair, pauli_expectation,
                                 add_pauli, add_diagonal, probability_marginals, apply_lanes, unapply_pair_lanes, pauli_sums_lanes,
-                                add_pauli_lanes, bind_lanes, term_overlaps_lanes};
+                                probability_marginals_lanes, add_pauli_lanes, bind_lanes, term_overlaps_lanes};
 
 }  // namespace QML_ARCH
 }  // namespace qml

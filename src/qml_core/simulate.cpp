@@ -220,56 +220,71 @@ void add_phase_gradients(const Batch& b, std::int64_t piece, std::int64_t op,
   }
 }
 
-// The state's probabilities summed over its high and over its low index bits: the
-// expectation of a Z string within one half reads them instead of the state, so that
-// many such terms cost one pass over the state instead of one pass each.
+// A state's probabilities summed over its high and over its low index bits (for each
+// of `width` lanes): the expectation of a Z string within one half reads them instead
+// of the state, so that many such terms cost one pass over the state, not one each.
 struct Marginals {
-  int low_bits;
-  std::vector<double> low, high;
+  int low_bits, width;
+  std::vector<double> low, high;  // [2^low_bits][width], [2^(n - low_bits)][width]
 
-  Marginals(const Kernels& k, const cfloat* state, int num_qubits, bool parallel)
-      : low_bits(std::min(num_qubits, 10)), low(std::size_t(1) << low_bits),
-        high(std::size_t(1) << (num_qubits - low_bits)) {
-    k.probability_marginals(state, num_qubits, low_bits, low.data(), high.data(), parallel);
-  }
+  Marginals(int num_qubits, int lanes)
+      : low_bits(low_half_bits(num_qubits)), width(lanes),
+        low(std::size_t(lanes) << low_bits), high(std::size_t(lanes) << (num_qubits - low_bits)) {}
+
+  // The low half's bits: tables of 2^(n/2) entries, far smaller than the state.
+  static int low_half_bits(int num_qubits) { return (num_qubits + 1) / 2; }
 
   static bool within_one_half(index_t z, int low_bits) {
     const index_t low_mask = (index_t(1) << low_bits) - 1;
     return (z & low_mask) == 0 || (z & ~low_mask) == 0;
   }
 
-  // sum_j |psi[j]|^2 (-1)^popcount(j & z), for z within one half.
-  double z_sum(index_t z) const {
+  // Whether the operators of a row (from opset entry `first`) hold more than one Z
+  // string within one half: only then do the marginals save passes.
+  static bool worth_it(const Batch& b, std::int64_t first, int num_qubits) {
+    const int low_bits = low_half_bits(num_qubits);
+    int count = 0;
+    for (std::int64_t t = b.opset_terms[first]; t < b.opset_terms[first + b.num_operators]; ++t)
+      count += b.term_masks[2 * t] == 0 && within_one_half(b.term_masks[2 * t + 1], low_bits);
+    return count > 1;
+  }
+
+  bool covers(index_t x, index_t z) const { return x == 0 && within_one_half(z, low_bits); }
+
+  // out[w] = sum_j |psi_w[j]|^2 (-1)^popcount(j & z), for z within one half.
+  void z_sums(index_t z, double* out) const {
     const index_t low_mask = (index_t(1) << low_bits) - 1;
     const std::vector<double>& table = (z & low_mask) ? low : high;
     const index_t mask = (z & low_mask) ? z : z >> low_bits;
-    double total = 0.0;
-    for (std::size_t j = 0; j < table.size(); ++j)
-      total += __builtin_parityll(j & mask) ? -table[j] : table[j];
-    return total;
+    std::fill(out, out + width, 0.0);
+    for (std::size_t j = 0; j < table.size() / std::size_t(width); ++j) {
+      const double sign = __builtin_parityll(j & mask) ? -1.0 : 1.0;
+      for (int w = 0; w < width; ++w) out[w] += sign * table[j * std::size_t(width) + std::size_t(w)];
+    }
   }
 };
 
 void measure_row(const Batch& b, const Kernels& k, std::int64_t r, const cfloat* state,
                  bool parallel, double* out) {
   const int n = b.row_qubits[r];
-  const int low_bits = std::min(n, 10);
   const std::int64_t first = std::int64_t(b.row_opset[r]) * std::int64_t(b.num_operators);
-  const std::int64_t begin = b.opset_terms[first], end = b.opset_terms[first + b.num_operators];
-  int diagonal_terms = 0;
-  for (std::int64_t t = begin; t < end; ++t)
-    diagonal_terms += b.term_masks[2 * t] == 0 &&
-                      Marginals::within_one_half(b.term_masks[2 * t + 1], low_bits);
   std::optional<Marginals> marginals;
-  if (diagonal_terms > 1) marginals.emplace(k, state, n, parallel);
+  if (Marginals::worth_it(b, first, n)) {
+    marginals.emplace(n, 1);
+    k.probability_marginals(state, n, marginals->low_bits, marginals->low.data(),
+                            marginals->high.data(), parallel);
+  }
   for (std::size_t op = 0; op < b.num_operators; ++op) {
     double total = 0.0;
     for (std::int64_t t = b.opset_terms[first + op]; t < b.opset_terms[first + op + 1]; ++t) {
       const index_t x = b.term_masks[2 * t], z = b.term_masks[2 * t + 1];
-      if (marginals && x == 0 && Marginals::within_one_half(z, low_bits))
-        total += (b.term_coefs[t] * marginals->z_sum(z)).real();
-      else
+      if (marginals && marginals->covers(x, z)) {
+        double sum;
+        marginals->z_sums(z, &sum);
+        total += (b.term_coefs[t] * sum).real();
+      } else {
         total += k.pauli_expectation(state, n, x, z, b.term_coefs[t], parallel);
+      }
     }
     out[op] = total;
   }
@@ -344,11 +359,22 @@ void measure_lanes(const Batch& b, const Kernels& k, const LaneGroup& g, const f
                    double* expectations) {
   const int n = b.row_qubits[g.rows[0]];
   const std::int64_t first = std::int64_t(b.row_opset[g.rows[0]]) * std::int64_t(b.num_operators);
-  double sums[2 * kLanes];
+  std::optional<Marginals> marginals;
+  if (Marginals::worth_it(b, first, n)) {
+    marginals.emplace(n, kLanes);
+    k.probability_marginals_lanes(state, n, marginals->low_bits, marginals->low.data(),
+                                  marginals->high.data());
+  }
+  double sums[2 * kLanes] = {};
   for (std::size_t op = 0; op < b.num_operators; ++op) {
     double total[kLanes] = {};
     for (std::int64_t t = b.opset_terms[first + op]; t < b.opset_terms[first + op + 1]; ++t) {
-      k.pauli_sums_lanes(state, n, b.term_masks[2 * t], b.term_masks[2 * t + 1], sums);
+      const index_t x = b.term_masks[2 * t], z = b.term_masks[2 * t + 1];
+      if (marginals && marginals->covers(x, z)) {
+        marginals->z_sums(z, sums);  // real: the imaginary parts stay 0
+      } else {
+        k.pauli_sums_lanes(state, n, x, z, sums);
+      }
       for (int w = 0; w < kLanes; ++w)
         total[w] += (b.term_coefs[t] * cdouble(sums[w], sums[kLanes + w])).real();
     }
