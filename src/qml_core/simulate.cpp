@@ -371,7 +371,9 @@ void measure_lanes(const Batch& b, const Kernels& k, const LaneGroup& g, const f
     for (std::int64_t t = b.opset_terms[first + op]; t < b.opset_terms[first + op + 1]; ++t) {
       const index_t x = b.term_masks[2 * t], z = b.term_masks[2 * t + 1];
       if (marginals && marginals->covers(x, z)) {
-        marginals->z_sums(z, sums);  // real: the imaginary parts stay 0
+        // Real sums; a Z string's coefficient is real, so whatever imaginary parts an
+        // earlier term left in `sums` contributes nothing below.
+        marginals->z_sums(z, sums);
       } else {
         k.pauli_sums_lanes(state, n, x, z, sums);
       }
