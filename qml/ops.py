@@ -262,7 +262,7 @@ def samples(executor: Executor, circuits: tf.Tensor, symbol_names: tf.Tensor,
         if count < 1:
             raise ValueError(f"repetitions must be at least 1, got {count}")
         if len(rows) == 0:
-            return np.zeros((0, count, 0), np.int8), np.zeros([0], np.int32)
+            return np.zeros(0, np.int8), np.zeros(0, np.int32)
         batch = prepare(list(rows), list(names), values, [()] * len(rows),
                         state_vectors=executor.simulates_state_vectors)
         batch = dataclasses.replace(
@@ -270,20 +270,14 @@ def samples(executor: Executor, circuits: tf.Tensor, symbol_names: tf.Tensor,
         executor.require("samples", "use backend=None, 'qsim', 'noisy' or a cirq.Sampler")
         rows_bits = executor.samples(batch, count)
         widths = np.array([bits.shape[1] for bits in rows_bits], np.int32)
-        padded = np.full((len(rows), count, max(widths, default=0)), -1, np.int8)
-        for index, bits in enumerate(rows_bits):
-            padded[index, :, :bits.shape[1]] = bits
-        return padded, widths
+        return np.concatenate([bits.reshape(-1) for bits in rows_bits]), widths
 
     args = [circuits, symbol_names, tf.cast(symbol_values, tf.float32),
             tf.cast(repetitions, tf.int64), tf.cast(seed, tf.int64)]
-    padded, widths = numpy_call(run, args, [(tf.int8, 3), (tf.int32, 1)])
-    count = tf.shape(padded)[1]
-    mask = tf.range(tf.shape(padded)[2])[None, None, :] < widths[:, None, None]
-    mask = tf.broadcast_to(mask, tf.shape(padded))
+    bits, widths = numpy_call(run, args, [(tf.int8, 1), (tf.int32, 1)])
+    count = tf.cast(repetitions, tf.int32)
     return tf.RaggedTensor.from_nested_row_lengths(
-        tf.boolean_mask(padded, mask),
-        [tf.fill(tf.shape(widths), count), tf.repeat(widths, count)], validate=False)
+        bits, [tf.fill(tf.shape(widths), count), tf.repeat(widths, count)], validate=False)
 
 
 def states(executor: Executor, circuits: tf.Tensor, symbol_names: tf.Tensor,

@@ -327,6 +327,24 @@ def test_wrong_dtypes_and_shapes_get_a_typed_error():
         _core.set_num_threads(0)
 
 
+def test_sample_arrays_get_a_typed_error():
+    arrays, _ = _packed_arrays()  # two rows of two qubits
+    seeds = np.arange(2, dtype=np.uint64)
+    with pytest.raises(ValueError, match="seeds"):
+        _core.sample(*arrays, np.zeros(3, np.uint64), np.zeros((2, 4, 2), np.int8))
+    with pytest.raises(ValueError, match="bits must be"):
+        _core.sample(*arrays, seeds, np.zeros((3, 4, 2), np.int8))
+    with pytest.raises(ValueError, match="row 0 has 2 qubits, wider than 1 columns"):
+        _core.sample(*arrays, seeds, np.zeros((2, 4, 1), np.int8))
+    for wrong in (np.zeros((2, 4, 2), np.int32), np.zeros((2, 8), np.int8)):
+        with pytest.raises(TypeError):
+            _core.sample(*arrays, seeds, wrong)
+    bits = np.full((2, 4, 3), 7, np.int8)
+    _core.sample(*arrays, seeds, bits)
+    assert (bits[:, :, 2] == 7).all()  # columns past a row's qubits are left alone
+    assert set(np.unique(bits[:, :, :2])) <= {0, 1}
+
+
 def test_simd_build_and_threads_are_reported():
     assert qml.executors.native.simd() in ("avx512", "avx2", "portable")
     assert qml.executors.native.threads() >= 1

@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 import sympy
 import tensorflow as tf
-from conftest import NAMES, keras_round_trip, random_circuit, random_values
+from conftest import (NAMES, cirq_expectations, keras_round_trip, random_circuit,
+                      random_paulisum, random_values)
 from scipy import stats
 
 import qml
 from qml.errors import CircuitFormatError, UnsupportedGateError
+from qml.executors.native import NativeExecutor
 
 # A chi-square test at this level fails a correct sampler once in 10**4 runs; the
 # seeds are fixed, so a pass is repeatable.
@@ -135,6 +137,32 @@ def test_sample_frequencies_match_cirq(num_qubits):
         assert chi_square_p(counts, np.abs(state) ** 2) > P_VALUE_FLOOR
 
 
+@pytest.mark.parametrize("num_qubits,rows", [(3, 16), (15, 1), (17, 1)])
+def test_native_samples_match_cirq_in_lanes_and_on_wide_registers(num_qubits, rows):
+    """Sixteen rows of one circuit sample from SIMD lanes; a 15-qubit row from a table
+    with an entry per amplitude, a 17-qubit row from one per block of amplitudes (its
+    nonzero amplitudes lie apart, so a draw must skip zeros inside its block)."""
+    rng = np.random.default_rng(40 + num_qubits)
+    qubits = cirq.LineQubit.range(num_qubits)
+    mixed = random_circuit(qubits[:3], 12, rng)
+    fixed = rng.integers(2, size=num_qubits - 3)
+    circuit = mixed + cirq.Circuit((cirq.X if bit else cirq.I)(q)
+                                   for q, bit in zip(qubits[3:], fixed))
+    values = random_values(rng, rows)
+    reps = 3000
+    samples = qml.layers.Sample(backend=NativeExecutor(), seed=9)(
+        [circuit] * rows, symbol_names=NAMES, symbol_values=values,
+        repetitions=reps).to_tensor().numpy()
+    assert samples.shape == (rows, reps, num_qubits)
+    assert (samples[:, :, 3:] == fixed).all()
+    for row in range(rows):
+        resolver = dict(zip(NAMES, map(float, values[row])))
+        state = cirq.final_state_vector(mixed, param_resolver=resolver, qubit_order=qubits[:3],
+                                        dtype=np.complex128)
+        counts = np.bincount(_indices(samples[row, :, :3]), minlength=8)
+        assert chi_square_p(counts, np.abs(state) ** 2) > P_VALUE_FLOOR
+
+
 def test_samples_are_ragged_over_qubit_counts_and_padding():
     q = cirq.LineQubit.range(3)
     circuits = [cirq.Circuit(cirq.X(q[0]), cirq.I(q[2])), cirq.Circuit(),
@@ -180,6 +208,27 @@ def test_sampled_expectation_is_within_4_sigma_and_sigma_shrinks():
         spreads[reps] = values.std(axis=0)
         np.testing.assert_allclose(spreads[reps], sigma, rtol=0.25)
     np.testing.assert_allclose(spreads[100] / spreads[1600], 4.0, rtol=0.3)
+
+
+def test_native_sampled_expectations_of_mixed_operators_match_cirq():
+    """Sixteen rows of one circuit (SIMD lanes) and two rows of others, each row with
+    operators of its own: every estimate lies within 5 sigma of Cirq's exact value,
+    sigma bounded by sqrt(sum of squared term coefficients / shots)."""
+    rng = np.random.default_rng(77)
+    qubits = cirq.GridQubit.rect(1, 4)
+    circuits = [random_circuit(qubits, 16, rng)] * 16 + [
+        random_circuit(qubits, 16, rng) for _ in range(2)]
+    values = random_values(rng, len(circuits))
+    operators = [[random_paulisum(qubits, rng) for _ in range(2)] for _ in circuits]
+    shots = rng.integers(2000, 4000, (len(circuits), 2))
+    estimates = qml.layers.SampledExpectation(backend=NativeExecutor(), seed=3)(
+        circuits, symbol_names=NAMES, symbol_values=values, operators=operators,
+        repetitions=shots).numpy()
+    exact = cirq_expectations(circuits, values, NAMES, operators)
+    sigma = np.array([[np.sqrt(sum(abs(t.coefficient) ** 2 for t in op if t.qubits) / n)
+                       for op, n in zip(row, counts)]
+                      for row, counts in zip(operators, shots)])
+    assert np.all(np.abs(estimates - exact) <= 5 * sigma + 1e-6)
 
 
 def test_sampled_expectation_takes_per_row_repetitions():

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-WORKLOADS = ("expectation", "gradient", "sample", "train-step", "fit")
+WORKLOADS = ("expectation", "gradient", "sample", "sampled-expectation", "train-step", "fit")
 SUITE = {  # name: (qubits, layers, batch)
     "W1": (4, 4, 1000),
     "W2": (10, 5, 1000),
@@ -153,7 +153,7 @@ def run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--layers", type=lambda t: parse_range(t, "--layers"), default=[4])
     parser.add_argument("--batch", type=lambda t: parse_range(t, "--batch"), default=[1000])
     parser.add_argument("--repetitions", type=_integer("--repetitions", 1), default=1000,
-                        help="samples per circuit (sample workload)")
+                        help="shots per circuit (sample and sampled-expectation workloads)")
     parser.add_argument("--plot", type=Path, help="write a PNG of throughput against qubits")
     _common(parser, "qml,qml-qsim,qml-tensorflow,tfq,qsimcirq")
     return parser

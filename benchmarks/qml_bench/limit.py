@@ -38,7 +38,7 @@ def circuit_flops(case: Case, workload: str) -> float:
         if cirq.is_parameterized(op):
             parameterized += work
     terms = 4.0 * 2**n * len(case.operators)  # |amplitude|^2 and a signed sum
-    if workload == "expectation":
+    if workload in ("expectation", "sampled-expectation"):
         return gates + terms
     if workload == "sample":
         return gates

@@ -47,8 +47,8 @@ class Reference:
         """The largest deviation of ``output``'s row 0 (or a directional derivative).
 
         Raises:
-            Disagreement: if it exceeds :data:`TOLERANCE` (for samples, 5 standard
-                errors of the per-qubit Z means).
+            Disagreement: if it exceeds :data:`TOLERANCE` (for samples and sampled
+                expectations, 5 standard errors of the shot averages).
         """
         if workload == "expectation":
             error = float(np.max(np.abs(output[0] - self._expectations(self.row))))
@@ -66,6 +66,13 @@ class Reference:
             expected = (plus - minus) / (2 * _STEP)
             error = float(abs(np.dot(output[0], direction) - expected))
             bound = TOLERANCE * max(1.0, abs(expected))
+        elif workload == "sampled-expectation":
+            # Each operator's shot average has sigma at most sqrt(sum c**2 / shots).
+            error = float(np.max(np.abs(output[0] - self._expectations(self.row))))
+            scale = max(np.sqrt(sum(abs(term.coefficient) ** 2
+                                    for term in cirq.PauliSum.wrap(op)))
+                        for op in self.case.operators)
+            bound = 5.0 * scale / np.sqrt(repetitions) + TOLERANCE
         elif workload == "sample":
             means = 1.0 - 2.0 * np.asarray(output[0], np.float64).mean(axis=0)
             error = float(np.max(np.abs(means - self._expectations(self.row))))

@@ -6,6 +6,8 @@ of no arguments that runs the whole batch once and returns a numpy array:
 * ``expectation``: ``[batch, n_qubits]`` values of Z on each qubit;
 * ``gradient``: ``[batch, n_symbols]`` gradient of the summed values;
 * ``sample``: ``[batch, repetitions, n_qubits]`` bits;
+* ``sampled-expectation``: ``[batch, n_qubits]`` values of Z on each qubit, each
+  estimated from ``repetitions`` shots;
 * ``train-step``: ``[batch, n_qubits]`` quantum-layer outputs of one optimizer step
   of a hybrid model (data circuit, then the case's circuit as a PQC, then Dense);
 * ``fit``: one epoch of ``model.fit`` (graph mode) of that model over ``batch`` data
@@ -73,9 +75,10 @@ def _keras_layers_runner(lib, options: dict, inputs: Inputs) -> Runner:
     import tensorflow as tf
 
     case, batch = inputs.case, len(inputs.values)
+    if inputs.workload in ("sample", "sampled-expectation") and \
+            options.get("backend") == "tensorflow":
+        raise Unsupported("the TensorFlow executor does not sample")
     if inputs.workload == "sample":
-        if options.get("backend") == "tensorflow":
-            raise Unsupported("the TensorFlow executor does not sample; qml samples on qsim")
         layer = lib.layers.Sample(**options)
         circuits = lib.convert_to_tensor(case.row_circuits(batch))
         return lambda: layer(circuits, symbol_names=list(case.symbols),
@@ -92,6 +95,11 @@ def _keras_layers_runner(lib, options: dict, inputs: Inputs) -> Runner:
     if inputs.workload == "expectation":
         return lambda: layer(circuits, symbol_names=list(case.symbols),
                              symbol_values=variable, operators=operators).numpy()
+    if inputs.workload == "sampled-expectation":
+        sampled = lib.layers.SampledExpectation(**options)
+        return lambda: sampled(circuits, symbol_names=list(case.symbols),
+                               symbol_values=variable, operators=operators,
+                               repetitions=inputs.repetitions).numpy()
     if not case.symbols:
         raise Unsupported("the circuit has no symbols to differentiate")
 
@@ -195,7 +203,7 @@ def _cirq_simulator_runner(simulator, inputs: Inputs) -> Runner:
     import cirq
 
     case = inputs.case
-    if inputs.workload in ("gradient", "train-step", "fit"):
+    if inputs.workload in ("gradient", "sampled-expectation", "train-step", "fit"):
         raise Unsupported(f"no {inputs.workload} in its documented API")
     if case.family == "distinct":
         raise Unsupported("its sweeps run one circuit; distinct rows are timed for qml and TFQ")

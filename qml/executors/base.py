@@ -73,6 +73,16 @@ class Estimation:
         return self if self.exact else dataclasses.replace(
             self, repetitions=self.repetitions[rows])
 
+    def row_seeds(self, rows: int) -> np.ndarray:
+        """One seed per row for the shots and trajectories, drawn from :attr:`seed`.
+
+        Example:
+            >>> a, b = Estimation(seed=3).row_seeds(2), Estimation(seed=3).row_seeds(2)
+            >>> bool((a == b).all() and a[0] != a[1])
+            True
+        """
+        return np.random.default_rng(self.seed).integers(0, 2**31 - 1 - 2**20, size=rows)
+
 
 EXACT = Estimation()
 

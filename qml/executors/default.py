@@ -2,11 +2,10 @@
 
 ``backend=None`` is a policy decided by the ``qml-bench`` suite (docs/backends.md). The
 native core takes every row of a batch as data, whatever its circuit, and compiles
-nothing per structure, so it runs exact expectations, states and the adjoint
-gradient. qsim's kernels are a little faster on one wide state, so exact
-expectations of batches on ``QSIM_MIN_QUBITS`` or more qubits run on qsim, except a
-forward pass whose final states the gradient will start from. Sampling and noise run
-on qsim.
+nothing per structure, so it runs exact expectations, states, samples, expectations
+estimated from shots and the adjoint gradient. qsim's kernels are a little faster on
+one wide state, so batches on ``QSIM_MIN_QUBITS`` or more qubits run on qsim, except a
+forward pass whose final states the gradient will start from. Noise runs on qsim.
 
 Example:
     >>> import cirq
@@ -39,8 +38,8 @@ KEPT_STATES_MAX_BYTES = 2**30
 class DefaultExecutor(Executor):
     """qml's default policy: the native core or qsim, chosen per batch.
 
-    :meth:`choose` sends exact expectations on wide registers to qsim and the rest to
-    the native core (see docs/backends.md).
+    :meth:`choose` sends noisy batches and wide registers to qsim and the rest to the
+    native core (see docs/backends.md).
 
     Args:
         native: the native executor to use; None makes one.
@@ -58,7 +57,7 @@ class DefaultExecutor(Executor):
     """
 
     name = "default"
-    # qsim samples and simulates noise; the native core does the rest.
+    # qsim simulates noise; the native core does the rest.
     capabilities = frozenset(CAPABILITIES)
 
     def __init__(self, native: Optional[NativeExecutor] = None,
@@ -69,7 +68,7 @@ class DefaultExecutor(Executor):
     def choose(self, batch: Batch) -> Executor:
         """qsim for noisy rows, and for registers of ``QSIM_MIN_QUBITS`` or more qubits
         unless every row runs in the native core's SIMD lanes; otherwise the native
-        core."""
+        core. Expectations (exact or from shots) and samples follow it."""
         if batch.noisy:
             return self.qsim
         widest = max((p.num_qubits for p in batch.distinct_programs[0]), default=0)
@@ -101,15 +100,14 @@ class DefaultExecutor(Executor):
     def final_states(self, batch: Batch) -> list[np.ndarray]:
         return self.native.final_states(batch)
 
-    # Sampling and noise run on qsim.
+    def samples(self, batch: Batch, repetitions: int) -> list[np.ndarray]:
+        return self.choose(batch).samples(batch, repetitions)
+
     def sampled_expectation(self, batch: Batch) -> np.ndarray:
-        return self.qsim.sampled_expectation(batch)
+        return self.choose(batch).sampled_expectation(batch)
 
     def noisy_expectation(self, batch: Batch) -> np.ndarray:
         return self.qsim.noisy_expectation(batch)
-
-    def samples(self, batch: Batch, repetitions: int) -> list[np.ndarray]:
-        return self.qsim.samples(batch, repetitions)
 
 
 def _state_bytes(batch: Batch) -> int:

@@ -276,12 +276,21 @@ def _table(program: compiler.Program) -> _Table:
     )
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Terms:
+    """An operator row's Pauli terms in index bits of a row's register."""
+
+    counts: np.ndarray  # int64 [operators]: each operator's number of terms
+    masks: np.ndarray  # uint64 [terms, 2]: each term's x and z masks
+    coefficients: np.ndarray  # complex128 [terms]: each term's coefficient
+    phases: np.ndarray  # complex128 [terms]: i**(number of Ys), which the masks lack
+
+
 @compiler.cached_on_program
-def _operator_terms(row_program, operator_row: tuple[bytes, ...]) -> tuple[np.ndarray, ...]:
-    """Per operator its term count; then every term's (x, z) masks and coefficient
-    times ``i**(number of Ys)``, in index bits of the row's register."""
+def _operator_terms(row_program, operator_row: tuple[bytes, ...]) -> _Terms:
+    """The terms of each operator of ``operator_row`` on ``row_program``'s register."""
     last = row_program.num_qubits - 1
-    counts, masks, coefficients = [], [], []
+    counts, masks, coefficients, phases = [], [], [], []
     for operator in operator_row:
         terms = operator_qubits(row_program, operator) if operator else ()
         counts.append(len(terms))
@@ -293,9 +302,10 @@ def _operator_terms(row_program, operator_row: tuple[bytes, ...]) -> tuple[np.nd
                 z |= bit if pauli in "ZY" else 0
                 ys += pauli == "Y"
             masks.append((x, z))
-            coefficients.append(complex(coefficient) * 1j**ys)
-    return (np.array(counts, np.int64), np.array(masks, np.uint64).reshape(-1, 2),
-            np.array(coefficients, np.complex128))
+            coefficients.append(complex(coefficient))
+            phases.append(1j**ys)
+    return _Terms(np.array(counts, np.int64), np.array(masks, np.uint64).reshape(-1, 2),
+                  np.array(coefficients, np.complex128), np.array(phases, np.complex128))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -317,14 +327,19 @@ class Packed:
     groups: tuple[_Group, ...]
     state_offsets: np.ndarray
     state_size: int
+    terms: tuple[_Terms, ...]  # per operator set (a row's is arrays[13]), its terms
 
     @property
     def phases(self) -> np.ndarray:
         return self.arrays[7]
 
 
-def pack(batch: Batch) -> Packed:
+def pack(batch: Batch, per_term: bool = False) -> Packed:
     """The core's arrays for ``batch``: programs, phases, rows and operators.
+
+    With ``per_term``, each Pauli term of a row's operators is an operator of its own
+    with coefficient 1, in the order of ``Packed.terms``, so that the core measures
+    every term's value.
 
     Raises:
         NonFiniteValueError: if a gate parameter evaluates to NaN or infinity.
@@ -362,13 +377,17 @@ def pack(batch: Batch) -> Packed:
         phase_counts.append(table.num_phases)
 
     pieces, positions, row_qubits, row_pieces, row_opset, opsets = _rows(batch, groups, index_of)
-    counts, masks, coefficients = [np.zeros(0, np.int64)], [np.zeros((0, 2), np.uint64)], \
-        [np.zeros(0, np.complex128)]
-    for row_program, operator_row in opsets:
-        count, mask, coefficient = _operator_terms(row_program, operator_row)
-        counts.append(count)
-        masks.append(mask)
-        coefficients.append(coefficient)
+    terms = tuple(_operator_terms(row_program, operator_row)
+                  for row_program, operator_row in opsets)
+    if per_term:  # each term an operator of its own, padded with operators of no terms
+        num_operators = max((len(t.phases) for t in terms), default=0)
+        counts = [np.arange(num_operators) < len(t.phases) for t in terms]
+        coefficients = [t.phases for t in terms]
+    else:
+        num_operators = batch.num_operators
+        counts = [t.counts for t in terms]
+        coefficients = [t.coefficients * t.phases for t in terms]
+    masks = [np.zeros((0, 2), np.uint64)] + [t.masks for t in terms]
     sizes = np.where(row_qubits > 0, np.left_shift(1, row_qubits.astype(np.int64)), 0)
     state_offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     arrays = (
@@ -384,13 +403,13 @@ def pack(batch: Batch) -> Packed:
         row_pieces,
         pieces,
         positions,
-        batch.num_operators,
+        num_operators,
         row_opset,
-        np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(np.int64),
+        np.concatenate([[0], np.cumsum(_joined(counts, np.int64))]).astype(np.int64),
         np.concatenate(masks),
-        np.concatenate(coefficients),
+        _joined(coefficients, np.complex128),
     )
-    return Packed(arrays, tuple(groups), state_offsets, int(sizes.sum()))
+    return Packed(arrays, tuple(groups), state_offsets, int(sizes.sum()), terms)
 
 
 def _joined(parts: list, dtype, empty_shape: tuple = (0,)) -> np.ndarray:
@@ -441,8 +460,9 @@ class Kept:
 class NativeExecutor(Executor):
     """Runs programs on qml's compiled core.
 
-    It computes expectations, final states and the adjoint gradient for batches whose
-    rows may all be different circuits, compiling nothing per circuit.
+    It computes expectations (exact, or estimated from shots), final states, samples and
+    the adjoint gradient for batches whose rows may all be different circuits, compiling
+    nothing per circuit.
 
     Raises:
         NoisyCircuitError: for a circuit with noise channels.
@@ -456,7 +476,8 @@ class NativeExecutor(Executor):
     """
 
     name = "native"
-    capabilities = frozenset({"final_states", "adjoint_gradient"})
+    capabilities = frozenset({"final_states", "samples", "sampled_expectation",
+                              "adjoint_gradient"})
 
     def expectation(self, batch: Batch) -> np.ndarray:
         require_noiseless(batch, "native")
@@ -487,6 +508,52 @@ class NativeExecutor(Executor):
         return [states[start:start + (1 << p.num_qubits)] if p.num_qubits
                 else np.ones(1, np.complex64)
                 for start, p in zip(packed.state_offsets, batch.programs)]
+
+    def sampled_expectation(self, batch: Batch) -> np.ndarray:
+        """Expectations estimated from ``batch.estimation.repetitions`` shots per operator.
+
+        Each Pauli term is measured in its own basis with its operator's shots, as on
+        hardware: the core computes every term's exact value ``<P>`` in one call, and
+        the shot average is ``2 k / shots - 1`` with ``k`` drawn from
+        ``Binomial(shots, (1 + <P>) / 2)``. Identity terms need no shots.
+        """
+        require_noiseless(batch, "native")
+        out = np.zeros((batch.batch_size, batch.num_operators))
+        if not batch.num_operators:
+            return out.astype(np.float32)
+        packed = pack(batch, per_term=True)
+        values = np.zeros((batch.batch_size, packed.arrays[12]))
+        if values.size:
+            _core.forward(*packed.arrays, values, _NO_STATES, packed.state_offsets)
+        rng = np.random.default_rng(batch.estimation.seed)
+        row_opset, has_qubits = packed.arrays[13], batch.row_qubits > 0
+        for opset, terms in enumerate(packed.terms):
+            rows = np.flatnonzero((row_opset == opset) & has_qubits)
+            count = len(terms.phases)
+            operator_of = np.repeat(np.arange(batch.num_operators), terms.counts)
+            shots = batch.estimation.repetitions[rows][:, operator_of]
+            probability = np.clip((1 + values[rows, :count]) / 2, 0.0, 1.0)
+            averages = 2.0 * rng.binomial(shots, probability) / shots - 1.0
+            identity = (terms.masks == 0).all(axis=1)
+            estimates = np.where(identity, 1.0, averages) * terms.coefficients.real
+            by_operator = np.zeros((count, batch.num_operators))
+            by_operator[np.arange(count), operator_of] = 1.0
+            out[rows] += estimates @ by_operator
+        return fill_padding(batch, out.astype(np.float32))
+
+    def samples(self, batch: Batch, repetitions: int) -> list[np.ndarray]:
+        """Each row's measured bitstrings, ``[repetitions, n_qubits]`` int8, columns in
+        the row's sorted qubit order.
+
+        The core simulates each row and draws every repetition from its final state,
+        seeded per row by ``batch.estimation.seed``; no state is kept past its row.
+        """
+        require_noiseless(batch, "native")
+        widths = batch.row_qubits
+        bits = np.zeros((batch.batch_size, repetitions, int(widths.max(initial=0))), np.int8)
+        seeds = batch.estimation.row_seeds(batch.batch_size).astype(np.uint64)
+        _core.sample(*pack(batch).arrays, seeds, bits)
+        return [bits[row, :, :width] for row, width in enumerate(widths)]
 
     def adjoint_gradient(self, batch: Batch, upstream: np.ndarray,
                          kept: Optional[Kept] = None) -> np.ndarray:

@@ -143,7 +143,7 @@ class QsimExecutor(Executor):
         out = np.zeros((batch.batch_size, batch.num_operators), dtype=np.float32)
         if not batch.num_operators:
             return out
-        seeds = _row_seeds(batch)
+        seeds = batch.estimation.row_seeds(batch.batch_size)
         for row, circuit in self._circuits(batch):
             opsums = _opsums(batch.programs[row], batch.operators[row])
             options = self.options.qsim_dict(circuit, circuit.num_qubits)
@@ -170,7 +170,7 @@ class QsimExecutor(Executor):
         out = np.zeros((batch.batch_size, batch.num_operators), dtype=np.float32)
         if not batch.num_operators:
             return out
-        seeds = _row_seeds(batch)
+        seeds = batch.estimation.row_seeds(batch.batch_size)
         for row, circuit in self._circuits(batch):
             program, operators = batch.programs[row], batch.operators[row]
             terms = [_term_opsums(program, op) for op in operators]
@@ -211,7 +211,7 @@ class QsimExecutor(Executor):
         every repetition drawn from its final state; a noisy row runs one trajectory
         per repetition.
         """
-        seeds = _row_seeds(batch)
+        seeds = batch.estimation.row_seeds(batch.batch_size)
         out = [np.zeros((repetitions, 0), np.int8)] * batch.batch_size
         for row, circuit in self._circuits(batch):
             options = self.options.qsim_dict(circuit, circuit.num_qubits)
@@ -387,12 +387,6 @@ def _add_blocks(circuit, layout: list[Layout], flats: list, position: int, time:
         qsim.add_channel(time, qubits, data, circuit)
         time += 1
     return time
-
-
-def _row_seeds(batch: Batch) -> np.ndarray:
-    """One seed per row, drawn from the batch's seed."""
-    return np.random.default_rng(batch.estimation.seed).integers(0, 2**31 - 1 - 2**20,
-                                                      size=batch.batch_size)
 
 
 def _bits(values: np.ndarray, num_qubits: int) -> np.ndarray:

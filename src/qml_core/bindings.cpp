@@ -123,6 +123,24 @@ void adjoint(QML_BATCH_ARGS, const In<double>& upstream, const In<qml::cfloat>& 
                phase_gradients.data());
 }
 
+void sample(QML_BATCH_ARGS, const In<std::uint64_t>& seeds,
+            nb::ndarray<std::int8_t, nb::ndim<3>, nb::c_contig, nb::device::cpu> bits) {
+  const qml::Batch b = make_batch(QML_BATCH_VALUES);
+  qml::validate(b);
+  if (seeds.size() != b.num_rows())
+    throw std::invalid_argument("seeds must have one entry per row");
+  if (bits.shape(0) != b.num_rows())
+    throw std::invalid_argument("bits must be [rows, repetitions, width]");
+  for (std::size_t r = 0; r < b.num_rows(); ++r)
+    if (std::size_t(b.row_qubits[r]) > bits.shape(2))
+      throw std::invalid_argument("bits: row " + std::to_string(r) + " has " +
+                                  std::to_string(b.row_qubits[r]) + " qubits, wider than " +
+                                  std::to_string(bits.shape(2)) + " columns");
+  nb::gil_scoped_release release;
+  qml::sample(b, seeds.data(), std::int64_t(bits.shape(1)), std::int64_t(bits.shape(2)),
+              bits.data());
+}
+
 }  // namespace
 
 NB_MODULE(_qml_core, m) {
@@ -134,6 +152,8 @@ NB_MODULE(_qml_core, m) {
         "final_states"_a.noconvert(), "state_offsets"_a.noconvert(),
         "phase_gradients"_a.noconvert(),
         "The adjoint sweep; adds d loss / d phase to phase_gradients (laid out as phases).");
+  m.def("sample", &sample, QML_BATCH_NAMES, "seeds"_a.noconvert(), "bits"_a.noconvert(),
+        "Simulates every row and writes bits[row, shot, qubit] of repetitions measurements.");
   m.def("simd", []() { return std::string(qml::host_kernels().name); },
         "The SIMD build of the kernels in use: avx512, avx2 or portable.");
   m.def("num_threads", &qml::thread_count,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <random>
 #include <vector>
 
 #include "pool.hpp"
@@ -469,6 +470,59 @@ void adjoint_lanes(const Batch& b, const Kernels& k, const LaneGroup& g, const d
   }
 }
 
+// The sampler's cumulative table has an entry per amplitude on up to
+// kSampleTableMaxQubits qubits (512 KiB), and on wider registers one per block of
+// 2^kSampleBlockBits amplitudes (1/64 of the state's size): a draw then finds its block
+// by binary search and its amplitude by a scan of at most 64 probabilities.
+constexpr int kSampleTableMaxQubits = 16;
+constexpr int kSampleBlockBits = 6;
+
+// Draws `repetitions` basis states of an n-qubit state with probabilities
+// `probability(a)`, seeded by `seed`, and writes each as n bits, qubit 0 first, to
+// bits[s * width + q]. The draws are fixed by the seed (mt19937_64 and a 53-bit
+// uniform, the same on every platform).
+template <class Probability>
+void draw_samples(int n, Probability probability, std::uint64_t seed, std::int64_t repetitions,
+                  std::int64_t width, std::int8_t* bits) {
+  const int block_bits = n <= kSampleTableMaxQubits ? 0 : kSampleBlockBits;
+  const std::size_t blocks = std::size_t(1) << (n - block_bits);
+  const std::size_t block_size = std::size_t(1) << block_bits;
+  static thread_local std::vector<double> storage;
+  storage.resize(blocks);
+  double* const cumulative = storage.data();
+  double total = 0.0;
+  for (std::size_t k = 0; k < blocks; ++k) {
+    for (std::size_t a = k * block_size; a < (k + 1) * block_size; ++a) total += probability(a);
+    cumulative[k] = total;
+  }
+  std::mt19937_64 engine(seed);
+  for (std::int64_t s = 0; s < repetitions; ++s) {
+    const double u = double(engine() >> 11) * 0x1.0p-53 * total;
+    // The first block whose cumulative probability exceeds u, by a binary search
+    // without branches: random draws mispredict half the branches of a branchy one,
+    // which made sampling 1.75 times as slow.
+    const double* first = cumulative;
+    for (std::size_t count = blocks; count > 1;) {
+      const std::size_t half = count / 2;
+      first += half * std::size_t(first[half - 1] <= u);
+      count -= half;
+    }
+    std::size_t k = std::size_t(first - cumulative) + (*first <= u);
+    if (k == blocks) k = blocks - 1;  // u rounded up to the total
+    while (k > 0 && cumulative[k] == cumulative[k - 1]) --k;  // an empty block: the last full one
+    std::size_t chosen = k * block_size;
+    double left = u - (k ? cumulative[k - 1] : 0.0);
+    for (std::size_t a = chosen; block_size > 1 && a < (k + 1) * block_size; ++a) {
+      const double p = probability(a);
+      if (p > 0.0) chosen = a;
+      if (p > left) break;
+      left -= p;
+    }
+    std::int8_t* out = bits + s * width;
+    for (int q = 0; q < n; ++q) out[q] = std::int8_t((chosen >> (n - 1 - q)) & 1);
+  }
+}
+
 }  // namespace
 
 void forward(const Batch& batch, double* expectations, cfloat* states,
@@ -540,6 +594,30 @@ void adjoint(const Batch& batch, const double* upstream, const cfloat* final_sta
     }
   }, [&](const LaneGroup& g, float* work) {
     adjoint_lanes(b, k, g, upstream, final_states, state_offsets, phase_gradients, work);
+  });
+}
+
+void sample(const Batch& batch, const std::uint64_t* seeds, std::int64_t repetitions,
+            std::int64_t width, std::int8_t* bits) {
+  std::vector<cdouble> phasors;
+  const Batch b = with_phasors(batch, phasors);
+  const Kernels& k = host_kernels();
+  const std::int64_t row_bits = repetitions * width;
+  RowSplit split(b);
+  split.each(1, 1, [&](std::int64_t r, bool parallel, cfloat* state) {
+    run_row(b, k, r, state, parallel);
+    draw_samples(b.row_qubits[r], [state](std::size_t a) { return double(std::norm(state[a])); },
+                 seeds[r], repetitions, width, bits + r * row_bits);
+  }, [&](const LaneGroup& g, float* state) {
+    run_lanes(b, k, g, state);
+    for (int w = 0; w < g.count; ++w) {
+      const auto probability = [state, w](std::size_t a) {
+        const double re = state[2 * a * kLanes + w], im = state[(2 * a + 1) * kLanes + w];
+        return re * re + im * im;
+      };
+      draw_samples(b.row_qubits[g.rows[w]], probability, seeds[g.rows[w]], repetitions, width,
+                   bits + g.rows[w] * row_bits);
+    }
   });
 }
 

@@ -29,4 +29,10 @@ void forward(const Batch& batch, double* expectations, cfloat* states,
 void adjoint(const Batch& batch, const double* upstream, const cfloat* final_states,
              const std::int64_t* state_offsets, double* phase_gradients);
 
+// Simulates every row and draws `repetitions` measurements of all its qubits from its
+// final state, seeded by seeds[row]; writes bits[row, s, q] (shape [rows, repetitions,
+// width]) for q below the row's qubit count, qubit 0 first, and leaves the rest.
+void sample(const Batch& batch, const std::uint64_t* seeds, std::int64_t repetitions,
+            std::int64_t width, std::int8_t* bits);
+
 }  // namespace qml
