@@ -414,33 +414,32 @@ inline void unapply_chunks(float* __restrict psi, float* __restrict lambda, inde
         lr[j][w] = l[j][2 * (lo + w)];
         li[j][w] = l[j][2 * (lo + w) + 1];
       }
-    alignas(64) float qr[D][kChunk], qi[D][kChunk], ur[D][kChunk], ui[D][kChunk];
+    // One output amplitude at a time: its accumulators and the inputs stay in
+    // registers, where all D outputs at once would spill them.
     for (int i = 0; i < D; ++i) {
-      for (int w = 0; w < kChunk; ++w) qr[i][w] = qi[i][w] = ur[i][w] = ui[i][w] = 0.f;
+      alignas(64) float qr[kChunk] = {}, qi[kChunk] = {}, ur[kChunk] = {}, ui[kChunk] = {};
       for (int j = 0; j < D; ++j) {
         const float a = m.re[i][j], b = m.im[i][j];
         for (int w = 0; w < kChunk; ++w) {
-          qr[i][w] += a * pr[j][w] - b * pi[j][w];
-          qi[i][w] += a * pi[j][w] + b * pr[j][w];
-          ur[i][w] += a * lr[j][w] - b * li[j][w];
-          ui[i][w] += a * li[j][w] + b * lr[j][w];
+          qr[w] += a * pr[j][w] - b * pi[j][w];
+          qi[w] += a * pi[j][w] + b * pr[j][w];
+          ur[w] += a * lr[j][w] - b * li[j][w];
+          ui[w] += a * li[j][w] + b * lr[j][w];
         }
       }
-    }
-    for (int i = 0; i < D; ++i)
       for (int w = 0; w < kChunk; ++w) {
-        p[i][2 * (lo + w)] = qr[i][w];
-        p[i][2 * (lo + w) + 1] = qi[i][w];
-        l[i][2 * (lo + w)] = ur[i][w];
-        l[i][2 * (lo + w) + 1] = ui[i][w];
+        p[i][2 * (lo + w)] = qr[w];
+        p[i][2 * (lo + w) + 1] = qi[w];
+        l[i][2 * (lo + w)] = ur[w];
+        l[i][2 * (lo + w) + 1] = ui[w];
       }
-    if (WithOverlap)
-      for (int i = 0; i < D; ++i)
-        for (int j = 0; j < D; ++j)
+      if constexpr (WithOverlap)  // lambda before the un-apply, psi after it
+        for (int k = 0; k < D; ++k)
           for (int w = 0; w < kChunk; ++w) {
-            sums[i][j][0][w] += lr[i][w] * qr[j][w] + li[i][w] * qi[j][w];
-            sums[i][j][1][w] += lr[i][w] * qi[j][w] - li[i][w] * qr[j][w];
+            sums[k][i][0][w] += lr[k][w] * qr[w] + li[k][w] * qi[w];
+            sums[k][i][1][w] += lr[k][w] * qi[w] - li[k][w] * qr[w];
           }
+    }
   }
   if (WithOverlap)
     for (int i = 0; i < D; ++i)
@@ -736,35 +735,35 @@ void unapply_pair_lanes_d(float* psi, float* lambda, int num_qubits, const Gate&
           li[j][w] = l[j][kLanes + w];
         }
       }
-      alignas(64) float qr[D][kLanes] = {}, qi[D][kLanes] = {}, ur[D][kLanes] = {},
-                        ui[D][kLanes] = {};
-      for (int i = 0; i < D; ++i)
+      // One output amplitude at a time, as in apply_lanes_d: its four accumulators and
+      // the inputs stay in registers (all D outputs at once spill them at D = 4).
+      for (int i = 0; i < D; ++i) {
+        alignas(64) float qr[kLanes] = {}, qi[kLanes] = {}, ur[kLanes] = {}, ui[kLanes] = {};
         for (int j = 0; j < D; ++j) {
           const float* __restrict a = m.re[i * D + j];
           const float* __restrict b = m.im[i * D + j];
 #pragma omp simd
           for (int w = 0; w < kLanes; ++w) {
-            qr[i][w] += a[w] * pr[j][w] - b[w] * pi[j][w];
-            qi[i][w] += a[w] * pi[j][w] + b[w] * pr[j][w];
-            ur[i][w] += a[w] * lr[j][w] - b[w] * li[j][w];
-            ui[i][w] += a[w] * li[j][w] + b[w] * lr[j][w];
+            qr[w] += a[w] * pr[j][w] - b[w] * pi[j][w];
+            qi[w] += a[w] * pi[j][w] + b[w] * pr[j][w];
+            ur[w] += a[w] * lr[j][w] - b[w] * li[j][w];
+            ui[w] += a[w] * li[j][w] + b[w] * lr[j][w];
           }
         }
-      if (WithOverlap)  // lambda before the un-apply, psi after it
-        for (int i = 0; i < S; ++i)
-          for (int j = 0; j < S; ++j)
+        if constexpr (WithOverlap)  // lambda before the un-apply, psi after it
+          for (int k = 0; k < D; ++k)
 #pragma omp simd
             for (int w = 0; w < kLanes; ++w) {
-              sums[i][j][0][w] += lr[i][w] * qr[j][w] + li[i][w] * qi[j][w];
-              sums[i][j][1][w] += lr[i][w] * qi[j][w] - li[i][w] * qr[j][w];
+              sums[k][i][0][w] += lr[k][w] * qr[w] + li[k][w] * qi[w];
+              sums[k][i][1][w] += lr[k][w] * qi[w] - li[k][w] * qr[w];
             }
-      for (int i = 0; i < D; ++i)
         for (int w = 0; w < kLanes; ++w) {
-          p[i][w] = qr[i][w];
-          p[i][kLanes + w] = qi[i][w];
-          l[i][w] = ur[i][w];
-          l[i][kLanes + w] = ui[i][w];
+          p[i][w] = qr[w];
+          p[i][kLanes + w] = qi[w];
+          l[i][w] = ur[w];
+          l[i][kLanes + w] = ui[w];
         }
+      }
       if (WithOverlap && ++pending == kLaneFlush) flush();
     }
   }
