@@ -1,4 +1,4 @@
-"""Noisy simulation with TFQ's ``tfq.noise`` signatures, on qsim's trajectories.
+"""Noisy simulation with TFQ's ``tfq.noise`` signatures, as Monte Carlo trajectories.
 
 Circuits may hold any supported noise channel (see docs/noise.md). Every function
 takes ``seed=``: an int gives the same numbers on every run; None follows

@@ -268,6 +268,9 @@ def test_non_finite_parameters_are_rejected_before_the_core():
         NativeExecutor().expectation(batch)
 
 
+NO_SEEDS = np.zeros(0, np.uint64)
+
+
 def _packed_arrays():
     q = cirq.LineQubit.range(2)
     circuit = cirq.Circuit(cirq.rx(SYMBOLS[0])(q[0]), cirq.CNOT(*q))
@@ -277,7 +280,7 @@ def _packed_arrays():
 
 def _forward(arrays, offsets):
     out = np.zeros((2, 1))
-    _core.forward(*arrays, out, np.zeros(0, np.complex64), offsets)
+    _core.forward(*arrays, NO_SEEDS, out, np.zeros(0, np.complex64), offsets)
     return out
 
 
@@ -317,14 +320,66 @@ def test_wrong_dtypes_and_shapes_get_a_typed_error():
     with pytest.raises(TypeError):
         _forward(wrong, offsets)
     with pytest.raises(ValueError, match="expectations"):
-        _core.forward(*arrays, np.zeros((3, 1)), np.zeros(0, np.complex64), offsets)
+        _core.forward(*arrays, NO_SEEDS, np.zeros((3, 1)), np.zeros(0, np.complex64), offsets)
     with pytest.raises(ValueError, match="states"):
-        _core.forward(*arrays, np.zeros((2, 1)), np.zeros(3, np.complex64), offsets)
+        _core.forward(*arrays, NO_SEEDS, np.zeros((2, 1)), np.zeros(3, np.complex64), offsets)
     with pytest.raises(ValueError, match="upstream"):
         _core.adjoint(*arrays, np.full((2, 1), np.nan), np.zeros(0, np.complex64), offsets,
                       np.zeros(arrays[7].size))
     with pytest.raises(ValueError, match="at least 1"):
         _core.set_num_threads(0)
+
+
+def _noisy_arrays():
+    q = cirq.LineQubit.range(2)
+    circuit = cirq.Circuit(cirq.H(q[0]), cirq.amplitude_damp(0.3)(q[0]), cirq.CNOT(*q),
+                           cirq.depolarize(0.1)(q[1]))
+    batch = _batch([circuit] * 2, np.zeros((2, 4)), [[cirq.Z(q[1])]] * 2)
+    return list(pack(batch).arrays), pack(batch).state_offsets
+
+
+def _corrupt_channel(column, value):
+    def corrupt(ops):
+        ops = ops.copy()
+        ops[np.flatnonzero(ops[:, 7] > 0)[0], column] = value
+        return ops
+    return corrupt
+
+
+# (op table corruption, message) for a channel op
+CHANNEL_CORRUPTIONS = [
+    (_corrupt_channel(7, _core.MAX_KRAUS + 1), "Kraus operators"),
+    (_corrupt_channel(7, -1), "Kraus operators"),
+    (_corrupt_channel(8, 2), "mixture 2"),
+    (_corrupt_channel(2, 1), "no controls"),
+    (_corrupt_channel(5, 0), "no terms"),
+    (_corrupt_channel(4, 10**6), "matrix offset"),
+    (_corrupt_channel(7, 40), "matrix offset"),  # more operators than matrices hold
+]
+
+
+@pytest.mark.parametrize("corrupt,message", CHANNEL_CORRUPTIONS)
+def test_bad_channel_arrays_get_a_typed_error(corrupt, message):
+    arrays, offsets = _noisy_arrays()
+    seeds = np.arange(2, dtype=np.uint64)
+    _core.forward(*arrays, seeds, np.zeros((2, 1)), np.zeros(0, np.complex64), offsets)
+    arrays[0] = corrupt(arrays[0])
+    with pytest.raises(ValueError, match=message):
+        _core.forward(*arrays, seeds, np.zeros((2, 1)), np.zeros(0, np.complex64), offsets)
+
+
+def test_channels_need_seeds_and_no_adjoint():
+    arrays, offsets = _noisy_arrays()
+    for seeds in (NO_SEEDS, np.zeros(3, np.uint64)):
+        with pytest.raises(ValueError, match="seeds must have one entry per row"):
+            _core.forward(*arrays, seeds, np.zeros((2, 1)), np.zeros(0, np.complex64), offsets)
+    with pytest.raises(ValueError, match="without noise channels"):
+        _core.adjoint(*arrays, np.ones((2, 1)), np.zeros(0, np.complex64), offsets,
+                      np.zeros(arrays[7].size))
+    gate_arrays, gate_offsets = _packed_arrays()  # seeds are optional without channels
+    with pytest.raises(ValueError, match="seeds must have one entry per row"):
+        _core.forward(*gate_arrays, np.zeros(1, np.uint64), np.zeros((2, 1)),
+                      np.zeros(0, np.complex64), gate_offsets)
 
 
 def test_sample_arrays_get_a_typed_error():

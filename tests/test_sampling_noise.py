@@ -1,5 +1,6 @@
 """Sampling, states, unitaries and noise: statistics against Cirq's simulators."""
 
+import dataclasses
 
 import cirq
 import keras
@@ -12,7 +13,9 @@ from conftest import (NAMES, cirq_expectations, keras_round_trip, random_circuit
 from scipy import stats
 
 import qml
+from qml.circuits.serialize import serialize_circuit, serialize_paulisum
 from qml.errors import CircuitFormatError, UnsupportedGateError
+from qml.executors import Estimation, QsimExecutor, prepare
 from qml.executors.native import NativeExecutor
 
 # A chi-square test at this level fails a correct sampler once in 10**4 runs; the
@@ -292,6 +295,56 @@ def test_noisy_expectations_match_the_density_matrix(channel):
         sampled = qml.noise.sampled_expectation(
             [circuit], [], tf.zeros([1, 0]), [operators], trajectories, seed=3).numpy()[0]
         assert np.all(np.abs(sampled - exact) < bound), (sampled, exact)
+
+
+def _mixed_noise_circuit(qubits, rng, kinds) -> cirq.Circuit:
+    """A random circuit with a channel of each of ``kinds`` on random qubits."""
+    ops = list(random_circuit(qubits, 6, rng, symbolic=False, controlled=False).all_operations())
+    for name in kinds:
+        gate = CHANNELS[name](rng)
+        chosen = rng.choice(len(qubits), gate.num_qubits(), replace=False)
+        ops.insert(int(rng.integers(len(ops) + 1)), gate.on(*(qubits[i] for i in chosen)))
+    return cirq.Circuit(ops)
+
+
+@pytest.mark.parametrize("executor,width,rows,trajectories", [
+    (NativeExecutor(), 4, 4, 20000), (NativeExecutor(), 17, 1, 3000),
+    (QsimExecutor(), 4, 4, 2000), (QsimExecutor(), 17, 1, 1000)])
+def test_trajectories_match_the_density_matrix_in_lanes_and_alone(executor, width, rows,
+                                                                  trajectories):
+    """Narrow rows' trajectories share SIMD lanes in the native core; a 17-qubit row's
+    run one at a time. Its circuit acts on three of its qubits and the rest idle, so
+    the density matrix of those three is the reference. The four narrow rows hold
+    every kind of channel between them; a few channels per row leave values far
+    enough from 0 that a wrongly scaled trajectory shows."""
+    rng = np.random.default_rng(width)
+    register = cirq.LineQubit.range(width)
+    active = register[::8] if width > 8 else register[:3]
+    idle = [cirq.I(q) for q in register if q not in active]
+    kinds = [sorted(CHANNELS)[row::4] for row in range(rows)] if rows > 1 else \
+        [["kraus-2q", "reset", "amplitude_damp", "kraus-1q"]]
+    circuits = [cirq.Circuit(idle, _mixed_noise_circuit(active, rng, row_kinds))
+                for row_kinds in kinds]
+    # A last row that every trajectory ends in |000>: a wrongly normalised one shows.
+    circuits.append(cirq.Circuit(idle, cirq.H(active[0]), cirq.ResetChannel().on(active[0]),
+                                 cirq.ry(1.1)(active[1]), cirq.amplitude_damp(1.0)(active[1]),
+                                 cirq.X(active[2]), cirq.amplitude_damp(1.0)(active[2])))
+    rows += 1
+    operators = [[cirq.Z(active[0]), cirq.X(active[1]) * cirq.Y(active[2]),
+                  0.5 * cirq.Z(active[1]) - 0.5 * cirq.X(active[0])] for _ in circuits]
+    batch = prepare([serialize_circuit(c) for c in circuits], [], np.zeros((rows, 0)),
+                    [[serialize_paulisum(cirq.PauliSum.wrap(o)) for o in row] for row in operators])
+    assert list(batch.row_qubits) == [width] * rows
+    batch = dataclasses.replace(batch, estimation=Estimation(
+        np.full((rows, 3), trajectories), seed=width))
+    got = executor.noisy_expectation(batch)
+    for row, circuit in enumerate(circuits):
+        exact = density_expectations(cirq.Circuit(op for op in circuit.all_operations()
+                                                  if op.qubits[0] in active),
+                                     active, operators[row])
+        # Every operator's value on a trajectory lies in [-1, 1].
+        bound = 1e-5 if row == rows - 1 else 5 / np.sqrt(trajectories)
+        assert np.all(np.abs(got[row] - exact) < bound), (row, got[row], exact)
 
 
 @pytest.mark.parametrize("num_qubits", [1, 2, 4])

@@ -2,9 +2,9 @@
 
 ``get_executor(backend)`` maps a layer's ``backend`` argument to an executor:
 ``None`` or ``'noiseless'`` (the default policy, :class:`DefaultExecutor`),
-``'native'`` (qml's compiled core), ``'qsim'``, ``'noisy'`` (qsim, whose trajectories
-simulate noise channels), ``'tensorflow'``, an :class:`Executor`, or a Cirq simulator
-or sampler.
+``'native'`` (qml's compiled core), ``'qsim'``, ``'noisy'`` (the default policy, for
+expectations averaged over noise trajectories), ``'tensorflow'``, an
+:class:`Executor`, or a Cirq simulator or sampler.
 
 Example:
     >>> get_executor(None).name, get_executor("native").name, get_executor("qsim").name
@@ -28,7 +28,7 @@ __all__ = ["Batch", "CirqExecutor", "DefaultExecutor", "Estimation", "Executor",
 
 _NAMED = {"native": NativeExecutor(), "qsim": QsimExecutor(), "tensorflow": TensorflowExecutor()}
 _DEFAULT = DefaultExecutor(_NAMED["native"], _NAMED["qsim"])
-_NAMED.update(noisy=_NAMED["qsim"], noiseless=_DEFAULT)
+_NAMED.update(noisy=_DEFAULT, noiseless=_DEFAULT)
 BACKEND_NAMES = ("native", "noiseless", "noisy", "qsim", "tensorflow")
 
 

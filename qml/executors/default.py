@@ -3,9 +3,10 @@
 ``backend=None`` is a policy decided by the ``qml-bench`` suite (docs/backends.md). The
 native core takes every row of a batch as data, whatever its circuit, and compiles
 nothing per structure, so it runs exact expectations, states, samples, expectations
-estimated from shots and the adjoint gradient. qsim's kernels are a little faster on
-one wide state, so batches on ``QSIM_MIN_QUBITS`` or more qubits run on qsim, except a
-forward pass whose final states the gradient will start from. Noise runs on qsim.
+estimated from shots, noise trajectories and the adjoint gradient. qsim's kernels are
+a little faster on one wide state, so batches on ``QSIM_MIN_QUBITS`` or more qubits run
+on qsim, except a forward pass whose final states the gradient will start from, and
+noisy batches on ``QSIM_MIN_NOISY_QUBITS`` or more.
 
 Example:
     >>> import cirq
@@ -30,6 +31,10 @@ from qml.executors.qsim import QsimExecutor
 # Exact expectations of batches whose widest circuit has at least this many qubits
 # run on qsim (docs/backends.md).
 QSIM_MIN_QUBITS = 16
+# Noise trajectories of batches whose widest circuit has at least this many qubits run
+# on qsim; narrower ones run on the native core, several trajectories to a group of SIMD
+# lanes (docs/backends.md).
+QSIM_MIN_NOISY_QUBITS = 15
 # A forward pass for the Adjoint gradient runs on the native core, whose final states
 # the gradient's sweep starts from, when those states take at most this many bytes.
 KEPT_STATES_MAX_BYTES = 2**30
@@ -38,8 +43,8 @@ KEPT_STATES_MAX_BYTES = 2**30
 class DefaultExecutor(Executor):
     """qml's default policy: the native core or qsim, chosen per batch.
 
-    :meth:`choose` sends noisy batches and wide registers to qsim and the rest to the
-    native core (see docs/backends.md).
+    :meth:`choose` sends wide registers to qsim and the rest to the native core (see
+    docs/backends.md).
 
     Args:
         native: the native executor to use; None makes one.
@@ -57,7 +62,6 @@ class DefaultExecutor(Executor):
     """
 
     name = "default"
-    # qsim simulates noise; the native core does the rest.
     capabilities = frozenset(CAPABILITIES)
 
     def __init__(self, native: Optional[NativeExecutor] = None,
@@ -66,12 +70,13 @@ class DefaultExecutor(Executor):
         self.qsim = qsim or QsimExecutor()
 
     def choose(self, batch: Batch) -> Executor:
-        """qsim for noisy rows, and for registers of ``QSIM_MIN_QUBITS`` or more qubits
-        unless every row runs in the native core's SIMD lanes; otherwise the native
-        core. Expectations (exact or from shots) and samples follow it."""
-        if batch.noisy:
-            return self.qsim
+        """qsim for noisy batches on ``QSIM_MIN_NOISY_QUBITS`` or more qubits, and for
+        noiseless ones on ``QSIM_MIN_QUBITS`` or more unless every row runs in the
+        native core's SIMD lanes; otherwise the native core. Expectations (exact, from
+        shots or over trajectories) and samples follow it."""
         widest = max((p.num_qubits for p in batch.distinct_programs[0]), default=0)
+        if batch.noisy:
+            return self.qsim if widest >= QSIM_MIN_NOISY_QUBITS else self.native
         if widest >= QSIM_MIN_QUBITS and not runs_in_lanes(batch):
             return self.qsim
         return self.native
@@ -107,7 +112,7 @@ class DefaultExecutor(Executor):
         return self.choose(batch).sampled_expectation(batch)
 
     def noisy_expectation(self, batch: Batch) -> np.ndarray:
-        return self.qsim.noisy_expectation(batch)
+        return self.choose(batch).noisy_expectation(batch)
 
 
 def _state_bytes(batch: Batch) -> int:

@@ -42,6 +42,11 @@ from qml.executors.base import (
 
 _NO_STATES = np.zeros(0, np.complex64)
 _NO_EXPECTATIONS = np.zeros((0, 0), np.float64)
+_NO_SEEDS = np.zeros(0, np.uint64)
+_NO_OFFSETS = np.zeros(0, np.int64)
+#: Noise trajectories per call to the core: each is a row of its own, whose outputs
+#: and piece table then take a few MiB per call, however many a batch asks for.
+TRAJECTORIES_PER_CALL = 2**16
 
 
 def runs_in_lanes(batch: Batch) -> bool:
@@ -81,9 +86,10 @@ class _Table:
     A constant block is one matrix in ``matrices``. A parameterized block is a list of
     steps, each ``sum_m exp(i phase_m) E_m`` over its terms; the core binds it per row
     from the row's phases, which :meth:`phases` computes for a group of rows.
+    A noise channel is an op with its Kraus operators in ``matrices``.
     """
 
-    ops: np.ndarray          # [ops, 7] int64; offsets local to this program
+    ops: np.ndarray          # [ops, 9] int64; offsets local to this program
     qubits: np.ndarray       # int32 program-local positions, targets then controls
     terms: np.ndarray        # [terms, 4] int64: step, phase column, matrix offset, place
     matrices: np.ndarray     # complex64 pool of constant matrices and term matrices
@@ -234,12 +240,21 @@ def _table(program: compiler.Program) -> _Table:
         size += pool[-1].size
         return size - pool[-1].size
 
-    for block in program.blocks:
+    def add_channels(position: int) -> None:
+        for channel in program.channels:
+            if channel.position == position:
+                head = [len(qubits), len(channel.targets), 0, 0]
+                qubits.extend(channel.targets)
+                offsets = [add_matrix(kraus) for kraus in channel.kraus]
+                ops.append(head + [offsets[0], -1, 0, len(offsets), int(_is_mixture(channel))])
+
+    for position, block in enumerate(program.blocks):
+        add_channels(position)
         head = [len(qubits), len(block.targets), len(block.controls),
                 sum(v << j for j, v in enumerate(block.control_values))]
         qubits += block.targets + block.controls
         if block.constant is not None:
-            ops.append(head + [add_matrix(block.constant[0]), -1, 0])
+            ops.append(head + [add_matrix(block.constant[0]), -1, 0, 0, 0])
             continue
         width = len(block.targets)
         # The core multiplies at most MAX_STEPS steps per op: longer runs become ops in turn.
@@ -264,16 +279,25 @@ def _table(program: compiler.Program) -> _Table:
                         columns_phases.append((column, phase))
                     terms.append([step_index, column, add_matrix(matrix), place])
                 plan.append((step.gate, tuple(columns_phases)))
-            ops.append(head + [0, first, len(terms) - first])
+            ops.append(head + [0, first, len(terms) - first, 0, 0])
+    add_channels(len(program.blocks))
     return _Table(
         affine=_affine_phases(tuple(plan), num_phases),
-        ops=np.array(ops, np.int64).reshape(-1, 7),
+        ops=np.array(ops, np.int64).reshape(-1, _core.OP_FIELDS),
         qubits=np.array(qubits, np.int32),
         terms=np.array(terms, np.int64).reshape(-1, 4),
         matrices=(np.concatenate(pool) if pool else np.zeros(0)).astype(np.complex64),
         gates=tuple(plan),
         num_phases=num_phases,
     )
+
+
+def _is_mixture(channel: compiler.Channel) -> bool:
+    """Whether every Kraus operator of ``channel`` is a multiple of a unitary, so that
+    its probabilities do not depend on the state."""
+    dim = channel.kraus[0].shape[0]
+    products = [k.conj().T @ k for k in channel.kraus]
+    return all(np.allclose(p, np.trace(p).real / dim * np.eye(dim), atol=1e-8) for p in products)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -391,7 +415,7 @@ def pack(batch: Batch, per_term: bool = False) -> Packed:
     sizes = np.where(row_qubits > 0, np.left_shift(1, row_qubits.astype(np.int64)), 0)
     state_offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     arrays = (
-        _joined(op_tables, np.int64, (0, 7)),
+        _joined(op_tables, np.int64, (0, _core.OP_FIELDS)),
         _joined(qubit_tables, np.int32),
         np.cumsum(op_counts, dtype=np.int64),
         np.array(widths, np.int32),
@@ -449,6 +473,51 @@ def _rows(batch: Batch, groups: list[_Group], index_of: dict[int, int]):
     return (pieces, np.array(positions, np.int32), row_qubits, row_pieces, row_opset, opsets)
 
 
+def _select_rows(arrays: tuple, rows: np.ndarray) -> tuple:
+    """The core's ``arrays`` for a batch of ``rows`` of theirs (which may repeat: a
+    noisy row repeated is one row per trajectory), sharing programs and phases."""
+    row_qubits, row_pieces, pieces, row_opset = arrays[8], arrays[9], arrays[10], arrays[13]
+    starts = row_pieces[rows]
+    lengths = row_pieces[rows + 1] - starts
+    selected_pieces = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    index = np.repeat(starts - selected_pieces[:-1], lengths) + np.arange(selected_pieces[-1])
+    out = list(arrays)
+    out[8], out[9], out[10], out[13] = (row_qubits[rows], selected_pieces, pieces[index],
+                                        row_opset[rows])
+    return tuple(out)
+
+
+def _trajectories(packed: "Packed", rows: np.ndarray, repeats: np.ndarray,
+                  rng: np.random.Generator, reduce) -> None:
+    """Runs ``repeats[i]`` trajectories of row ``rows[i]``, each a row of its own with a
+    seed from ``rng``, at most :data:`TRAJECTORIES_PER_CALL` per call, and passes each
+    call's ``(owner, position, values)`` to ``reduce``: per trajectory, its index into
+    ``rows``, its number among that row's trajectories, and ``[operators]`` values."""
+    owners = np.repeat(np.arange(len(rows)), repeats)
+    positions = np.arange(len(owners)) - np.repeat(np.cumsum(repeats) - repeats, repeats)
+    width = packed.arrays[12]
+    for start in range(0, len(owners), TRAJECTORIES_PER_CALL):
+        owner = owners[start:start + TRAJECTORIES_PER_CALL]
+        values = np.zeros((len(owner), width))
+        seeds = rng.bit_generator.random_raw(len(owner)).astype(np.uint64)
+        _core.forward(*_select_rows(packed.arrays, rows[owner]), seeds,
+                      values if values.size else _NO_EXPECTATIONS, _NO_STATES, _NO_OFFSETS)
+        reduce(owner, positions[start:start + TRAJECTORIES_PER_CALL], values)
+
+
+def _add_by_owner(sums: np.ndarray, owner: np.ndarray, values: np.ndarray) -> None:
+    """``sums[o] += values[i]`` for every ``i`` with ``owner[i] == o``; owners come in runs."""
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    sums[owner[starts]] += np.add.reduceat(values, starts, axis=0)
+
+
+def _noisy_rows(batch: Batch) -> np.ndarray:
+    """``bool [batch]``: which rows hold noise channels."""
+    programs, index = batch.distinct_programs
+    return np.array([p.noisy for p in programs], bool)[index] if len(index) \
+        else np.zeros(0, bool)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Kept:
     """What a forward pass keeps for the adjoint: the packed batch and final states."""
@@ -460,12 +529,13 @@ class Kept:
 class NativeExecutor(Executor):
     """Runs programs on qml's compiled core.
 
-    It computes expectations (exact, or estimated from shots), final states, samples and
-    the adjoint gradient for batches whose rows may all be different circuits, compiling
-    nothing per circuit.
+    It computes expectations (exact, or estimated from shots), final states, samples,
+    noise trajectories and the adjoint gradient for batches whose rows may all be
+    different circuits, compiling nothing per circuit.
 
     Raises:
-        NoisyCircuitError: for a circuit with noise channels.
+        NoisyCircuitError: for a circuit with noise channels, except for samples and
+            expectations over trajectories or shots.
 
     Example:
         >>> import cirq, qml
@@ -477,7 +547,7 @@ class NativeExecutor(Executor):
 
     name = "native"
     capabilities = frozenset({"final_states", "samples", "sampled_expectation",
-                              "adjoint_gradient"})
+                              "noisy_expectation", "adjoint_gradient"})
 
     def expectation(self, batch: Batch) -> np.ndarray:
         require_noiseless(batch, "native")
@@ -485,7 +555,7 @@ class NativeExecutor(Executor):
             return np.zeros((batch.batch_size, 0), np.float32)
         out = np.zeros((batch.batch_size, batch.num_operators))
         packed = pack(batch)
-        _core.forward(*packed.arrays, out, _NO_STATES, packed.state_offsets)
+        _core.forward(*packed.arrays, _NO_SEEDS, out, _NO_STATES, packed.state_offsets)
         return fill_padding(batch, out.astype(np.float32))
 
     def expectation_and_kept(self, batch: Batch) -> tuple[np.ndarray, Kept]:
@@ -494,7 +564,7 @@ class NativeExecutor(Executor):
         packed = pack(batch)
         states = np.zeros(packed.state_size, np.complex64)
         out = np.zeros((batch.batch_size, batch.num_operators))
-        _core.forward(*packed.arrays, out if out.size else _NO_EXPECTATIONS, states,
+        _core.forward(*packed.arrays, _NO_SEEDS, out if out.size else _NO_EXPECTATIONS, states,
                       packed.state_offsets)
         return fill_padding(batch, out.astype(np.float32)), Kept(packed, states)
 
@@ -504,36 +574,87 @@ class NativeExecutor(Executor):
         require_noiseless(batch, "native")
         packed = pack(batch)
         states = np.zeros(packed.state_size, np.complex64)
-        _core.forward(*packed.arrays, _NO_EXPECTATIONS, states, packed.state_offsets)
+        _core.forward(*packed.arrays, _NO_SEEDS, _NO_EXPECTATIONS, states, packed.state_offsets)
         return [states[start:start + (1 << p.num_qubits)] if p.num_qubits
                 else np.ones(1, np.complex64)
                 for start, p in zip(packed.state_offsets, batch.programs)]
+
+    def noisy_expectation(self, batch: Batch) -> np.ndarray:
+        """Expectations averaged over ``batch.estimation.repetitions`` noise trajectories
+        per operator.
+
+        Each trajectory runs in the core as a row of its own (noisy rows' trajectories
+        share SIMD lanes), seeded from ``batch.estimation.seed``; a noiseless row is
+        simulated once, exactly. A row whose operators ask for different trajectory
+        counts runs each count in turn.
+        """
+        out = np.zeros((batch.batch_size, batch.num_operators))
+        if not batch.num_operators:
+            return out.astype(np.float32)
+        packed = pack(batch)
+        counts = np.where(_noisy_rows(batch)[:, None], batch.estimation.repetitions, 1)
+        counts[batch.row_qubits == 0] = 0
+        ordered = np.sort(counts, axis=1)
+        rounds = np.where(np.c_[np.ones(len(counts), bool), ordered[:, 1:] != ordered[:, :-1]],
+                          ordered, 0)  # each row's distinct counts, in turn
+        rng = np.random.default_rng(batch.estimation.seed)
+        for repeats in rounds.T:
+            rows = np.flatnonzero(repeats > 0)
+            if not rows.size:
+                continue
+            sums = np.zeros((len(rows), batch.num_operators))
+            _trajectories(packed, rows, repeats[rows], rng,
+                          lambda owner, _, values: _add_by_owner(sums, owner, values))
+            hit = counts[rows] == repeats[rows, None]
+            out[rows] = np.where(hit, sums / repeats[rows, None], out[rows])
+        return fill_padding(batch, out.astype(np.float32))
 
     def sampled_expectation(self, batch: Batch) -> np.ndarray:
         """Expectations estimated from ``batch.estimation.repetitions`` shots per operator.
 
         Each Pauli term is measured in its own basis with its operator's shots, as on
-        hardware: the core computes every term's exact value ``<P>`` in one call, and
-        the shot average is ``2 k / shots - 1`` with ``k`` drawn from
-        ``Binomial(shots, (1 + <P>) / 2)``. Identity terms need no shots.
+        hardware: a shot of term ``P`` is +1 with probability ``(1 + <P>) / 2``. On a
+        noiseless row the core computes every term's exact ``<P>`` in one call and the
+        count of +1 shots is drawn from the binomial; a noisy row runs one trajectory
+        per shot and each shot reads ``<P>`` on its own trajectory. Identity terms need
+        no shots.
         """
-        require_noiseless(batch, "native")
         out = np.zeros((batch.batch_size, batch.num_operators))
         if not batch.num_operators:
             return out.astype(np.float32)
         packed = pack(batch, per_term=True)
-        values = np.zeros((batch.batch_size, packed.arrays[12]))
-        if values.size:
-            _core.forward(*packed.arrays, values, _NO_STATES, packed.state_offsets)
         rng = np.random.default_rng(batch.estimation.seed)
+        noisy = _noisy_rows(batch)
+        values = np.zeros((batch.batch_size, packed.arrays[12]))
+        quiet = np.flatnonzero(~noisy)
+        if values.size and quiet.size:  # every term's exact value on the noiseless rows
+            quiet_values = np.zeros((len(quiet), values.shape[1]))
+            _core.forward(*_select_rows(packed.arrays, quiet), _NO_SEEDS, quiet_values,
+                          _NO_STATES, _NO_OFFSETS)
+            values[quiet] = quiet_values
         row_opset, has_qubits = packed.arrays[13], batch.row_qubits > 0
         for opset, terms in enumerate(packed.terms):
             rows = np.flatnonzero((row_opset == opset) & has_qubits)
             count = len(terms.phases)
             operator_of = np.repeat(np.arange(batch.num_operators), terms.counts)
             shots = batch.estimation.repetitions[rows][:, operator_of]
-            probability = np.clip((1 + values[rows, :count]) / 2, 0.0, 1.0)
-            averages = 2.0 * rng.binomial(shots, probability) / shots - 1.0
+            ones = np.zeros(shots.shape)
+            exact = ~noisy[rows]
+            probability = np.clip((1 + values[rows[exact], :count]) / 2, 0.0, 1.0)
+            ones[exact] = rng.binomial(shots[exact], probability)
+            noisy_rows = rows[~exact]
+            if noisy_rows.size:
+                noisy_ones = np.zeros((len(noisy_rows), count))
+                noisy_shots = shots[~exact]
+
+                def add(owner, position, trajectory_values):
+                    up = (1 + trajectory_values[:, :count]) / 2
+                    hits = (rng.random(up.shape) < up) & (position[:, None] < noisy_shots[owner])
+                    _add_by_owner(noisy_ones, owner, hits.astype(np.float64))
+
+                _trajectories(packed, noisy_rows, noisy_shots.max(axis=1, initial=0), rng, add)
+                ones[~exact] = noisy_ones
+            averages = 2.0 * ones / shots - 1.0
             identity = (terms.masks == 0).all(axis=1)
             estimates = np.where(identity, 1.0, averages) * terms.coefficients.real
             by_operator = np.zeros((count, batch.num_operators))
@@ -545,15 +666,34 @@ class NativeExecutor(Executor):
         """Each row's measured bitstrings, ``[repetitions, n_qubits]`` int8, columns in
         the row's sorted qubit order.
 
-        The core simulates each row and draws every repetition from its final state,
-        seeded per row by ``batch.estimation.seed``; no state is kept past its row.
+        The core simulates each noiseless row once and draws every repetition from its
+        final state, seeded per row by ``batch.estimation.seed``; a noisy row runs one
+        trajectory per repetition. No state is kept past its row.
         """
-        require_noiseless(batch, "native")
         widths = batch.row_qubits
-        bits = np.zeros((batch.batch_size, repetitions, int(widths.max(initial=0))), np.int8)
+        width = int(widths.max(initial=0))
         seeds = batch.estimation.row_seeds(batch.batch_size).astype(np.uint64)
-        _core.sample(*pack(batch).arrays, seeds, bits)
-        return [bits[row, :, :width] for row, width in enumerate(widths)]
+        noisy = _noisy_rows(batch)
+        arrays = pack(batch).arrays
+        bits = np.zeros((batch.batch_size, repetitions, width), np.int8)
+        quiet, loud = np.flatnonzero(~noisy), np.flatnonzero(noisy)
+        if not loud.size:
+            _core.sample(*arrays, seeds, bits)
+        elif quiet.size:
+            quiet_bits = np.zeros((len(quiet), repetitions, width), np.int8)
+            _core.sample(*_select_rows(arrays, quiet), seeds[quiet], quiet_bits)
+            bits[quiet] = quiet_bits
+        if loud.size:  # one trajectory per shot
+            jobs = np.repeat(loud, repetitions)
+            shots = np.zeros((len(jobs), 1, width), np.int8)
+            rng = np.random.default_rng(batch.estimation.seed)
+            for start in range(0, len(jobs), TRAJECTORIES_PER_CALL):
+                part = slice(start, start + TRAJECTORIES_PER_CALL)
+                _core.sample(*_select_rows(arrays, jobs[part]),
+                             rng.bit_generator.random_raw(len(jobs[part])).astype(np.uint64),
+                             shots[part])
+            bits[loud] = shots.reshape(len(loud), repetitions, width)
+        return [bits[row, :, :row_width] for row, row_width in enumerate(widths)]
 
     def adjoint_gradient(self, batch: Batch, upstream: np.ndarray,
                          kept: Optional[Kept] = None) -> np.ndarray:

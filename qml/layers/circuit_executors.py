@@ -136,7 +136,7 @@ class Expectation(_QuantumLayer):
         backend: None or ``'noiseless'`` (qml's default policy: the native core, or
             qsim for exact expectations on 16 qubits or more),
             ``'qsim'``, ``'tensorflow'``, ``'noisy'`` (noise channels simulated as
-            ``repetitions`` Monte Carlo trajectories on qsim), or any
+            ``repetitions`` Monte Carlo trajectories), or any
             ``cirq.SimulatesExpectationValues`` (``cirq.DensityMatrixSimulator``
             simulates noise exactly).
         differentiator: a ``qml.differentiators.Differentiator``; None selects
@@ -274,11 +274,11 @@ class SampledExpectation(Expectation):
     """Expectation values estimated from measurement shots, as on hardware.
 
     Each Pauli term of each operator is measured ``repetitions`` times in its own
-    basis. A circuit with noise channels runs one qsim trajectory per shot.
+    basis. A circuit with noise channels runs one trajectory per shot.
 
     Args:
-        backend: None or ``'noiseless'``, ``'qsim'`` or ``'noisy'``: all sample on
-            qsim.
+        backend: None, ``'noiseless'`` or ``'noisy'`` (qml's default policy: the native
+            core, or qsim on wide registers), or ``'qsim'``.
         differentiator: None selects ``ParameterShift``; ``ForwardDifference`` and
             ``CentralDifference`` also work. ``Adjoint`` refuses sampled values.
         seed: seeds the shots; each call draws a fresh seed from it. None follows

@@ -282,7 +282,7 @@ class _NoisyLayer:
 
 @keras.saving.register_keras_serializable(package="qml")
 class NoisyPQC(_NoisyLayer, PQC):
-    """A ``PQC`` whose model circuit may hold noise channels, simulated on qsim.
+    """A ``PQC`` whose model circuit may hold noise channels, simulated as trajectories.
 
     Args:
         model_circuit: a ``cirq.Circuit`` with symbols and noise channels.

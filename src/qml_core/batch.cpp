@@ -34,6 +34,18 @@ void check_matrix(const Batch& b, std::int64_t offset, std::int64_t targets, con
 
 void check_matrix_source(const Batch& b, std::size_t program, std::int64_t op, const std::int64_t* f) {
   const std::size_t num_terms = b.terms.size / kNumTermFields;
+  if (f[kNumKraus] < 0 || f[kNumKraus] > kMaxKraus || (f[kMixture] != 0 && f[kMixture] != 1) ||
+      (f[kNumKraus] == 0 && f[kMixture] != 0))
+    fail(at("ops", op) + ": " + std::to_string(f[kNumKraus]) + " Kraus operators (mixture " +
+         std::to_string(f[kMixture]) + "); a channel takes 1 to " + std::to_string(kMaxKraus));
+  if (f[kNumKraus] > 0) {
+    if (f[kNumControls] != 0 || f[kTermStart] >= 0)
+      fail(at("ops", op) + ": a noise channel takes no controls and no terms");
+    const std::int64_t size = std::int64_t(1) << (2 * f[kNumTargets]);
+    for (std::int64_t k = 0; k < f[kNumKraus]; ++k)
+      check_matrix(b, f[kMatrixOffset] + k * size, f[kNumTargets], at("ops", op));
+    return;
+  }
   if (f[kTermStart] < 0) {
     check_matrix(b, f[kMatrixOffset], f[kNumTargets], at("ops", op));
     return;
@@ -160,6 +172,12 @@ void validate(const Batch& b) {
   for (std::size_t i = 0; i < b.term_coefs.size; ++i)
     if (!std::isfinite(b.term_coefs[i].real()) || !std::isfinite(b.term_coefs[i].imag()))
       fail(at("term_coefs", i) + " is not finite");
+}
+
+bool has_channels(const Batch& b) {
+  for (std::size_t op = 0; op < b.ops.size / kNumOpFields; ++op)
+    if (b.ops[op * kNumOpFields + kNumKraus] != 0) return true;
+  return false;
 }
 
 std::vector<cdouble> phasors_of(const Batch& b) {

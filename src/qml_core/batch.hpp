@@ -19,8 +19,16 @@ enum OpField : int {
   kMatrixOffset,     // a constant op: its matrix, in complex entries into matrices
   kTermStart,        // a parameterized op: its first term; -1 for a constant op
   kNumTerms,
+  kNumKraus,         // a noise channel: its number of Kraus operators; 0 for a gate
+  kMixture,          // a channel whose K_k^dagger K_k are multiples of the identity: 1
   kNumOpFields
 };
+
+// A noise channel is an op with kNumKraus > 0 and no controls or terms: its Kraus
+// operators K_0, K_1, ... are consecutive dim x dim matrices from kMatrixOffset. A row
+// with channels is one trajectory: at each channel it applies K_k / sqrt(p_k) with
+// probability p_k = |K_k psi|^2, drawn from the row's seed.
+constexpr int kMaxKraus = 64;
 
 // Columns of the term table. A parameterized op is the product of its steps, in
 // order; a step is sum_m exp(i phase_m) E_m over its terms, with the phase read
@@ -79,6 +87,9 @@ struct Batch {
 
 // Throws std::invalid_argument naming the first inconsistent array and index.
 void validate(const Batch& batch);
+
+// Whether a program of `batch` holds a noise channel.
+bool has_channels(const Batch& batch);
 
 // exp(i phase) of every phase of `batch`, computed once per call on the core's threads;
 // point batch.phasors at it before binding any step.

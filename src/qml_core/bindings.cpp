@@ -91,24 +91,36 @@ void check_states(const qml::Batch& b, std::size_t states_size, const In<std::in
   "num_operators"_a, "row_opset"_a.noconvert(), "opset_terms"_a.noconvert(), \
   "term_masks"_a.noconvert(), "term_coefs"_a.noconvert()
 
-void forward(QML_BATCH_ARGS, Out<double> expectations, Out<qml::cfloat> states,
-             const In<std::int64_t>& state_offsets) {
+// Trajectory seeds: one per row, or none for a batch without noise channels.
+void check_seeds(const qml::Batch& b, const In<std::uint64_t>& seeds) {
+  if (seeds.size() != b.num_rows() && (seeds.size() != 0 || qml::has_channels(b)))
+    throw std::invalid_argument("seeds must have one entry per row (" +
+                                std::to_string(b.num_rows()) + "), got " +
+                                std::to_string(seeds.size()) +
+                                "; they may be empty only for a batch without noise channels");
+}
+
+void forward(QML_BATCH_ARGS, const In<std::uint64_t>& seeds, Out<double> expectations,
+             Out<qml::cfloat> states, const In<std::int64_t>& state_offsets) {
   const qml::Batch b = make_batch(QML_BATCH_VALUES);
   qml::validate(b);
+  check_seeds(b, seeds);
   const bool measure = expectations.size() != 0;
   if (measure && expectations.size() != b.num_rows() * num_operators)
     throw std::invalid_argument("expectations must be [rows, num_operators]");
   const bool keep = states.size() != 0;
   if (keep) check_states(b, states.size(), state_offsets, "states");
   nb::gil_scoped_release release;
-  qml::forward(b, measure ? expectations.data() : nullptr, keep ? states.data() : nullptr,
-               state_offsets.data());
+  qml::forward(b, seeds.size() ? seeds.data() : nullptr, measure ? expectations.data() : nullptr,
+               keep ? states.data() : nullptr, state_offsets.data());
 }
 
 void adjoint(QML_BATCH_ARGS, const In<double>& upstream, const In<qml::cfloat>& final_states,
              const In<std::int64_t>& state_offsets, Out<double> phase_gradients) {
   const qml::Batch b = make_batch(QML_BATCH_VALUES);
   qml::validate(b);
+  if (qml::has_channels(b))
+    throw std::invalid_argument("the adjoint takes programs without noise channels");
   if (phase_gradients.size() != b.phases.size)
     throw std::invalid_argument("phase_gradients must have the size of phases");
   if (upstream.size() != b.num_rows() * num_operators)
@@ -128,7 +140,9 @@ void sample(QML_BATCH_ARGS, const In<std::uint64_t>& seeds,
   const qml::Batch b = make_batch(QML_BATCH_VALUES);
   qml::validate(b);
   if (seeds.size() != b.num_rows())
-    throw std::invalid_argument("seeds must have one entry per row");
+    throw std::invalid_argument("seeds must have one entry per row (" +
+                                std::to_string(b.num_rows()) + "), got " +
+                                std::to_string(seeds.size()));
   if (bits.shape(0) != b.num_rows())
     throw std::invalid_argument("bits must be [rows, repetitions, width]");
   for (std::size_t r = 0; r < b.num_rows(); ++r)
@@ -145,9 +159,10 @@ void sample(QML_BATCH_ARGS, const In<std::uint64_t>& seeds,
 
 NB_MODULE(_qml_core, m) {
   m.doc() = "qml's compiled state-vector core: batches of programs as flat arrays.";
-  m.def("forward", &forward, QML_BATCH_NAMES, "expectations"_a.noconvert(), "states"_a.noconvert(),
-        "state_offsets"_a.noconvert(),
-        "Simulates every row; fills expectations and, if not empty, final states.");
+  m.def("forward", &forward, QML_BATCH_NAMES, "seeds"_a.noconvert(), "expectations"_a.noconvert(),
+        "states"_a.noconvert(), "state_offsets"_a.noconvert(),
+        "Simulates every row (one trajectory of a noisy row, drawn from its seed); fills "
+        "expectations and, if not empty, final states.");
   m.def("adjoint", &adjoint, QML_BATCH_NAMES, "upstream"_a.noconvert(),
         "final_states"_a.noconvert(), "state_offsets"_a.noconvert(),
         "phase_gradients"_a.noconvert(),
@@ -165,6 +180,8 @@ NB_MODULE(_qml_core, m) {
   m.attr("MAX_QUBITS") = qml::kMaxRegisterQubits;
   m.attr("MAX_TARGETS") = qml::kMaxTargets;
   m.attr("MAX_STEPS") = qml::kMaxSteps;
+  m.attr("MAX_KRAUS") = qml::kMaxKraus;
+  m.attr("OP_FIELDS") = int(qml::kNumOpFields);
   m.attr("ROW_PARALLEL_MAX_QUBITS") = qml::kRowParallelMaxQubits;
   m.attr("LANES") = qml::kLanes;
   m.attr("LANE_MAX_QUBITS") = qml::kLaneMaxQubits;

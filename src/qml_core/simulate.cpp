@@ -129,16 +129,190 @@ Step* thread_steps() {
   return steps.data();
 }
 
-void run_row(const Batch& b, const Kernels& k, std::int64_t r, cfloat* state, bool parallel) {
+// A trajectory's uniform numbers for its noise channels: SplitMix64 (Steele, Lea and
+// Flood, 2014), whose state is one word, so that every lane of a group keeps its own
+// stream at no cost. The same seed gives the same draws on every platform.
+struct NoiseStream {
+  std::uint64_t state = 0;
+
+  double uniform() {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return double((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
+  }
+};
+
+// One channel op's Kraus operators, as the batch holds them.
+struct Channel {
+  int count = 0, dim = 0;
+  bool mixture = false;
+  const cfloat* kraus = nullptr;
+
+  Channel(const Batch& b, std::int64_t op) {
+    const std::int64_t* f = b.ops.data + op * kNumOpFields;
+    count = int(f[kNumKraus]);
+    dim = 1 << f[kNumTargets];
+    mixture = f[kMixture] != 0;
+    kraus = b.matrices.data + f[kMatrixOffset];
+  }
+
+  const cfloat* op(int k) const { return kraus + k * dim * dim; }
+
+  // Whether K_k is a multiple of the identity: then it changes a trajectory's state
+  // only by a phase and a norm, which the renormalisation undoes.
+  bool scalar(int k) const {
+    const cfloat* m = op(k);
+    for (int i = 0; i < dim; ++i)
+      for (int j = 0; j < dim; ++j)
+        if (i == j ? m[i * dim + j] != m[0] : m[i * dim + j] != cfloat(0.f, 0.f)) return false;
+    return true;
+  }
+
+  // p[k] = |K_k psi|^2: a mixture's fixed weights (K_k^dagger K_k = p_k I, read from the
+  // first column), or, from the targets' reduced density matrix rho (entry a * dim + c,
+  // sum psi_a conj(psi_c), has its real part at rho[2 (a * dim + c) stride] and its
+  // imaginary part `stride` further), the sum over i, a, c of K_ia rho_ac conj(K_ic).
+  void probabilities(const double* rho, int stride, double* p) const {
+    for (int k = 0; k < count; ++k) {
+      const cfloat* m = op(k);
+      double total = 0.0;
+      for (int i = 0; i < dim; ++i) {
+        if (mixture) {
+          total += std::norm(cdouble(m[i * dim]));
+          continue;
+        }
+        for (int a = 0; a < dim; ++a)
+          for (int c = 0; c < dim; ++c) {
+            const cdouble x = cdouble(m[i * dim + a]) * std::conj(cdouble(m[i * dim + c]));
+            const double* r = rho + 2 * (a * dim + c) * stride;
+            total += x.real() * r[0] - x.imag() * r[stride];
+          }
+      }
+      p[k] = std::max(total, 0.0);
+    }
+  }
+
+  // The Kraus operator that uniform u in [0, 1) picks with probabilities p; -1 when
+  // they are all zero (a state the channel annihilates, which float rounding can leave).
+  int choose(const double* p, double u) const {
+    double total = 0.0;
+    for (int k = 0; k < count; ++k) total += p[k];
+    double left = u * total;
+    int last = -1;
+    for (int k = 0; k < count; ++k) {
+      if (p[k] <= 0.0) continue;
+      last = k;
+      if (left < p[k]) break;
+      left -= p[k];
+    }
+    return last;
+  }
+
+  // K_k / sqrt(p) into m.
+  void normalised(int k, double p, cfloat* m) const {
+    const float scale = float(1.0 / std::sqrt(p));
+    for (int e = 0; e < dim * dim; ++e) m[e] = op(k)[e] * scale;
+  }
+};
+
+// The index bits of basis state a of a gate's targets (targets[0] its most significant
+// bit), and the mask of all of them.
+index_t target_bits(const Gate& g, int a) {
+  index_t bits = 0;
+  for (int j = 0; j < g.num_targets; ++j)
+    if ((a >> (g.num_targets - 1 - j)) & 1) bits |= index_t(1) << g.targets[j];
+  return bits;
+}
+
+// The indices whose bits at a gate's targets are all 0, in runs of consecutive indices
+// below its lowest target: run r starts at start(r) and holds `length` of them.
+struct ZeroTargetRuns {
+  int bits[kMaxTargets];  // the targets' bit positions, ascending
+  int num_bits;
+  index_t length, count;
+
+  ZeroTargetRuns(const Gate& g, int n) : num_bits(g.num_targets) {
+    std::copy(g.targets, g.targets + g.num_targets, bits);
+    std::sort(bits, bits + num_bits);
+    length = index_t(1) << bits[0];
+    count = index_t(1) << (n - num_bits - bits[0]);
+  }
+
+  index_t start(index_t r) const {
+    index_t k = r << bits[0];
+    for (int j = 0; j < num_bits; ++j) {
+      const index_t low = (index_t(1) << bits[j]) - 1;
+      k = ((k & ~low) << 1) | (k & low);
+    }
+    return k;
+  }
+};
+
+// rho[(a * dim + c) * 2 + part] = the real (part 0) or imaginary (part 1) part of the
+// sum over the other qubits of psi_a conj(psi_c), on the targets of `gate`, for a
+// state of n qubits. (Real arithmetic: std::complex products check for infinities.)
+void reduced_density(const cfloat* state, int n, const Gate& gate, double* rho) {
+  const int dim = 1 << gate.num_targets;
+  index_t offsets[kMaxDim];
+  for (int a = 0; a < dim; ++a) offsets[a] = target_bits(gate, a);
+  std::fill(rho, rho + 2 * dim * dim, 0.0);
+  const ZeroTargetRuns runs(gate, n);
+  for (index_t r = 0; r < runs.count; ++r) {
+    const index_t first = runs.start(r);
+    for (int a = 0; a < dim; ++a)
+      for (int c = a; c < dim; ++c) {  // rho is Hermitian: the upper triangle suffices
+        const cfloat* x = state + first + offsets[a];
+        const cfloat* y = state + first + offsets[c];
+        float re = 0.f, im = 0.f;  // a run's sums in float, the totals in double
+        for (index_t j = 0; j < runs.length; ++j) {
+          re += x[j].real() * y[j].real() + x[j].imag() * y[j].imag();
+          im += x[j].imag() * y[j].real() - x[j].real() * y[j].imag();
+        }
+        rho[(a * dim + c) * 2] += re;
+        rho[(a * dim + c) * 2 + 1] += im;
+      }
+  }
+  for (int a = 0; a < dim; ++a)
+    for (int c = 0; c < a; ++c) {
+      rho[(a * dim + c) * 2] = rho[(c * dim + a) * 2];
+      rho[(a * dim + c) * 2 + 1] = -rho[(c * dim + a) * 2 + 1];
+    }
+}
+
+// One trajectory step through channel op `op` (placed as `gate`) on a row's state.
+void apply_channel(const Batch& b, const Kernels& k, Gate gate, std::int64_t op, cfloat* state,
+                   int n, bool parallel, NoiseStream& noise) {
+  const Channel channel(b, op);
+  double rho[2 * kMaxDim * kMaxDim];
+  if (!channel.mixture) reduced_density(state, n, gate, rho);
+  double p[kMaxKraus];
+  channel.probabilities(rho, 1, p);
+  const int chosen = channel.choose(p, noise.uniform());
+  if (chosen < 0 || channel.scalar(chosen)) return;
+  cfloat matrix[kMaxDim * kMaxDim];
+  channel.normalised(chosen, p[chosen], matrix);
+  gate.matrix = matrix;
+  k.apply(state, n, gate, false, parallel);
+}
+
+void run_row(const Batch& b, const Kernels& k, std::int64_t r, cfloat* state, bool parallel,
+             const std::uint64_t* seeds) {
   const int n = b.row_qubits[r];
   cfloat scratch[kMaxDim * kMaxDim];
   Step* steps = thread_steps();
   int num_steps = 0;
+  NoiseStream noise{seeds ? seeds[r] : 0};
   zero_state(state, n);
   for (std::int64_t piece = b.row_pieces[r]; piece < b.row_pieces[r + 1]; ++piece) {
     const std::int64_t program = b.pieces[piece * kNumPieceFields + kProgram];
-    for (std::int64_t op = b.program_ops[program]; op < b.program_ops[program + 1]; ++op)
+    for (std::int64_t op = b.program_ops[program]; op < b.program_ops[program + 1]; ++op) {
+      if (b.ops[op * kNumOpFields + kNumKraus]) {
+        apply_channel(b, k, placed_gate(b, piece, op, n), op, state, n, parallel, noise);
+        continue;
+      }
       k.apply(state, n, gate_of(b, piece, op, n, scratch, steps, &num_steps), false, parallel);
+    }
   }
 }
 
@@ -343,16 +517,90 @@ LaneMatrix& thread_lane_matrix() {
   return matrix;
 }
 
-void run_lanes(const Batch& b, const Kernels& k, const LaneGroup& g, float* state) {
+// rho[(e * 2 + part) * kLanes + w]: entry e = a * dim + c of lane w's reduced density
+// matrix on the targets of `gate` (see reduced_density), real part 0, imaginary 1.
+void reduced_density_lanes(const float* state, int n, const Gate& gate, double* rho) {
+  const int dim = 1 << gate.num_targets;
+  index_t offsets[kMaxDim];
+  for (int a = 0; a < dim; ++a) offsets[a] = target_bits(gate, a);
+  const index_t mask = offsets[dim - 1];
+  std::fill(rho, rho + 2 * kLanes * dim * dim, 0.0);
+  for (index_t i = 0; i < (index_t(1) << n); i = ((i | mask) + 1) & ~mask) {
+    for (int a = 0; a < dim; ++a) {
+      const float* x = state + 2 * (i | offsets[a]) * kLanes;
+      for (int c = 0; c < dim; ++c) {
+        const float* y = state + 2 * (i | offsets[c]) * kLanes;
+        double* re = rho + (a * dim + c) * 2 * kLanes;
+        double* im = re + kLanes;
+        for (int w = 0; w < kLanes; ++w) {  // x conj(y)
+          re[w] += double(x[w]) * y[w] + double(x[kLanes + w]) * y[kLanes + w];
+          im[w] += double(x[kLanes + w]) * y[w] - double(x[w]) * y[kLanes + w];
+        }
+      }
+    }
+  }
+}
+
+// One trajectory step through channel op `op` (placed as `gate`) for every lane, each
+// lane drawing from its own stream. When every lane draws a multiple of the identity
+// (most draws of a weak channel), the state is left as it is.
+void apply_channel_lanes(const Batch& b, const Kernels& k, const Gate& gate, std::int64_t op,
+                         float* state, int n, NoiseStream* noise, LaneMatrix& matrix) {
+  const Channel channel(b, op);
+  const int dim = channel.dim;
+  static thread_local std::vector<double> rho;
+  double p[kMaxKraus];
+  if (channel.mixture) {
+    channel.probabilities(nullptr, 0, p);
+  } else {
+    rho.resize(std::size_t(2 * kLanes) * dim * dim);
+    reduced_density_lanes(state, n, gate, rho.data());
+  }
+  int chosen[kLanes];
+  double weight[kLanes];
+  bool any = false;
+  for (int w = 0; w < kLanes; ++w) {
+    if (!channel.mixture) channel.probabilities(rho.data() + w, kLanes, p);
+    chosen[w] = channel.choose(p, noise[w].uniform());
+    if (chosen[w] >= 0 && channel.scalar(chosen[w])) chosen[w] = -1;
+    weight[w] = chosen[w] >= 0 ? p[chosen[w]] : 1.0;
+    any = any || chosen[w] >= 0;
+  }
+  if (!any) return;
+  for (int w = 0; w < kLanes; ++w) {
+    cfloat m[kMaxDim * kMaxDim];
+    if (chosen[w] >= 0) {
+      channel.normalised(chosen[w], weight[w], m);
+    } else {
+      for (int e = 0; e < dim * dim; ++e) m[e] = cfloat(e % (dim + 1) == 0 ? 1.f : 0.f, 0.f);
+    }
+    for (int e = 0; e < dim * dim; ++e) {
+      matrix.re[e][w] = m[e].real();
+      matrix.im[e][w] = m[e].imag();
+    }
+  }
+  k.apply_lanes(state, n, gate, matrix);
+}
+
+void run_lanes(const Batch& b, const Kernels& k, const LaneGroup& g, float* state,
+               const std::uint64_t* seeds) {
   const std::int64_t r = g.rows[0];
   const int n = b.row_qubits[r];
   std::fill(state, state + (std::size_t(2 * kLanes) << n), 0.f);
   std::fill(state, state + kLanes, 1.f);
   LaneMatrix& matrix = thread_lane_matrix();
+  NoiseStream noise[kLanes];
+  for (int w = 0; w < kLanes && seeds; ++w) noise[w].state = seeds[g.rows[w]];
   for (std::int64_t piece = 0; piece < b.row_pieces[r + 1] - b.row_pieces[r]; ++piece) {
     const std::int64_t program = b.pieces[(b.row_pieces[r] + piece) * kNumPieceFields + kProgram];
-    for (std::int64_t op = b.program_ops[program]; op < b.program_ops[program + 1]; ++op)
+    for (std::int64_t op = b.program_ops[program]; op < b.program_ops[program + 1]; ++op) {
+      if (b.ops[op * kNumOpFields + kNumKraus]) {
+        apply_channel_lanes(b, k, placed_gate(b, b.row_pieces[r] + piece, op, n), op, state, n,
+                            noise, matrix);
+        continue;
+      }
       k.apply_lanes(state, n, bind_lanes(b, k, g, piece, op, false, matrix), matrix);
+    }
   }
 }
 
@@ -418,7 +666,7 @@ void adjoint_lanes(const Batch& b, const Kernels& k, const LaneGroup& g, const d
   if (final_states) {
     rows_to_lanes(g, n, final_states, state_offsets, psi);
   } else {
-    run_lanes(b, k, g, psi);
+    run_lanes(b, k, g, psi, nullptr);
   }
   std::fill(lambda, lambda + floats, 0.f);
   const std::int64_t first = std::int64_t(b.row_opset[r]) * std::int64_t(b.num_operators);
@@ -525,18 +773,18 @@ void draw_samples(int n, Probability probability, std::uint64_t seed, std::int64
 
 }  // namespace
 
-void forward(const Batch& batch, double* expectations, cfloat* states,
-             const std::int64_t* state_offsets) {
+void forward(const Batch& batch, const std::uint64_t* seeds, double* expectations,
+             cfloat* states, const std::int64_t* state_offsets) {
   std::vector<cdouble> phasors;
   const Batch b = with_phasors(batch, phasors);
   const Kernels& k = host_kernels();
   RowSplit split(b);
   split.each(states ? 0 : 1, 1, [&](std::int64_t r, bool parallel, cfloat* work) {
     cfloat* state = states ? states + state_offsets[r] : work;
-    run_row(b, k, r, state, parallel);
+    run_row(b, k, r, state, parallel, seeds);
     if (expectations) measure_row(b, k, r, state, parallel, expectations + r * b.num_operators);
   }, [&](const LaneGroup& g, float* work) {
-    run_lanes(b, k, g, work);
+    run_lanes(b, k, g, work, seeds);
     if (expectations) measure_lanes(b, k, g, work, expectations);
     if (states) lanes_to_rows(g, b.row_qubits[g.rows[0]], work, states, state_offsets);
   });
@@ -556,7 +804,7 @@ void adjoint(const Batch& batch, const double* upstream, const cfloat* final_sta
     if (final_states) {
       std::copy(final_states + state_offsets[r], final_states + state_offsets[r] + size, psi);
     } else {
-      run_row(b, k, r, psi, parallel);
+      run_row(b, k, r, psi, parallel, nullptr);
     }
     std::fill(lambda, lambda + size, cfloat(0.f, 0.f));
     const std::int64_t first = std::int64_t(b.row_opset[r]) * std::int64_t(b.num_operators);
@@ -605,11 +853,11 @@ void sample(const Batch& batch, const std::uint64_t* seeds, std::int64_t repetit
   const std::int64_t row_bits = repetitions * width;
   RowSplit split(b);
   split.each(1, 1, [&](std::int64_t r, bool parallel, cfloat* state) {
-    run_row(b, k, r, state, parallel);
+    run_row(b, k, r, state, parallel, seeds);
     draw_samples(b.row_qubits[r], [state](std::size_t a) { return double(std::norm(state[a])); },
                  seeds[r], repetitions, width, bits + r * row_bits);
   }, [&](const LaneGroup& g, float* state) {
-    run_lanes(b, k, g, state);
+    run_lanes(b, k, g, state, seeds);
     for (int w = 0; w < g.count; ++w) {
       const auto probability = [state, w](std::size_t a) {
         const double re = state[2 * a * kLanes + w], im = state[(2 * a + 1) * kLanes + w];

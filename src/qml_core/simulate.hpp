@@ -17,20 +17,24 @@ constexpr int kLaneMaxQubits = 16;
 constexpr int kMinLanes = 8;
 
 // Simulates every row. Writes expectations [rows, num_operators] when not null, and
-// each row's final state at states + state_offsets[row] when states is not null.
-void forward(const Batch& batch, double* expectations, cfloat* states,
-             const std::int64_t* state_offsets);
+// each row's final state at states + state_offsets[row] when states is not null. A
+// row with noise channels runs one trajectory, drawn from seeds[row] (seeds may be
+// null for a batch without channels).
+void forward(const Batch& batch, const std::uint64_t* seeds, double* expectations,
+             cfloat* states, const std::int64_t* state_offsets);
 
-// The adjoint sweep, with lambda = sum_k upstream[row, k] H_k psi. For every term of
-// a parameterized op it adds d(sum upstream * <H>)/d(phase) to
-// phase_gradients[piece phase base + the term's phase column], so that the gradient
-// array has the layout of the phases. final_states, when not null, holds each row's
-// final state (as forward writes it); otherwise the sweep simulates the row first.
+// The adjoint sweep over rows without noise channels, with lambda = sum_k
+// upstream[row, k] H_k psi. For every term of a parameterized op it adds
+// d(sum upstream * <H>)/d(phase) to phase_gradients[piece phase base + the term's
+// phase column], so that the gradient array has the layout of the phases.
+// final_states, when not null, holds each row's final state (as forward writes it);
+// otherwise the sweep simulates the row first.
 void adjoint(const Batch& batch, const double* upstream, const cfloat* final_states,
              const std::int64_t* state_offsets, double* phase_gradients);
 
-// Simulates every row and draws `repetitions` measurements of all its qubits from its
-// final state, seeded by seeds[row]; writes bits[row, s, q] (shape [rows, repetitions,
+// Simulates every row (one trajectory of a row with noise channels) and draws
+// `repetitions` measurements of all its qubits from its final state, seeded by
+// seeds[row]; writes bits[row, s, q] (shape [rows, repetitions,
 // width]) for q below the row's qubit count, qubit 0 first, and leaves the rest.
 void sample(const Batch& batch, const std::uint64_t* seeds, std::int64_t repetitions,
             std::int64_t width, std::int8_t* bits);
