@@ -110,6 +110,27 @@ def test_fit_workload_and_isolated_processes(tmp_path):
     assert rows[("expectation", "qml")]["ratio_to_baseline"] > 0
 
 
+def test_noisy_expectation_workload_is_checked_against_the_density_matrix(tmp_path):
+    """qml's trajectories pass the density-matrix check; the noiseless values, which
+    the noise moves by more than the allowed error, do not."""
+    path = tmp_path / "noisy.json"
+    code = cli.main(["--workload", "noisy-expectation", "--qubits", "3", "--layers", "3",
+                     "--batch", "4", "--repetitions", "4000", "--repeats", "1", "--warmup", "0",
+                     "--systems", "qml,cirq", "--baseline", "qml", "--quiet",
+                     "--json", str(path)])
+    assert code == 0
+    rows = {r["system"]: r for r in json.loads(path.read_text())["results"]}
+    assert rows["qml"]["status"] == "ok" and rows["qml"]["max_error"] < 5 / np.sqrt(4000) + 1e-4
+    assert rows["cirq"]["status"] == "skipped"
+    case = circuits.hea(3, 3)
+    values = np.random.default_rng(0).uniform(0, 6, (1, len(case.symbols))).astype(np.float32)
+    reference = Reference(case, values, np.zeros((1, 3)))
+    noiseless = reference._expectations(reference.row)
+    assert np.abs(noiseless - reference._noisy_expectations).max() > 5 / np.sqrt(4000) + 1e-4
+    with pytest.raises(Disagreement):
+        reference.check("noisy-expectation", noiseless[None], 4000)
+
+
 def test_plot_is_a_png(tmp_path):
     rows = [{"workload": "expectation", "system": s, "qubits": q,
              "median_us_per_circuit": 10.0 * q} for s in ("a", "b") for q in (2, 4)]

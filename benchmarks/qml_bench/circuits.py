@@ -25,6 +25,10 @@ PlainGate = tuple[str, tuple[int, ...], Optional[int]]
 _PLAIN = {"rx": cirq.rx, "ry": cirq.ry, "rz": cirq.rz}
 
 
+#: Depolarizing strength after every moment of a noisy-expectation circuit.
+NOISE = 0.01
+
+
 @dataclasses.dataclass(frozen=True)
 class Case:
     """One benchmark circuit: ``circuit`` on ``qubits``, with ``symbols`` in order."""
@@ -37,6 +41,11 @@ class Case:
     gate_list: Optional[tuple[PlainGate, ...]]  # None: no plain form
     layers: int = 0
     seed: int = 0
+
+    def noisy(self, circuit: cirq.Circuit) -> cirq.Circuit:
+        """``circuit`` with a depolarizing channel of strength :data:`NOISE` on every
+        qubit after every moment (the ``noisy-expectation`` workload's circuits)."""
+        return circuit.with_noise(cirq.depolarize(NOISE))
 
     def row_circuits(self, batch: int) -> list[cirq.Circuit]:
         """The circuit of every batch row: ``circuit`` itself, or for the ``distinct``

@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-WORKLOADS = ("expectation", "gradient", "sample", "sampled-expectation", "train-step", "fit")
+WORKLOADS = ("expectation", "gradient", "sample", "sampled-expectation", "noisy-expectation",
+             "train-step", "fit")
 SUITE = {  # name: (qubits, layers, batch)
     "W1": (4, 4, 1000),
     "W2": (10, 5, 1000),
@@ -153,7 +154,8 @@ def run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--layers", type=lambda t: parse_range(t, "--layers"), default=[4])
     parser.add_argument("--batch", type=lambda t: parse_range(t, "--batch"), default=[1000])
     parser.add_argument("--repetitions", type=_integer("--repetitions", 1), default=1000,
-                        help="shots per circuit (sample and sampled-expectation workloads)")
+                        help="shots per circuit (sample and sampled-expectation workloads), "
+                             "or noise trajectories (noisy-expectation)")
     parser.add_argument("--plot", type=Path, help="write a PNG of throughput against qubits")
     _common(parser, "qml,qml-qsim,qml-tensorflow,tfq,qsimcirq")
     return parser
@@ -253,7 +255,7 @@ def run_cell(workload: str, family: str, num_qubits: int, layers: int, batch: in
     from qml_bench.systems import SYSTEMS, Inputs, Unsupported
 
     case = make_case(family, num_qubits, layers, args.seed)
-    limit_us = limit_us_per_circuit(case, workload)
+    limit_us = limit_us_per_circuit(case, workload, getattr(args, "repetitions", 1000))
     rng = np.random.default_rng(args.seed)
     values = rng.uniform(0, 2 * np.pi, (batch, len(case.symbols))).astype(np.float32)
     data = rng.uniform(0, np.pi, (batch, num_qubits))

@@ -28,7 +28,7 @@ from qml_bench.circuits import Case
 _COMPLEX_MAC = 8  # real flops in one complex multiply-add
 
 
-def circuit_flops(case: Case, workload: str) -> float:
+def circuit_flops(case: Case, workload: str, trajectories: int = 1) -> float:
     """Real floating-point operations that one circuit of ``case`` needs."""
     n = len(case.qubits)
     gates = parameterized = 0.0
@@ -40,6 +40,8 @@ def circuit_flops(case: Case, workload: str) -> float:
     terms = 4.0 * 2**n * len(case.operators)  # |amplitude|^2 and a signed sum
     if workload in ("expectation", "sampled-expectation"):
         return gates + terms
+    if workload == "noisy-expectation":  # each trajectory, its channels left out
+        return trajectories * (gates + terms)
     if workload == "sample":
         return gates
     return 3 * gates + parameterized + 2 * terms
@@ -62,6 +64,6 @@ def _seconds(function) -> float:
     return time.perf_counter() - start
 
 
-def limit_us_per_circuit(case: Case, workload: str) -> float:
+def limit_us_per_circuit(case: Case, workload: str, trajectories: int = 1) -> float:
     """The cell's floor: microseconds per circuit at the measured peak."""
-    return circuit_flops(case, workload) / peak_flops() * 1e6
+    return circuit_flops(case, workload, trajectories) / peak_flops() * 1e6

@@ -8,6 +8,9 @@ of no arguments that runs the whole batch once and returns a numpy array:
 * ``sample``: ``[batch, repetitions, n_qubits]`` bits;
 * ``sampled-expectation``: ``[batch, n_qubits]`` values of Z on each qubit, each
   estimated from ``repetitions`` shots;
+* ``noisy-expectation``: ``[batch, n_qubits]`` values of Z on each qubit of the
+  circuit with depolarizing noise after every moment, each averaged over
+  ``repetitions`` trajectories (``backend='noisy'``);
 * ``train-step``: ``[batch, n_qubits]`` quantum-layer outputs of one optimizer step
   of a hybrid model (data circuit, then the case's circuit as a PQC, then Dense);
 * ``fit``: one epoch of ``model.fit`` (graph mode) of that model over ``batch`` data
@@ -84,6 +87,15 @@ def _keras_layers_runner(lib, options: dict, inputs: Inputs) -> Runner:
         return lambda: layer(circuits, symbol_names=list(case.symbols),
                              symbol_values=inputs.values,
                              repetitions=inputs.repetitions).to_tensor().numpy()
+    if inputs.workload == "noisy-expectation":
+        if options.get("backend") is not None:
+            raise Unsupported("noise trajectories run on backend='noisy'")
+        layer = lib.layers.Expectation(backend="noisy")
+        circuits = lib.convert_to_tensor([case.noisy(c) for c in case.row_circuits(batch)])
+        variable = tf.Variable(inputs.values)
+        return lambda: layer(circuits, symbol_names=list(case.symbols), symbol_values=variable,
+                             operators=list(case.operators),
+                             repetitions=inputs.repetitions).numpy()
     if inputs.workload == "train-step":
         return _train_step(lib, options, inputs)
     if inputs.workload == "fit":
@@ -203,7 +215,8 @@ def _cirq_simulator_runner(simulator, inputs: Inputs) -> Runner:
     import cirq
 
     case = inputs.case
-    if inputs.workload in ("gradient", "sampled-expectation", "train-step", "fit"):
+    if inputs.workload in ("gradient", "sampled-expectation", "noisy-expectation",
+                           "train-step", "fit"):
         raise Unsupported(f"no {inputs.workload} in its documented API")
     if case.family == "distinct":
         raise Unsupported("its sweeps run one circuit; distinct rows are timed for qml and TFQ")
