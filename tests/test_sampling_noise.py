@@ -309,7 +309,8 @@ def _mixed_noise_circuit(qubits, rng, kinds) -> cirq.Circuit:
 
 @pytest.mark.parametrize("executor,width,rows,trajectories", [
     (NativeExecutor(), 4, 4, 20000), (NativeExecutor(), 17, 1, 3000),
-    (QsimExecutor(), 4, 4, 2000), (QsimExecutor(), 17, 1, 1000)])
+    (QsimExecutor(), 4, 4, 2000), (QsimExecutor(), 17, 1, 1000)],
+    ids=["native-4q", "native-17q", "qsim-4q", "qsim-17q"])
 def test_trajectories_match_the_density_matrix_in_lanes_and_alone(executor, width, rows,
                                                                   trajectories):
     """Narrow rows' trajectories share SIMD lanes in the native core; a 17-qubit row's
