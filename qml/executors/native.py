@@ -626,8 +626,10 @@ class NativeExecutor(Executor):
         rng = np.random.default_rng(batch.estimation.seed)
         noisy = _noisy_rows(batch)
         values = np.zeros((batch.batch_size, packed.arrays[12]))
-        quiet = np.flatnonzero(~noisy)
-        if values.size and quiet.size:  # every term's exact value on the noiseless rows
+        if values.size and not noisy.any():  # every term's exact value
+            _core.forward(*packed.arrays, _NO_SEEDS, values, _NO_STATES, _NO_OFFSETS)
+        elif values.size and not noisy.all():  # the same on the noiseless rows
+            quiet = np.flatnonzero(~noisy)
             quiet_values = np.zeros((len(quiet), values.shape[1]))
             _core.forward(*_select_rows(packed.arrays, quiet), _NO_SEEDS, quiet_values,
                           _NO_STATES, _NO_OFFSETS)
