@@ -348,6 +348,35 @@ def test_trajectories_match_the_density_matrix_in_lanes_and_alone(executor, widt
         assert np.all(np.abs(got[row] - exact) < bound), (row, got[row], exact)
 
 
+def test_noisy_and_noiseless_rows_mix_in_one_batch():
+    """A noisy row, a noiseless row on other qubits and an empty row, through each of
+    the three noisy computations, with per-operator trajectory and shot counts."""
+    rng = np.random.default_rng(12)
+    a, b = cirq.LineQubit.range(2), cirq.GridQubit.rect(1, 3)
+    noisy = noisy_circuit(a, rng, "amplitude_damp")
+    quiet = random_circuit(b, 6, rng, symbolic=False, controlled=False)
+    circuits = [noisy, quiet, cirq.Circuit()]
+    operators = [[cirq.Z(a[0]), cirq.X(a[1])], [cirq.Z(b[0]), cirq.Y(b[2])],
+                 [cirq.PauliSum(), cirq.PauliSum()]]
+    exact = [density_expectations(noisy, a, operators[0]),
+             density_expectations(quiet, b, operators[1]), np.full(2, -2.0)]  # TFQ's padding
+    counts = [[3000, 4000], [3000, 4000], [1, 1]]
+    for function in (qml.noise.expectation, qml.noise.sampled_expectation):
+        got = function(circuits, [], tf.zeros([3, 0]), operators, counts, seed=5).numpy()
+        for row in range(3):
+            assert np.all(np.abs(got[row] - exact[row]) < 5 / np.sqrt(3000)), (function, row, got)
+    exact_rows = qml.noise.expectation(circuits[1:], [], tf.zeros([2, 0]), operators[1:],
+                                       counts[1:], seed=5).numpy()
+    np.testing.assert_allclose(exact_rows[0], exact[1], atol=1e-5)  # no trajectories
+    bits = qml.noise.samples(circuits, [], tf.zeros([3, 0]), 3000, seed=5).to_list()
+    assert [np.shape(row) for row in bits] == [(3000, 2), (3000, 3), (3000, 0)]
+    for row, qubits, circuit in ((0, a, noisy), (1, b, quiet)):
+        rho = cirq.DensityMatrixSimulator(dtype=np.complex128).simulate(
+            circuit, qubit_order=qubits).final_density_matrix
+        counts_seen = np.bincount(_indices(np.array(bits[row])), minlength=2**len(qubits))
+        assert chi_square_p(counts_seen, np.real(np.diag(rho))) > P_VALUE_FLOOR
+
+
 @pytest.mark.parametrize("num_qubits", [1, 2, 4])
 def test_noisy_samples_match_the_density_matrix(num_qubits):
     rng = np.random.default_rng(40 + num_qubits)
