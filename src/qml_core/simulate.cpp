@@ -217,7 +217,7 @@ struct Channel {
 };
 
 // The index bits of basis state a of a gate's targets (targets[0] its most significant
-// bit), and the mask of all of them.
+// bit).
 index_t target_bits(const Gate& g, int a) {
   index_t bits = 0;
   for (int j = 0; j < g.num_targets; ++j)
