@@ -631,10 +631,8 @@ class NativeExecutor(Executor):
         elif values.size and not noisy.all():  # the same on the noiseless rows
             quiet = np.flatnonzero(~noisy)
             quiet_values = np.zeros((len(quiet), values.shape[1]))
-            # The tables hold the noisy rows' channels, so the core asks for seeds,
-            # which rows without channels never read.
-            _core.forward(*_select_rows(packed.arrays, quiet), np.zeros(len(quiet), np.uint64),
-                          quiet_values, _NO_STATES, _NO_OFFSETS)
+            _core.forward(*_select_rows(packed.arrays, quiet), _NO_SEEDS, quiet_values,
+                          _NO_STATES, _NO_OFFSETS)
             values[quiet] = quiet_values
         row_opset, has_qubits = packed.arrays[13], batch.row_qubits > 0
         for opset, terms in enumerate(packed.terms):

@@ -175,8 +175,14 @@ void validate(const Batch& b) {
 }
 
 bool has_channels(const Batch& b) {
-  for (std::size_t op = 0; op < b.ops.size / kNumOpFields; ++op)
-    if (b.ops[op * kNumOpFields + kNumKraus] != 0) return true;
+  std::vector<char> noisy(b.num_programs(), 0);
+  bool any = false;
+  for (std::size_t p = 0; p < b.num_programs(); ++p)
+    for (std::int64_t op = b.program_ops[p]; op < b.program_ops[p + 1] && !noisy[p]; ++op)
+      if (b.ops[op * kNumOpFields + kNumKraus] != 0) noisy[p] = any = true;
+  for (std::size_t r = 0; any && r < b.num_rows(); ++r)
+    for (std::int64_t piece = b.row_pieces[r]; b.row_qubits[r] && piece < b.row_pieces[r + 1]; ++piece)
+      if (noisy[std::size_t(b.pieces[piece * kNumPieceFields + kProgram])]) return true;
   return false;
 }
 

@@ -88,7 +88,7 @@ struct Batch {
 // Throws std::invalid_argument naming the first inconsistent array and index.
 void validate(const Batch& batch);
 
-// Whether a program of `batch` holds a noise channel.
+// Whether a row of `batch` runs a program that holds a noise channel (after validate).
 bool has_channels(const Batch& batch);
 
 // exp(i phase) of every phase of `batch`, computed once per call on the core's threads;

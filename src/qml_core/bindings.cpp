@@ -91,7 +91,7 @@ void check_states(const qml::Batch& b, std::size_t states_size, const In<std::in
   "num_operators"_a, "row_opset"_a.noconvert(), "opset_terms"_a.noconvert(), \
   "term_masks"_a.noconvert(), "term_coefs"_a.noconvert()
 
-// Trajectory seeds: one per row, or none for a batch without noise channels.
+// Trajectory seeds: one per row, or none when no row runs a noise channel.
 void check_seeds(const qml::Batch& b, const In<std::uint64_t>& seeds) {
   if (seeds.size() != b.num_rows() && (seeds.size() != 0 || qml::has_channels(b)))
     throw std::invalid_argument("seeds must have one entry per row (" +
