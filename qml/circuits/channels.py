@@ -15,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import cirq
 import numpy as np
@@ -96,6 +96,25 @@ def decode_channel(fields: Mapping[str, Any]) -> cirq.Gate:
     _, attributes, build = _NAMED[name]
     params = fields["params"]
     return build(*(float(params[a]) for a in attributes))
+
+
+def mixture_weights(kraus: Sequence[np.ndarray]) -> Optional[tuple[float, ...]]:
+    """The weights ``p_k`` of a channel whose Kraus operators are multiples of unitaries
+    (``K_k^dagger K_k = p_k I``), whose draws then do not depend on the state; None for
+    any other channel.
+
+    Example:
+        >>> [round(w, 6) for w in mixture_weights(cirq.kraus(cirq.bit_flip(0.25)))]
+        [0.75, 0.25]
+        >>> mixture_weights(cirq.kraus(cirq.amplitude_damp(0.5))) is None
+        True
+    """
+    dim = kraus[0].shape[0]
+    products = [k.conj().T @ k for k in kraus]
+    weights = tuple(float(np.real(np.trace(p))) / dim for p in products)
+    if all(np.allclose(p, w * np.eye(dim), atol=1e-8) for p, w in zip(products, weights)):
+        return weights
+    return None
 
 
 def kraus_of(fields: Mapping[str, Any]) -> tuple[np.ndarray, ...]:

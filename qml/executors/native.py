@@ -30,7 +30,7 @@ from typing import Optional
 import numpy as np
 
 import _qml_core as _core  # the compiled core (src/qml_core), which imports nothing from qml
-from qml.circuits import blocks, compiler, expressions, gates
+from qml.circuits import blocks, channels, compiler, expressions, gates
 from qml.errors import NonFiniteValueError
 from qml.executors.base import (
     Batch,
@@ -246,7 +246,8 @@ def _table(program: compiler.Program) -> _Table:
                 head = [len(qubits), len(channel.targets), 0, 0]
                 qubits.extend(channel.targets)
                 offsets = [add_matrix(kraus) for kraus in channel.kraus]
-                ops.append(head + [offsets[0], -1, 0, len(offsets), int(_is_mixture(channel))])
+                mixture = channels.mixture_weights(channel.kraus) is not None
+                ops.append(head + [offsets[0], -1, 0, len(offsets), int(mixture)])
 
     for position, block in enumerate(program.blocks):
         add_channels(position)
@@ -290,14 +291,6 @@ def _table(program: compiler.Program) -> _Table:
         gates=tuple(plan),
         num_phases=num_phases,
     )
-
-
-def _is_mixture(channel: compiler.Channel) -> bool:
-    """Whether every Kraus operator of ``channel`` is a multiple of a unitary, so that
-    its probabilities do not depend on the state."""
-    dim = channel.kraus[0].shape[0]
-    products = [k.conj().T @ k for k in channel.kraus]
-    return all(np.allclose(p, np.trace(p).real / dim * np.eye(dim), atol=1e-8) for p in products)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -487,22 +480,30 @@ def _select_rows(arrays: tuple, rows: np.ndarray) -> tuple:
     return tuple(out)
 
 
+def _trajectory_calls(arrays: tuple, rows: np.ndarray, repeats: np.ndarray,
+                      rng: np.random.Generator):
+    """Splits ``repeats[i]`` trajectories of row ``rows[i]`` (each a row of its own) into
+    core calls of at most :data:`TRAJECTORIES_PER_CALL`: yields each call's slice of the
+    trajectories, its arrays, and one seed per trajectory from ``rng``."""
+    jobs = np.repeat(rows, repeats)
+    for start in range(0, len(jobs), TRAJECTORIES_PER_CALL):
+        part = slice(start, start + TRAJECTORIES_PER_CALL)
+        yield (part, _select_rows(arrays, jobs[part]),
+               rng.bit_generator.random_raw(len(jobs[part])).astype(np.uint64))
+
+
 def _trajectories(packed: "Packed", rows: np.ndarray, repeats: np.ndarray,
                   rng: np.random.Generator, reduce) -> None:
-    """Runs ``repeats[i]`` trajectories of row ``rows[i]``, each a row of its own with a
-    seed from ``rng``, at most :data:`TRAJECTORIES_PER_CALL` per call, and passes each
-    call's ``(owner, position, values)`` to ``reduce``: per trajectory, its index into
-    ``rows``, its number among that row's trajectories, and ``[operators]`` values."""
+    """Runs ``repeats[i]`` trajectories of row ``rows[i]`` and passes each core call's
+    ``(owner, position, values)`` to ``reduce``: per trajectory, its index into ``rows``,
+    its number among that row's trajectories, and ``[operators]`` values."""
     owners = np.repeat(np.arange(len(rows)), repeats)
     positions = np.arange(len(owners)) - np.repeat(np.cumsum(repeats) - repeats, repeats)
-    width = packed.arrays[12]
-    for start in range(0, len(owners), TRAJECTORIES_PER_CALL):
-        owner = owners[start:start + TRAJECTORIES_PER_CALL]
-        values = np.zeros((len(owner), width))
-        seeds = rng.bit_generator.random_raw(len(owner)).astype(np.uint64)
-        _core.forward(*_select_rows(packed.arrays, rows[owner]), seeds,
-                      values if values.size else _NO_EXPECTATIONS, _NO_STATES, _NO_OFFSETS)
-        reduce(owner, positions[start:start + TRAJECTORIES_PER_CALL], values)
+    for part, arrays, seeds in _trajectory_calls(packed.arrays, rows, repeats, rng):
+        values = np.zeros((len(seeds), packed.arrays[12]))
+        _core.forward(*arrays, seeds, values if values.size else _NO_EXPECTATIONS,
+                      _NO_STATES, _NO_OFFSETS)
+        reduce(owners[part], positions[part], values)
 
 
 def _add_by_owner(sums: np.ndarray, owner: np.ndarray, values: np.ndarray) -> None:
@@ -686,14 +687,11 @@ class NativeExecutor(Executor):
             _core.sample(*_select_rows(arrays, quiet), seeds[quiet], quiet_bits)
             bits[quiet] = quiet_bits
         if loud.size:  # one trajectory per shot
-            jobs = np.repeat(loud, repetitions)
-            shots = np.zeros((len(jobs), 1, width), np.int8)
+            shots = np.zeros((len(loud) * repetitions, 1, width), np.int8)
             rng = np.random.default_rng(batch.estimation.seed)
-            for start in range(0, len(jobs), TRAJECTORIES_PER_CALL):
-                part = slice(start, start + TRAJECTORIES_PER_CALL)
-                _core.sample(*_select_rows(arrays, jobs[part]),
-                             rng.bit_generator.random_raw(len(jobs[part])).astype(np.uint64),
-                             shots[part])
+            for part, loud_arrays, loud_seeds in _trajectory_calls(
+                    arrays, loud, np.full(len(loud), repetitions), rng):
+                _core.sample(*loud_arrays, loud_seeds, shots[part])
             bits[loud] = shots.reshape(len(loud), repetitions, width)
         return [bits[row, :, :row_width] for row, row_width in enumerate(widths)]
 

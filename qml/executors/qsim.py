@@ -31,7 +31,7 @@ from typing import Optional
 import numpy as np
 import qsimcirq
 
-from qml.circuits import compiler, expressions, gates
+from qml.circuits import channels, compiler, expressions, gates
 from qml.executors.base import (
     Batch,
     Executor,
@@ -338,19 +338,17 @@ def _qsim_noise(segment: compiler.Segment, num_qubits: int) -> NoiseLayout:
     for channel in segment.program.channels:
         qubits = [last - segment.positions[t] for t in channel.targets]
         dim = channel.kraus[0].shape[0]
-        products = [k.conj().T @ k for k in channel.kraus]
-        weights = [float(np.real(np.trace(p))) / dim for p in products]
-        mixture = all(np.allclose(p, w * np.eye(dim), atol=1e-8)
-                      for p, w in zip(products, weights))
+        weights = channels.mixture_weights(channel.kraus)
         data = []
-        for kraus, product, weight in zip(channel.kraus, products, weights):
-            if mixture and weight > 0:
-                entry = (weight, kraus / np.sqrt(weight), True)
-            elif mixture:
+        for k, kraus in enumerate(channel.kraus):
+            if weights is not None and weights[k] > 0:
+                entry = (weights[k], kraus / np.sqrt(weights[k]), True)
+            elif weights is not None:
                 continue
             else:
                 bound = float(np.linalg.svd(kraus, compute_uv=False).min() ** 2)
-                entry = (bound, kraus, bool(np.allclose(product, np.eye(dim), atol=1e-8)))
+                unitary = np.allclose(kraus.conj().T @ kraus, np.eye(dim), atol=1e-8)
+                entry = (bound, kraus, bool(unitary))
             matrix = np.ascontiguousarray(entry[1], dtype=np.complex64).reshape(-1)
             data.append((entry[0], matrix.view(np.float32).tolist(), entry[2]))
         noise.append((channel.position, qubits, data))
