@@ -134,6 +134,30 @@ def test_rows_of_one_circuit_run_in_simd_lanes_and_match_cirq(num_qubits):
                                atol=1e-5)
 
 
+def test_rotations_by_angles_of_every_size_match_cirq():
+    """The core's exp(i phase) for phases near each quadrant boundary, tiny, and large
+    (up to where its reduction hands over to libm, and beyond), in lanes and alone."""
+    q = cirq.LineQubit(0)
+    a, b = SYMBOLS[:2]
+    circuit = cirq.Circuit(cirq.rx(a)(q), cirq.rz(b)(q), cirq.ry(2.5 * a - b)(q))
+    edges = np.pi / 2 * np.arange(-8, 9)
+    angles = np.concatenate([edges, np.nextafter(edges, 10), np.nextafter(edges, -10),
+                             [1e-9, -3e-7, 123.456, -4567.8, 2.0**21 - 1, 2.0**21 + 3,
+                              -3e6, 5e7, 4e8, -1.5e9]])
+    rng = np.random.default_rng(7)
+    values = np.zeros((len(angles), len(NAMES)), np.float32)  # as the layers pass them
+    values[:, 0] = angles
+    values[:, 1] = rng.permutation(angles)
+    for rows in (np.arange(len(angles)), [3]):  # lane groups, then one row alone
+        states = NativeExecutor().final_states(
+            _batch([circuit] * len(rows), values[rows], [[]] * len(rows)))
+        for state, row in zip(states, values[rows]):
+            resolver = dict(zip(NAMES, map(float, row)))
+            reference = cirq.final_state_vector(cirq.resolve_parameters(circuit, resolver),
+                                                dtype=np.complex128)
+            np.testing.assert_allclose(state, reference, atol=2e-6, err_msg=str(row[:2]))
+
+
 @pytest.mark.parametrize("num_qubits", [7, 15])
 def test_gates_on_the_lowest_bits_match_cirq(num_qubits):
     """Gates whose targets or controls sit on the last qubits (the lowest index bits)

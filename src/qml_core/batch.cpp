@@ -190,8 +190,9 @@ std::vector<cdouble> phasors_of(const Batch& b) {
   std::vector<cdouble> out(b.phases.size);
   const std::size_t count = b.phases.size, chunk = 4096;
   share_rows((count + chunk - 1) / chunk, [&](std::size_t c, int) {
-    for (std::size_t i = c * chunk; i < std::min(count, (c + 1) * chunk); ++i)
-      out[i] = cdouble(std::cos(b.phases[i]), std::sin(b.phases[i]));
+    const std::size_t begin = c * chunk;
+    host_kernels().phasors(b.phases.data + begin, std::min(count, begin + chunk) - begin,
+                           out.data() + begin);
   });
   return out;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <complex>
+#include <cstddef>
 #include <cstdint>
 
 namespace qml {
@@ -49,6 +50,7 @@ struct LaneTerm {
   const cfloat* matrix = nullptr;
   int step = 0;
   int place = -1;
+  bool constant = false;  // no phase: factor 1, and no gradient is read for it
 };
 
 // The kernels one SIMD build provides.
@@ -95,18 +97,22 @@ struct Kernels {
   // out[j ^ x] += weight (-1)^popcount(j & z) psi[j], weight[part * kLanes + w] per lane.
   void (*add_pauli_lanes)(const float* psi, int num_qubits, index_t x_mask, index_t z_mask,
                           const float* weight, float* out);
-  // m <- every lane's product of the steps of `terms` (a 2^num_targets square matrix),
-  // or its adjoint with `adjoint`.
-  void (*bind_lanes)(int num_targets, const LaneTerm* terms, int num_terms, bool adjoint,
-                     LaneMatrix& m);
-  // The adjoint's chain rule through one op, for every lane: with O the op's overlap
-  // (overlap[((i * 2^k + j) * 2 + part) * kLanes + w], as unapply_pair_lanes sums it)
-  // and `adjoint_matrix` the op's M^dagger, totals[(t * 2 + part) * kLanes + w] gets
-  // the contraction of term t's matrix with what its step sees of O (see
-  // add_phase_gradients in simulate.cpp, the same sums for one row).
-  void (*term_overlaps_lanes)(int num_targets, const LaneTerm* terms, int num_terms,
-                              const LaneMatrix& adjoint_matrix, const double* overlap,
-                              float* totals);
+  // state <- every lane's product of the steps of `terms` applied to its state, on the
+  // gate's targets under its controls; `scratch` is overwritten.
+  void (*apply_terms_lanes)(float* state, int num_qubits, const Gate& gate,
+                            const LaneTerm* terms, int num_terms, LaneMatrix& scratch);
+  // One parameterized op of the adjoint sweep, for every lane: psi <- M^dagger psi and
+  // lambda <- M^dagger lambda for the op's M (the product of the steps of `terms`),
+  // and totals[(t * 2 + part) * kLanes + w] = <lambda'| E_t |psi'> for each term t,
+  // where psi' is the state before term t's step and lambda' the adjoint state after
+  // it: d <lambda|M|psi> / d phase_t = i exp(i phase_t) totals[t] (see
+  // add_phase_gradients in simulate.cpp, the same sums for one row). `scratch` and
+  // `overlap` (2 kLanes 16^2 doubles) are overwritten.
+  void (*unapply_terms_lanes)(float* psi, float* lambda, int num_qubits, const Gate& gate,
+                              const LaneTerm* terms, int num_terms, LaneMatrix& scratch,
+                              double* overlap, float* totals);
+  // out[i] = exp(i phases[i]) for count phases, to within a few units in the last place.
+  void (*phasors)(const double* phases, std::size_t count, cdouble* out);
 };
 
 // Threads the core runs on: all cores unless set (qml.executors.native.set_threads).

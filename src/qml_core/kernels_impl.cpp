@@ -2,6 +2,7 @@
 // this file several times with QML_ARCH set to avx512, avx2 or portable and the
 // matching compiler flags; simd.cpp picks one build at run time.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <omp.h>
 #include <vector>
@@ -1004,19 +1005,15 @@ void left_multiply_lanes(LaneBuffer& m, const float* sr, const float* si, int pl
   }
 }
 
-// An op's matrix for every lane, built as in gate_of (batch.cpp) but sixteen rows at
-// a time: each step's sum of terms, then the product of the steps, in float.
-void bind_lanes(int num_targets, const LaneTerm* terms, int num_terms, bool adjoint,
-                LaneMatrix& out) {
-  const int dim = 1 << num_targets, size = dim * dim;
+// The product of an op's steps for every lane (its adjoint with `adjoint`).
+void bind_steps_lanes(const LaneSteps& steps, int dim, bool adjoint, LaneMatrix& out) {
   static thread_local LaneBuffer product, spare;
-  product.resize(size);
-  for (int e = 0; e < size; ++e)
+  product.resize(dim * dim);
+  for (int e = 0; e < dim * dim; ++e)
     for (int w = 0; w < kLanes; ++w) {
       product.r(e)[w] = (e / dim == e % dim) ? 1.f : 0.f;
       product.i(e)[w] = 0.f;
     }
-  const LaneSteps& steps = lane_steps(terms, num_terms, size);
   for (int k = 0; k < steps.count(); ++k)
     left_multiply_lanes(product, steps.r(k), steps.i(k), steps.place[k], dim, false, spare);
   for (int i = 0; i < dim; ++i)
@@ -1030,6 +1027,53 @@ void bind_lanes(int num_targets, const LaneTerm* terms, int num_terms, bool adjo
     }
 }
 
+// Whether a parameterized op's steps go to the lane states one by one: on a register
+// of at most 2 log2(dim) qubits, whose state is no larger than the op's matrix. A
+// step then costs no more on the state than on the matrix, and binding the product
+// and applying it are saved. On a wider register each step would be a pass of its own
+// over the state.
+bool steps_on_state(int num_qubits, int dim) {
+  return (index_t(1) << num_qubits) <= index_t(dim) * dim;
+}
+
+// Step k of `steps` as a gate of its own (on the op's target `place`, or on all of
+// them) under the op's controls, its matrix (or with `adjoint` its M^dagger) in m.
+Gate step_gate(const LaneSteps& steps, int k, const Gate& op, bool adjoint, LaneMatrix& m) {
+  Gate gate = op;
+  if (steps.place[k] >= 0) {
+    gate.num_targets = 1;
+    gate.targets[0] = op.targets[steps.place[k]];
+  }
+  const int dim = 1 << gate.num_targets;
+  const float sign = adjoint ? -1.f : 1.f;
+  for (int i = 0; i < dim; ++i)
+    for (int j = 0; j < dim; ++j) {
+      const int from = adjoint ? j * dim + i : i * dim + j;
+      for (int w = 0; w < kLanes; ++w) {
+        m.re[i * dim + j][w] = steps.r(k)[from * kLanes + w];
+        m.im[i * dim + j][w] = sign * steps.i(k)[from * kLanes + w];
+      }
+    }
+  return gate;
+}
+
+void apply_terms_lanes(float* state, int num_qubits, const Gate& gate, const LaneTerm* terms,
+                       int num_terms, LaneMatrix& m) {
+  const int dim = 1 << gate.num_targets;
+  const LaneSteps& steps = lane_steps(terms, num_terms, dim * dim);
+  if (!steps_on_state(num_qubits, dim)) {
+    bind_steps_lanes(steps, dim, false, m);
+    apply_lanes(state, num_qubits, gate, m);
+    return;
+  }
+  for (int k = 0; k < steps.count(); ++k)
+    apply_lanes(state, num_qubits, step_gate(steps, k, gate, false, m), m);
+}
+
+// The chain rule through a bound op M, for every lane: with O the op's overlap
+// (overlap[((i * dim + j) * 2 + part) * kLanes + w], as unapply_pair_lanes sums it)
+// and `adjoint_matrix` its M^dagger, totals[(t * 2 + part) * kLanes + w] gets the
+// contraction of term t's matrix with what its step sees of O.
 void term_overlaps_lanes(int num_targets, const LaneTerm* terms, int num_terms,
                          const LaneMatrix& adjoint_matrix, const double* overlap,
                          float* totals) {
@@ -1090,11 +1134,112 @@ void term_overlaps_lanes(int num_targets, const LaneTerm* terms, int num_terms,
   }
 }
 
+void unapply_terms_lanes(float* psi, float* lambda, int num_qubits, const Gate& gate,
+                         const LaneTerm* terms, int num_terms, LaneMatrix& m, double* overlap,
+                         float* totals) {
+  const int dim = 1 << gate.num_targets;
+  const LaneSteps& steps = lane_steps(terms, num_terms, dim * dim);
+  if (!steps_on_state(num_qubits, dim)) {
+    bind_steps_lanes(steps, dim, true, m);
+    std::fill(overlap, overlap + std::size_t(2 * kLanes) * dim * dim, 0.0);
+    unapply_pair_lanes(psi, lambda, num_qubits, gate, m, overlap);
+    term_overlaps_lanes(gate.num_targets, terms, num_terms, m, overlap, totals);
+    return;
+  }
+  // Step by step, last first: un-applying step k leaves psi as it was before the step
+  // and sums the overlap of lambda as it is after the step, which each term of the
+  // step contracts with its matrix.
+  for (int k = steps.count() - 1; k >= 0; --k) {
+    const Gate step = step_gate(steps, k, gate, true, m);
+    const int size = 1 << (2 * step.num_targets);
+    const bool varies = std::any_of(terms + steps.first_term[k], terms + steps.first_term[k + 1],
+                                    [](const LaneTerm& t) { return !t.constant; });
+    std::fill(overlap, overlap + std::size_t(2 * kLanes) * size, 0.0);
+    unapply_pair_lanes(psi, lambda, num_qubits, step, m, varies ? overlap : nullptr);
+    for (int t = steps.first_term[k]; t < steps.first_term[k + 1]; ++t) {
+      float* __restrict tr = totals + std::size_t(t * 2) * kLanes;
+      float* __restrict ti = tr + kLanes;
+      for (int w = 0; w < kLanes; ++w) tr[w] = ti[w] = 0.f;
+      if (terms[t].constant) continue;
+      for (int e = 0; e < size; ++e) {
+        const float er = terms[t].matrix[e].real(), ei = terms[t].matrix[e].imag();
+        const double* o = overlap + std::size_t(e * 2) * kLanes;
+#pragma omp simd
+        for (int w = 0; w < kLanes; ++w) {
+          const float orr = float(o[w]), oi = float(o[kLanes + w]);
+          tr[w] += er * orr - ei * oi;
+          ti[w] += er * oi + ei * orr;
+        }
+      }
+    }
+  }
+}
+
+// exp(i x) for every x: a quadrant reduction by multiples of pi/2 (pi/2 in three parts,
+// so the remainder keeps full precision for |x| up to kPhasorMaxExact), then Taylor
+// series of sin and cos on [-pi/4, pi/4] to the degree where the next term is below
+// 1e-18. The quadrant's swap and signs are bit operations, so the loop vectorises (a
+// branch or std::floor in it stops gcc 12); the rare larger |x| take std::cos and
+// std::sin afterwards.
+constexpr double kPhasorMaxExact = 1 << 20;
+
+constexpr double inverse_factorial(int n) { return n <= 1 ? 1.0 : inverse_factorial(n - 1) / n; }
+
+inline std::uint64_t bits_of(double x) {
+  std::uint64_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  return bits;
+}
+
+inline double double_of(std::uint64_t bits) {
+  double x;
+  std::memcpy(&x, &bits, sizeof x);
+  return x;
+}
+
+void phasors(const double* __restrict phases, std::size_t count, cdouble* out) {
+  constexpr double two_over_pi = 0.63661977236758134308;
+  // pi/2 = kHalfPi1 + kHalfPi2 + kHalfPi3, the first two of 33 significant bits so that
+  // k * kHalfPi1 and k * kHalfPi2 are exact for |k| < 2^20.
+  constexpr double kHalfPi1 = 0x1.921fb544p+0;
+  constexpr double kHalfPi2 = 0x1.0b4611a6p-34;
+  constexpr double kHalfPi3 = 2.0222662487959506e-21;
+  constexpr double kRound = 0x1.8p52;  // y + kRound holds round(y) in its low bits
+  double* __restrict o = reinterpret_cast<double*>(out);
+  for (std::size_t i = 0; i < count; ++i) {
+    const double x = phases[i];
+    const double shifted = x * two_over_pi + kRound;
+    const double k = shifted - kRound;
+    const std::uint64_t quadrant = bits_of(shifted);  // k mod 4 in its low two bits
+    const double r = ((x - k * kHalfPi1) - k * kHalfPi2) - k * kHalfPi3;
+    const double r2 = r * r;
+    double s = inverse_factorial(17), c = inverse_factorial(18);
+    s = -s * r2 + inverse_factorial(15); c = -c * r2 + inverse_factorial(16);
+    s = -s * r2 + inverse_factorial(13); c = -c * r2 + inverse_factorial(14);
+    s = -s * r2 + inverse_factorial(11); c = -c * r2 + inverse_factorial(12);
+    s = -s * r2 + inverse_factorial(9);  c = -c * r2 + inverse_factorial(10);
+    s = -s * r2 + inverse_factorial(7);  c = -c * r2 + inverse_factorial(8);
+    s = -s * r2 + inverse_factorial(5);  c = -c * r2 + inverse_factorial(6);
+    s = -s * r2 + inverse_factorial(3);  c = -c * r2 + inverse_factorial(4);
+    s = (-s * r2 + 1.0) * r;             c = -c * r2 + inverse_factorial(2);
+    c = -c * r2 + 1.0;
+    // exp(i x) = i^k exp(i r): odd k swaps cos and sin; the signs follow k mod 4.
+    const std::uint64_t odd = 0 - (quadrant & 1);
+    const std::uint64_t sb = bits_of(s), cb = bits_of(c);
+    o[2 * i] = double_of(((sb & odd) | (cb & ~odd)) ^ (((quadrant + 1) & 2) << 62));
+    o[2 * i + 1] = double_of(((cb & odd) | (sb & ~odd)) ^ ((quadrant & 2) << 62));
+  }
+  for (std::size_t i = 0; i < count; ++i)
+    if (!(std::abs(phases[i]) <= kPhasorMaxExact))
+      out[i] = cdouble(std::cos(phases[i]), std::sin(phases[i]));
+}
+
 }  // namespace
 
 extern const Kernels kernels = {QML_STR(QML_ARCH), apply, unapply_pair, pauli_expectation,
                                 add_pauli, add_diagonal, probability_marginals, apply_lanes, unapply_pair_lanes, pauli_sums_lanes,
-                                probability_marginals_lanes, add_pauli_lanes, bind_lanes, term_overlaps_lanes};
+                                probability_marginals_lanes, add_pauli_lanes, apply_terms_lanes,
+                                unapply_terms_lanes, phasors};
 
 }  // namespace QML_ARCH
 }  // namespace qml

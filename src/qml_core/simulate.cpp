@@ -482,6 +482,7 @@ const std::vector<LaneTerm>& lane_terms(const Batch& b, const LaneGroup& g, std:
     lane_term.place = int(term[kPlace]);
     lane_term.matrix = b.matrices.data + term[kTermMatrix];
     const std::int64_t column = term[kPhaseColumn];
+    lane_term.constant = column < 0;
     for (int w = 0; w < kLanes; ++w) {
       const cdouble factor = column < 0 ? cdouble(1.0) : phasors[w][column];
       lane_term.factor_re[w] = float(factor.real());
@@ -491,25 +492,16 @@ const std::vector<LaneTerm>& lane_terms(const Batch& b, const LaneGroup& g, std:
   return terms;
 }
 
-// Binds op `op` of piece number `k` for every lane: lane_matrix gets each lane's
-// matrix (its adjoint with `adjoint`). Returns the gate, whose qubits every lane shares.
-Gate bind_lanes(const Batch& b, const Kernels& kernels, const LaneGroup& g, std::int64_t k,
-                std::int64_t op, bool adjoint, LaneMatrix& lane_matrix) {
-  const int n = b.row_qubits[g.rows[0]];
-  const Gate gate = placed_gate(b, b.row_pieces[g.rows[0]] + k, op, n);
+// The matrix of a constant gate (its adjoint with `adjoint`) in every lane of `m`.
+const LaneMatrix& constant_lanes(const Gate& gate, bool adjoint, LaneMatrix& m) {
   const int dim = 1 << gate.num_targets;
-  if (gate.matrix) {  // one matrix for every lane
-    for (int i = 0; i < dim; ++i)
-      for (int j = 0; j < dim; ++j) {
-        const cfloat e = adjoint ? std::conj(gate.matrix[j * dim + i]) : gate.matrix[i * dim + j];
-        std::fill(lane_matrix.re[i * dim + j], lane_matrix.re[i * dim + j] + kLanes, e.real());
-        std::fill(lane_matrix.im[i * dim + j], lane_matrix.im[i * dim + j] + kLanes, e.imag());
-      }
-    return gate;
-  }
-  const std::vector<LaneTerm>& terms = lane_terms(b, g, k, op);
-  kernels.bind_lanes(gate.num_targets, terms.data(), int(terms.size()), adjoint, lane_matrix);
-  return gate;
+  for (int i = 0; i < dim; ++i)
+    for (int j = 0; j < dim; ++j) {
+      const cfloat e = adjoint ? std::conj(gate.matrix[j * dim + i]) : gate.matrix[i * dim + j];
+      std::fill(m.re[i * dim + j], m.re[i * dim + j] + kLanes, e.real());
+      std::fill(m.im[i * dim + j], m.im[i * dim + j] + kLanes, e.imag());
+    }
+  return m;
 }
 
 LaneMatrix& thread_lane_matrix() {
@@ -599,7 +591,13 @@ void run_lanes(const Batch& b, const Kernels& k, const LaneGroup& g, float* stat
                             noise, matrix);
         continue;
       }
-      k.apply_lanes(state, n, bind_lanes(b, k, g, piece, op, false, matrix), matrix);
+      const Gate gate = placed_gate(b, b.row_pieces[r] + piece, op, n);
+      if (gate.matrix) {
+        k.apply_lanes(state, n, gate, constant_lanes(gate, false, matrix));
+      } else {
+        const std::vector<LaneTerm>& terms = lane_terms(b, g, piece, op);
+        k.apply_terms_lanes(state, n, gate, terms.data(), int(terms.size()), matrix);
+      }
     }
   }
 }
@@ -690,19 +688,16 @@ void adjoint_lanes(const Batch& b, const Kernels& k, const LaneGroup& g, const d
   for (std::int64_t piece = num_pieces - 1; piece >= 0; --piece) {
     const std::int64_t program = b.pieces[(b.row_pieces[r] + piece) * kNumPieceFields + kProgram];
     for (std::int64_t op = b.program_ops[program + 1] - 1; op >= b.program_ops[program]; --op) {
-      const Gate gate = bind_lanes(b, k, g, piece, op, true, matrix);
+      const Gate gate = placed_gate(b, b.row_pieces[r] + piece, op, n);
       const std::int64_t* f = b.ops.data + op * kNumOpFields;
-      if (f[kTermStart] < 0) {
-        k.unapply_pair_lanes(psi, lambda, n, gate, matrix, nullptr);
+      if (gate.matrix) {
+        k.unapply_pair_lanes(psi, lambda, n, gate, constant_lanes(gate, true, matrix), nullptr);
         continue;
       }
-      const int dim = 1 << gate.num_targets;
-      std::fill(overlaps, overlaps + std::size_t(2 * kLanes) * dim * dim, 0.0);
-      k.unapply_pair_lanes(psi, lambda, n, gate, matrix, overlaps);
       const std::vector<LaneTerm>& terms = lane_terms(b, g, piece, op);
       totals.resize(terms.size() * 2 * kLanes);
-      k.term_overlaps_lanes(gate.num_targets, terms.data(), int(terms.size()), matrix, overlaps,
-                            totals.data());
+      k.unapply_terms_lanes(psi, lambda, n, gate, terms.data(), int(terms.size()), matrix,
+                            overlaps, totals.data());
       for (int w = 0; w < g.count; ++w) {  // d loss / d phase = 2 Re(i exp(i phase) total)
         const std::int64_t base =
             b.pieces[(b.row_pieces[g.rows[w]] + piece) * kNumPieceFields + kPhaseBase];
