@@ -121,18 +121,16 @@ def expectation(
     """
     if differentiator is None:
         differentiator = Adjoint() if repetitions is None else ParameterShift()
-    extra = appended if appended is not None else tf.zeros([0], tf.string)
     num_ops = operators.shape[-1] if operators.shape.rank is not None else None
     if isinstance(differentiator, Autodiff):
         if repetitions is not None:
             raise TypeError("Autodiff differentiates exact expectations only; use "
                             "ParameterShift for sampled or noisy ones")
+        extra = appended if appended is not None else tf.zeros([0], tf.string)
         return _autodiff_expectation(executor, circuits, symbol_names,
                                      tf.cast(symbol_values, tf.float32), operators, extra,
                                      num_ops)
     estimated = repetitions is not None
-    reps = tf.cast(repetitions, tf.int64) if estimated else tf.zeros([0, 0], tf.int64)
-    seed = tf.cast(seed, tf.int64) if seed is not None else tf.constant(-1, tf.int64)
 
     def batch_of(rows, names, values, ops, extra_rows, reps, seed) -> Optional[Batch]:
         if len(rows) == 0:
@@ -157,13 +155,24 @@ def expectation(
             return differentiator.differentiate_sampled(executor, batch, upstream)
         return differentiator.differentiate_analytic(executor, batch, upstream)
 
+    symbol_values = tf.cast(symbol_values, tf.float32)
+    if tf.executing_eagerly() and not _taped(symbol_values):  # no gradient: no tape to feed
+        arrays = [t.numpy() for t in (circuits, symbol_names, symbol_values, operators)]
+        arrays += [appended.numpy() if appended is not None else (),
+                   tf.cast(repetitions, tf.int64).numpy() if estimated else None,
+                   int(seed) if seed is not None else -1]
+        return tf.constant(value(batch_of(*arrays), arrays[3]))
+    extra = appended if appended is not None else tf.zeros([0], tf.string)
+    reps = tf.cast(repetitions, tf.int64) if estimated else tf.zeros([0, 0], tf.int64)
+    seed = tf.cast(seed, tf.int64) if seed is not None else tf.constant(-1, tf.int64)
+
     @tf.custom_gradient
     def op(values: tf.Tensor) -> tf.Tensor:
         args = [circuits, symbol_names, values, operators, extra, reps, seed]
         if tf.executing_eagerly():  # one checked batch serves the value and its gradient
             arrays = [a.numpy() for a in args]
             batch = batch_of(*arrays)
-            if batch is None or not _taped(values):  # no gradient will be asked for
+            if batch is None:
                 result = value(batch, arrays[3])
             else:  # the forward pass may keep what the gradient can reuse
                 result, batch = differentiator.forward(executor, batch)
@@ -200,7 +209,7 @@ def expectation(
 
         return result, grad
 
-    return op(tf.cast(symbol_values, tf.float32))
+    return op(symbol_values)
 
 
 def _taped(values: tf.Tensor) -> bool:

@@ -174,15 +174,21 @@ class _AffinePhases:
         out[:, owners] += np.add.reduceat(terms, starts, axis=0).T
         return out
 
+    @functools.cached_property
+    def _by_symbol(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The entries ordered by symbol: their columns and slopes, where each symbol's
+        run starts, and its symbol."""
+        order = np.argsort(self.symbol_of, kind="stable")
+        starts, owners = _starts(self.symbol_of[order])
+        return self.columns[order], self.slopes[order], starts, owners
+
     def gradients(self, by_phase: np.ndarray) -> np.ndarray:
         """``[rows, len(symbols)]`` from ``[rows, num_phases]`` d loss / d phase."""
-        out = np.zeros((len(self.symbols), len(by_phase)))
+        out = np.zeros((len(by_phase), len(self.symbols)))
         if self.slopes.size:
-            order = np.argsort(self.symbol_of, kind="stable")
-            terms = by_phase.T[self.columns[order]] * self.slopes[order, None]
-            starts, owners = _starts(self.symbol_of[order])
-            out[owners] = np.add.reduceat(terms, starts, axis=0)
-        return out.T
+            columns, slopes, starts, owners = self._by_symbol
+            out[:, owners] = np.add.reduceat(by_phase[:, columns] * slopes, starts, axis=1)
+        return out
 
 
 def _starts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
