@@ -140,12 +140,13 @@ def test_rotations_by_angles_of_every_size_match_cirq():
     q = cirq.LineQubit(0)
     a, b = SYMBOLS[:2]
     circuit = cirq.Circuit(cirq.rx(a)(q), cirq.rz(b)(q), cirq.ry(2.5 * a - b)(q))
-    edges = np.pi / 2 * np.arange(-8, 9)
-    angles = np.concatenate([edges, np.nextafter(edges, 10), np.nextafter(edges, -10),
-                             [1e-9, -3e-7, 123.456, -4567.8, 2.0**21 - 1, 2.0**21 + 3,
-                              -3e6, 5e7, 4e8, -1.5e9]])
+    edges = (np.pi / 2 * np.arange(-8, 9)).astype(np.float32)  # float32, as layers pass
+    angles = np.concatenate([edges, np.nextafter(edges, np.float32(10)),
+                             np.nextafter(edges, np.float32(-10)),
+                             np.float32([1e-9, -3e-7, 123.456, -4567.8, 2.0**21 - 1,
+                                         2.0**21 + 3, -3e6, 5e7, 4e8, -1.5e9])])
     rng = np.random.default_rng(7)
-    values = np.zeros((len(angles), len(NAMES)), np.float32)  # as the layers pass them
+    values = np.zeros((len(angles), len(NAMES)), np.float32)
     values[:, 0] = angles
     values[:, 1] = rng.permutation(angles)
     for rows in (np.arange(len(angles)), [3]):  # lane groups, then one row alone
