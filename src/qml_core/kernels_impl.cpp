@@ -6,6 +6,9 @@
 #include <cstring>
 #include <omp.h>
 #include <vector>
+#if defined(__AVX2__) && !defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "kernels.hpp"
 
@@ -88,16 +91,89 @@ void split_layout(bool parallel, const Layout& layout, Run run) {
 }
 
 // ---- Gates on the lowest bits, sixteen amplitudes at a time --------------------------
-// A gate whose lowest fixed bit (target or control) is below 3 has inner runs of 1 to 4
-// amplitudes, too short to vectorise. Such a gate is applied block by block instead:
-// a block is 16 consecutive amplitudes (index bits 0-3) held as 16 real and 16
+// A gate whose lowest fixed bit (target or control) is below kLowestRunBit has runs
+// of contiguous amplitudes too short to fill a register. Such a gate is applied block
+// by block instead: a block is 16 consecutive amplitudes (index bits 0-3) held as 16 real and 16
 // imaginary parts, and each output amplitude is a sum over the gate's columns of a
 // coefficient vector times a lane permutation of an input block. Targets above bit 3
 // select which blocks are combined; controls below bit 4 fold into the coefficients
 // (identity on lanes that fail them), and those above select the blocks visited.
+constexpr int kBlockBits = 4;
+// Gates whose lowest target or control is below this bit run block by block; above it,
+// their runs of contiguous amplitudes fill the other kernels' registers. With AVX2
+// those hold four amplitudes (bits 0 and 1).
+#if defined(__AVX2__) && !defined(__AVX512F__)
+constexpr int kLowestRunBit = 2;
+#else
+constexpr int kLowestRunBit = 3;
+#endif
+
+#if defined(__AVX2__) && !defined(__AVX512F__)
+// Without AVX-512, gcc lowers 64-byte vector types poorly: a 16-lane shuffle becomes
+// one scalar move per lane, and values pass through memory. So this build holds sixteen
+// lanes as two __m256 halves, with the few operations the block kernels use.
+struct v16f {
+  __m256 half[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  float& operator[](int lane) { return half[lane >> 3][lane & 7]; }
+  float operator[](int lane) const { return half[lane >> 3][lane & 7]; }
+};
+typedef std::int32_t v8i __attribute__((vector_size(32)));
+struct v16i {
+  v8i half[2] = {};
+  std::int32_t& operator[](int lane) { return half[lane >> 3][lane & 7]; }
+  std::int32_t operator[](int lane) const { return half[lane >> 3][lane & 7]; }
+};
+#define QML_V16_OPERATOR(op, intrinsic)                                       \
+  inline v16f operator op(const v16f& a, const v16f& b) {                    \
+    v16f out;                                                                  \
+    out.half[0] = intrinsic(a.half[0], b.half[0]);                             \
+    out.half[1] = intrinsic(a.half[1], b.half[1]);                             \
+    return out;                                                                \
+  }                                                                            \
+  inline v16f& operator op##=(v16f& a, const v16f& b) { return a = a op b; }
+QML_V16_OPERATOR(+, _mm256_add_ps)
+QML_V16_OPERATOR(-, _mm256_sub_ps)
+QML_V16_OPERATOR(*, _mm256_mul_ps)
+#undef QML_V16_OPERATOR
+
+// Lane l of the result is lane index[l] (0 to 15) of x.
+inline v16f permute(const v16f& x, const v16i& index) {
+  v16f out;
+  for (int h = 0; h < 2; ++h) {
+    const __m256i i = __m256i(index.half[h]);
+    // permutevar8x32 reads the index's low three bits; bit 3 picks the half.
+    out.half[h] = _mm256_blendv_ps(_mm256_permutevar8x32_ps(x.half[0], i),
+                                   _mm256_permutevar8x32_ps(x.half[1], i),
+                                   _mm256_castsi256_ps(_mm256_slli_epi32(i, 28)));
+  }
+  return out;
+}
+
+// Sixteen interleaved complex amplitudes at `at` as real and imaginary lanes.
+inline void load_block(const float* at, v16f& re, v16f& im) {
+  for (int h = 0; h < 2; ++h) {
+    const __m256 a = _mm256_loadu_ps(at + 16 * h), b = _mm256_loadu_ps(at + 16 * h + 8);
+    // Within 128-bit halves: (r0 r1 r4 r5 | r2 r3 r6 r7); the 64-bit permute orders them.
+    re.half[h] = _mm256_castpd_ps(_mm256_permute4x64_pd(
+        _mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
+    im.half[h] = _mm256_castpd_ps(_mm256_permute4x64_pd(
+        _mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))), _MM_SHUFFLE(3, 1, 2, 0)));
+  }
+}
+
+inline void store_block(float* at, const v16f& re, const v16f& im) {
+  for (int h = 0; h < 2; ++h) {
+    const __m256 low = _mm256_unpacklo_ps(re.half[h], im.half[h]);   // r0 i0 r1 i1 | r4 i4 r5 i5
+    const __m256 high = _mm256_unpackhi_ps(re.half[h], im.half[h]);  // r2 i2 r3 i3 | r6 i6 r7 i7
+    _mm256_storeu_ps(at + 16 * h, _mm256_permute2f128_ps(low, high, 0x20));
+    _mm256_storeu_ps(at + 16 * h + 8, _mm256_permute2f128_ps(low, high, 0x31));
+  }
+}
+#else
 typedef float v16f __attribute__((vector_size(64)));
 typedef std::int32_t v16i __attribute__((vector_size(64)));
-constexpr int kBlockBits = 4;
+
+inline v16f permute(v16f x, v16i index) { return __builtin_shuffle(x, index); }
 
 inline void load_block(const float* at, v16f& re, v16f& im) {
   v16f a, b;
@@ -114,6 +190,7 @@ inline void store_block(float* at, v16f re, v16f im) {
   std::memcpy(at, &a, sizeof a);
   std::memcpy(at + 16, &b, sizeof b);
 }
+#endif
 
 struct LowPlan {
   int dim = 0, dim_high = 1, dim_low = 1;
@@ -133,7 +210,7 @@ struct LowPlan {
     int lowest = num_qubits;
     for (int t = 0; t < gate.num_targets; ++t) lowest = std::min(lowest, gate.targets[t]);
     if (gate.control_mask) lowest = std::min(lowest, __builtin_ctzll(gate.control_mask));
-    return lowest < 3;
+    return lowest < kLowestRunBit;
   }
 
   LowPlan(int num_qubits, const Gate& gate, bool adjoint) {
@@ -219,19 +296,16 @@ struct LowPlan {
 
   // out[hi] = sum over hj, jv of coefficient (hi, hj, jv) times in[hj] read at source[jv].
   void multiply(const v16f* in_re, const v16f* in_im, v16f* out_re, v16f* out_im) const {
-    for (int hi = 0; hi < dim_high; ++hi) {
-      v16f r = {}, i = {};
-      for (int hj = 0; hj < dim_high; ++hj)
-        for (int jv = 0; jv < dim_low; ++jv) {
+    for (int hi = 0; hi < dim_high; ++hi) out_re[hi] = out_im[hi] = v16f{};
+    for (int hj = 0; hj < dim_high; ++hj)
+      for (int jv = 0; jv < dim_low; ++jv) {
+        const v16f pr = permute(in_re[hj], source[jv]), pi = permute(in_im[hj], source[jv]);
+        for (int hi = 0; hi < dim_high; ++hi) {
           const int e = (hi * dim_high + hj) * dim_low + jv;
-          const v16f pr = __builtin_shuffle(in_re[hj], source[jv]);
-          const v16f pi = __builtin_shuffle(in_im[hj], source[jv]);
-          r += re[e] * pr - im[e] * pi;
-          i += re[e] * pi + im[e] * pr;
+          out_re[hi] += re[e] * pr - im[e] * pi;
+          out_im[hi] += re[e] * pi + im[e] * pr;
         }
-      out_re[hi] = r;
-      out_im[hi] = i;
-    }
+      }
   }
 };
 
@@ -293,16 +367,19 @@ void unapply_pair_low(float* psi, float* lambda, int num_qubits, const Gate& gat
       if (!overlap) continue;
       // conj(lambda before, row hi) times psi after (column hj, jv), lane by lane.
       for (int hi = 0; hi < plan.dim_high; ++hi) {
-        const v16f lr = l_re[hi] * ok[hi], li = l_im[hi] * ok[hi];
-        for (int hj = 0; hj < plan.dim_high; ++hj)
-          for (int jv = 0; jv < plan.dim_low; ++jv) {
-            const int e = (hi * plan.dim_high + hj) * plan.dim_low + jv;
-            const v16f qr = __builtin_shuffle(q_re[hj], plan.source[jv]);
-            const v16f qi = __builtin_shuffle(q_im[hj], plan.source[jv]);
-            sum_re[e] += lr * qr + li * qi;
-            sum_im[e] += lr * qi - li * qr;
-          }
+        l_re[hi] *= ok[hi];
+        l_im[hi] *= ok[hi];
       }
+      for (int hj = 0; hj < plan.dim_high; ++hj)
+        for (int jv = 0; jv < plan.dim_low; ++jv) {
+          const v16f qr = permute(q_re[hj], plan.source[jv]);
+          const v16f qi = permute(q_im[hj], plan.source[jv]);
+          for (int hi = 0; hi < plan.dim_high; ++hi) {
+            const int e = (hi * plan.dim_high + hj) * plan.dim_low + jv;
+            sum_re[e] += l_re[hi] * qr + l_im[hi] * qi;
+            sum_im[e] += l_re[hi] * qi - l_im[hi] * qr;
+          }
+        }
       if ((r - begin + 1) % 256 == 0) flush();
     }
     if (overlap) flush();
@@ -386,14 +463,83 @@ struct Sums {
   double values[D][D][2] = {};
 };
 
-// Amplitudes taken kChunk at a time, split into real and imaginary parts, so that the
-// loops over one chunk vectorise whatever the gate: one register's worth of floats.
-#ifdef __AVX512F__
+// Amplitudes taken kChunk at a time, so that the loops over one chunk vectorise
+// whatever the gate: one register's worth of floats.
+#if defined(__AVX512F__)
 constexpr int kChunk = 16;
+#elif defined(__AVX2__)
+constexpr int kChunk = 4;  // one register of (re, im) pairs (below)
 #else
 constexpr int kChunk = 8;
 #endif
 
+#if defined(__AVX2__) && !defined(__AVX512F__)
+// unapply_run for a whole number of chunks, on amplitudes as they lie in memory: a
+// register holds four (re, im) pairs. A complex product m v is the even-odd add-sub of
+// Re(m) v and Im(m) swap(v), so no lane is ever moved between pairs (splitting real
+// and imaginary parts costs AVX2 more shuffles than arithmetic). An overlap term
+// conj(a) b is the pair sum of a * b (real) and the pair difference of a * swap(b)
+// (imaginary).
+template <int D, bool WithOverlap>
+inline void unapply_chunks(float* __restrict psi, float* __restrict lambda, index_t base,
+                           index_t begin, index_t end, const Matrix<D>& m,
+                           double (*overlap)[D][2]) {
+  constexpr int kSwap = 0xB1;  // (re, im) -> (im, re) in every pair
+  float* p[D];
+  float* l[D];
+  for (int j = 0; j < D; ++j) {
+    p[j] = psi + 2 * (base + m.offsets[j]);
+    l[j] = lambda + 2 * (base + m.offsets[j]);
+  }
+  constexpr int S = WithOverlap ? D : 1;
+  __m256 sum_real[S][S], sum_imag[S][S];
+  for (int k = 0; k < S; ++k)
+    for (int i = 0; i < S; ++i) sum_real[k][i] = sum_imag[k][i] = _mm256_setzero_ps();
+  for (index_t lo = begin; lo < end; lo += kChunk) {
+    __m256 pv[D], ps[D], lv[D], ls[D];
+    for (int j = 0; j < D; ++j) {
+      pv[j] = _mm256_loadu_ps(p[j] + 2 * lo);
+      lv[j] = _mm256_loadu_ps(l[j] + 2 * lo);
+      ps[j] = _mm256_permute_ps(pv[j], kSwap);
+      ls[j] = _mm256_permute_ps(lv[j], kSwap);
+    }
+    for (int i = 0; i < D; ++i) {
+      // by_re: sum of Re(m) v; by_im: sum of Im(m) swap(v).
+      __m256 q_by_re = _mm256_setzero_ps(), q_by_im = q_by_re, u_by_re = q_by_re,
+             u_by_im = q_by_re;
+      for (int j = 0; j < D; ++j) {
+        const __m256 a = _mm256_set1_ps(m.re[i][j]), b = _mm256_set1_ps(m.im[i][j]);
+        q_by_re = _mm256_fmadd_ps(a, pv[j], q_by_re);
+        q_by_im = _mm256_fmadd_ps(b, ps[j], q_by_im);
+        u_by_re = _mm256_fmadd_ps(a, lv[j], u_by_re);
+        u_by_im = _mm256_fmadd_ps(b, ls[j], u_by_im);
+      }
+      const __m256 q = _mm256_addsub_ps(q_by_re, q_by_im);
+      const __m256 u = _mm256_addsub_ps(u_by_re, u_by_im);
+      _mm256_storeu_ps(p[i] + 2 * lo, q);
+      _mm256_storeu_ps(l[i] + 2 * lo, u);
+      if constexpr (WithOverlap) {  // lambda before the un-apply, psi after it
+        const __m256 qs = _mm256_permute_ps(q, kSwap);
+        for (int k = 0; k < D; ++k) {
+          sum_real[k][i] = _mm256_fmadd_ps(lv[k], q, sum_real[k][i]);
+          sum_imag[k][i] = _mm256_fmadd_ps(lv[k], qs, sum_imag[k][i]);
+        }
+      }
+    }
+  }
+  if constexpr (WithOverlap)
+    for (int k = 0; k < D; ++k)
+      for (int i = 0; i < D; ++i) {
+        alignas(32) float real[8], imag[8];
+        _mm256_store_ps(real, sum_real[k][i]);
+        _mm256_store_ps(imag, sum_imag[k][i]);
+        for (int w = 0; w < 8; w += 2) {
+          overlap[k][i][0] += double(real[w]) + real[w + 1];
+          overlap[k][i][1] += double(imag[w]) - imag[w + 1];
+        }
+      }
+}
+#else
 // unapply_run for a whole number of chunks: the same sums, each over kChunk lanes.
 template <int D, bool WithOverlap>
 inline void unapply_chunks(float* __restrict psi, float* __restrict lambda, index_t base,
@@ -450,6 +596,8 @@ inline void unapply_chunks(float* __restrict psi, float* __restrict lambda, inde
           overlap[i][j][1] += sums[i][j][1][w];
         }
 }
+
+#endif
 
 // Un-applies M to psi and lambda for indices base + [begin, end); with WithOverlap,
 // also sums conj(lambda before) psi after into `overlap`.
