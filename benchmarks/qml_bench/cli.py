@@ -541,7 +541,8 @@ def suite(argv: Sequence[str]) -> int:
         write_json(stem.with_suffix(".json"), rows, args, "qml-bench suite " + " ".join(argv))
         stem.with_suffix(".md").write_text(
             f"qml-bench suite on {facts['cpu']} ({facts['cores']} cores, {args.threads} "
-            f"threads), median of {args.repeats}; ratios are against {args.baseline}, "
+            f"threads; qml's core on its {facts['qml_simd']} kernels), median of "
+            f"{args.repeats}; ratios are against {args.baseline}, "
             f"measured in the same run (higher is faster). Versions: {versions}.\n\n"
             + markdown(rows, args.baseline))
 
