@@ -93,9 +93,9 @@ void split_layout(bool parallel, const Layout& layout, Run run) {
 // ---- Gates on the lowest bits, sixteen amplitudes at a time --------------------------
 // A gate whose lowest fixed bit (target or control) is below kLowestRunBit has runs
 // of contiguous amplitudes too short to fill a register. Such a gate is applied block
-// by block instead: a block is 16 consecutive amplitudes (index bits 0-3) held as 16 real and 16
-// imaginary parts, and each output amplitude is a sum over the gate's columns of a
-// coefficient vector times a lane permutation of an input block. Targets above bit 3
+// by block instead: a block is 16 consecutive amplitudes (index bits 0-3) held as 16
+// real and 16 imaginary parts, and each output amplitude is a sum over the gate's
+// columns of a coefficient vector times a lane permutation of an input block. Targets above bit 3
 // select which blocks are combined; controls below bit 4 fold into the coefficients
 // (identity on lanes that fail them), and those above select the blocks visited.
 constexpr int kBlockBits = 4;
