@@ -132,16 +132,27 @@ def expectation(
                                      num_ops)
     estimated = repetitions is not None
 
+    def estimating(batch: Optional[Batch], reps: Optional[np.ndarray],
+                   seed: int) -> Optional[Batch]:
+        if batch is None or not estimated:
+            return batch
+        return dataclasses.replace(batch, estimation=Estimation(
+            check_repetitions(reps, (batch.batch_size, batch.num_operators)),
+            sampled=sampled, seed=None if seed < 0 else int(seed)))
+
     def batch_of(rows, names, values, ops, extra_rows, reps, seed) -> Optional[Batch]:
         if len(rows) == 0:
             return None
         batch = prepare(list(rows), list(names), values, ops, list(extra_rows),
                         state_vectors=executor.simulates_state_vectors)
-        if not estimated:
-            return batch
-        return dataclasses.replace(batch, estimation=Estimation(
-            check_repetitions(reps, (len(rows), batch.num_operators)), sampled=sampled,
-            seed=None if seed < 0 else int(seed)))
+        return estimating(batch, reps, seed)
+
+    def eager_batch(values: tf.Tensor, reps: Optional[tf.Tensor],
+                    seed: Optional[tf.Tensor]) -> Optional[Batch]:
+        batch = _EAGER_BATCHES.batch(circuits, symbol_names, values.numpy(), operators,
+                                     appended, executor.simulates_state_vectors)
+        return estimating(batch, tf.cast(reps, tf.int64).numpy() if estimated else None,
+                          -1 if seed is None else int(seed))
 
     def value(batch: Optional[Batch], ops: np.ndarray) -> np.ndarray:
         if batch is None:
@@ -157,11 +168,8 @@ def expectation(
 
     symbol_values = tf.cast(symbol_values, tf.float32)
     if tf.executing_eagerly() and not _taped(symbol_values):  # no gradient: no tape to feed
-        arrays = [t.numpy() for t in (circuits, symbol_names, symbol_values, operators)]
-        arrays += [appended.numpy() if appended is not None else (),
-                   tf.cast(repetitions, tf.int64).numpy() if estimated else None,
-                   int(seed) if seed is not None else -1]
-        return tf.constant(value(batch_of(*arrays), arrays[3]))
+        batch = eager_batch(symbol_values, repetitions, seed)
+        return tf.constant(value(batch, operators.numpy()))
     extra = appended if appended is not None else tf.zeros([0], tf.string)
     reps = tf.cast(repetitions, tf.int64) if estimated else tf.zeros([0, 0], tf.int64)
     seed = tf.cast(seed, tf.int64) if seed is not None else tf.constant(-1, tf.int64)
@@ -170,16 +178,15 @@ def expectation(
     def op(values: tf.Tensor) -> tf.Tensor:
         args = [circuits, symbol_names, values, operators, extra, reps, seed]
         if tf.executing_eagerly():  # one checked batch serves the value and its gradient
-            arrays = [a.numpy() for a in args]
-            batch = batch_of(*arrays)
+            batch = eager_batch(values, reps, seed)
             if batch is None:
-                result = value(batch, arrays[3])
+                result = value(batch, operators.numpy())
             else:  # the forward pass may keep what the gradient can reuse
                 result, batch = differentiator.forward(executor, batch)
 
             def eager_grad(upstream: tf.Tensor) -> tf.Tensor:
                 upstream = upstream.numpy().astype(np.float32)
-                return tf.constant(gradient(batch, arrays[1], upstream), tf.float32)
+                return tf.constant(gradient(batch, symbol_names.numpy(), upstream), tf.float32)
 
             return tf.constant(np.asarray(result, np.float32), tf.float32), eager_grad
 
@@ -210,6 +217,56 @@ def expectation(
         return result, grad
 
     return op(symbol_values)
+
+
+class _EagerBatches:
+    """Checked batches of the last ``size`` eager calls, by their circuit tensors.
+
+    An eager tensor never changes. A call whose circuit tensor (and appended circuits)
+    is the very tensor of a recent call, with equal symbol names and operators, reuses
+    that call's compiled programs and checks and binds only its own values
+    (:meth:`Batch.with_values`): a layer called again and again on one circuit tensor
+    prepares it once. Entries hold their tensors, so their ids are not reused.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: collections.OrderedDict = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def batch(self, circuits: tf.Tensor, symbol_names: tf.Tensor, values: np.ndarray,
+              operators: tf.Tensor, appended: Optional[tf.Tensor],
+              state_vectors: bool) -> Optional[Batch]:
+        """:func:`prepare` of the call's tensors (None for an empty batch)."""
+        if circuits.shape[0] == 0:
+            return None
+        names = tuple(symbol_names.numpy().tolist())
+        # A shared operator row is small and compared by value; a row per circuit by
+        # its tensor, as the circuits are.
+        shared = operators.shape.rank == 1
+        operator_key = tuple(operators.numpy().tolist()) if shared else id(operators)
+        held = (circuits, appended, None if shared else operators)
+        key = (id(circuits), id(appended), operator_key, names, state_vectors)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and all(a is b for a, b in zip(entry[0], held)):
+                self._entries.move_to_end(key)
+                found = entry[1]
+            else:
+                found = None
+        if found is not None:
+            return found.with_values(values)
+        batch = prepare(list(circuits.numpy()), list(names), values, operators.numpy(),
+                        list(appended.numpy()) if appended is not None else [],
+                        state_vectors=state_vectors)
+        with self._lock:
+            self._entries[key] = (held, batch)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return batch
+
+
+_EAGER_BATCHES = _EagerBatches(4)
 
 
 def _taped(values: tf.Tensor) -> bool:

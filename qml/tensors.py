@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import cirq
@@ -111,8 +112,21 @@ def as_symbol_names(symbol_names: Any) -> tf.Tensor:
                 f"symbol_names must be a 1-D tf.string tensor, got {symbol_names.dtype.name} "
                 f"of shape {symbol_names.shape}")
         return symbol_names
-    names = symbol_list(symbol_names)
-    return tf.constant(names, dtype=tf.string, shape=[len(names)])
+    return string_tensor(symbol_list(symbol_names))
+
+
+def string_tensor(strings: list[str]) -> tf.Tensor:
+    """A 1-D ``tf.string`` tensor of ``strings``. Eager tensors never change, so a
+    recent one with the same strings is reused (a layer called again and again with
+    the same names and operators converts them once)."""
+    if tf.executing_eagerly():
+        return _eager_string_tensor(tuple(strings))
+    return tf.constant(strings, dtype=tf.string, shape=[len(strings)])
+
+
+@functools.lru_cache(maxsize=256)
+def _eager_string_tensor(strings: tuple[str, ...]) -> tf.Tensor:
+    return tf.constant(strings, dtype=tf.string, shape=[len(strings)])
 
 
 def operator_strings(operators: Any) -> Any:

@@ -174,6 +174,50 @@ def test_a_shared_operator_row_is_held_once(rng):
         prepare(rows, NAMES, values, np.stack([row] * 2))
 
 
+def test_calls_on_one_circuit_tensor_prepare_it_once(rng, monkeypatch):
+    """A layer called again on the same circuit tensor reuses its compiled and checked
+    batch, and each call still gets its own values, operators and symbol order."""
+    qubits = cirq.LineQubit.range(3)
+    circuits = [random_circuit(qubits, 10, rng) for _ in range(4)] * 5
+    tensor = qml.convert_to_tensor(circuits)
+    layer = qml.layers.Expectation()
+    prepared = []
+    original = qml.ops.prepare
+    monkeypatch.setattr(qml.ops, "prepare",
+                        lambda *args, **kwargs: (prepared.append(1), original(*args, **kwargs))[1])
+    operator_sets = [[random_paulisum(qubits, rng)], [random_paulisum(qubits, rng)]]
+    for call in range(6):
+        values = random_values(rng, 20)
+        operators = operator_sets[call % 2]
+        reordered = call >= 4  # the same symbols, their columns in another order
+        got = layer(tensor, symbol_names=NAMES[::-1] if reordered else NAMES,
+                    symbol_values=tf.Variable(values[:, ::-1] if reordered else values),
+                    operators=operators)
+        np.testing.assert_allclose(got, cirq_expectations(circuits, values, NAMES,
+                                                          [operators] * 20), atol=1e-5)
+    assert len(prepared) == 4  # one per operator set and order of the names
+    values = tf.Variable(random_values(rng, 20))
+    upstream = rng.normal(size=(20, 1))
+    with tf.GradientTape() as tape:
+        out = layer(tensor, symbol_names=NAMES, symbol_values=values, operators=operator_sets[0])
+    np.testing.assert_allclose(
+        tape.gradient(out, values, output_gradients=tf.constant(upstream, tf.float32)),
+        reference_gradient(circuits, values.numpy(), [operator_sets[0]] * 20, upstream),
+        atol=1e-4)
+    assert len(prepared) == 4
+    bad = random_values(rng, 20)
+    bad[7, 2] = np.nan
+    with pytest.raises(qml.errors.NonFiniteValueError, match=r"symbol_values\[7, 2\]"):
+        layer(tensor, symbol_names=NAMES, symbol_values=bad, operators=operator_sets[0])
+    with pytest.raises(qml.errors.BatchSizeError, match="symbol_values has shape"):
+        layer(tensor, symbol_names=NAMES, symbol_values=bad[:5], operators=operator_sets[0])
+    for _ in range(10):  # other tensors push the oldest out of the bounded cache
+        layer(qml.convert_to_tensor(circuits[:2]), symbol_names=NAMES,
+              symbol_values=random_values(rng, 2), operators=operator_sets[0])
+    assert len(qml.ops._EAGER_BATCHES._entries) <= qml.ops._EAGER_BATCHES.size
+    assert len(qml.executors.native._LAYOUTS._entries) <= qml.executors.native.LAYOUTS
+
+
 def test_compiled_programs_and_their_plans_are_freed_past_the_byte_bound(rng, monkeypatch):
     """Rows beyond the cache's byte budget are evicted, and nothing else (joins, native
     tables, qsim layouts) keeps their programs alive."""

@@ -228,12 +228,14 @@ def test_affine_parameters_are_bound_in_one_pass(num_qubits):
     operators = [[random_paulisum(qubits, rng), random_paulisum(qubits, rng)]] * 20
     values = random_values(rng, 20).astype(np.float64)
     batch = _batch(circuits, values, operators)
-    table = native._table(compiler.compile_circuit(circuit))
+    program = compiler.compile_circuit(circuit)
+    table = native._table(program)
     assert table.affine is not None and table.num_phases > 0
     columns = {name: values[:, k] for k, name in enumerate(NAMES)}
     by_gate = dataclasses.replace(table, affine=None)
-    np.testing.assert_allclose(table.phases(columns, 20), by_gate.phases(columns, 20),
-                               atol=1e-12)
+    rows = np.arange(20)
+    np.testing.assert_allclose(table.phases(batch, program, rows),
+                               by_gate.phases(batch, program, rows), atol=1e-12)
     by_phase = rng.normal(size=(20, table.num_phases))
     np.testing.assert_allclose(table.symbol_gradients(columns, by_phase, tuple(NAMES)),
                                by_gate.symbol_gradients(columns, by_phase, tuple(NAMES)),

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import cmath
+import functools
 import json
 from typing import Any, Union
 
@@ -339,7 +340,9 @@ def parse_paulisum_terms(row: bytes) -> list[tuple[complex, list[tuple[str, list
 def _serialize_item(item: object) -> bytes:
     if isinstance(item, cirq.AbstractCircuit):
         return serialize_circuit(item)
-    if isinstance(item, (cirq.PauliSum, cirq.PauliString)):
+    if isinstance(item, cirq.PauliString):  # immutable and hashable, so its row is cached
+        return _serialized_pauli_string(item)
+    if isinstance(item, cirq.PauliSum):
         return serialize_paulisum(item)
     if isinstance(item, cirq.Pauli):
         raise NotACircuitError(
@@ -351,6 +354,11 @@ def _serialize_item(item: object) -> bytes:
         f"expected a cirq.Circuit, cirq.PauliSum or cirq.PauliString, got "
         f"{type(item).__name__}: {item!r:.80}"
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _serialized_pauli_string(pauli_string: cirq.PauliString) -> bytes:
+    return serialize_paulisum(pauli_string)
 
 
 def convert_to_tensor(items_to_convert: Any,

@@ -170,6 +170,29 @@ class Batch:
     def num_operators(self) -> int:
         return len(self.operators[0]) if self.operators else 0
 
+    def with_values(self, symbol_values: np.ndarray) -> "Batch":
+        """The same circuits and operators with other symbol values, checked as
+        :func:`prepare` checks them. What was derived from the circuits (their
+        distinct programs and operator sets) carries over, so binding new values to a
+        batch does no work per row.
+
+        Example:
+            >>> import cirq, numpy as np, qml, sympy
+            >>> q = cirq.LineQubit(0)
+            >>> row = qml.convert_to_tensor([cirq.Circuit(cirq.rx(sympy.Symbol("a"))(q))])
+            >>> batch = prepare(row.numpy(), ["a"], np.zeros((1, 1)),
+            ...                 qml.convert_to_tensor([[cirq.Z(q)]]).numpy())
+            >>> turned = batch.with_values(np.full((1, 1), np.pi))
+            >>> qml.executors.NativeExecutor().expectation(turned).round(3)
+            array([[-1.]], dtype=float32)
+        """
+        values = _checked_values(symbol_values, self.batch_size, self.symbol_names)
+        batch = dataclasses.replace(self, symbol_values=values)
+        for name in _DERIVED_FROM_CIRCUITS:
+            if name in self.__dict__:  # functools.cached_property keeps them there
+                batch.__dict__[name] = self.__dict__[name]
+        return batch
+
     def segment_groups(self) -> dict[int, tuple[compiler.Program, np.ndarray]]:
         """Rows grouped by each program they run: ``id -> (program, row indices)``.
 
@@ -188,12 +211,21 @@ class Batch:
 
     def columns(self, program: compiler.Program, rows: np.ndarray) -> dict[str, np.ndarray]:
         """float64 symbol columns of ``rows`` for the symbols that ``program`` uses."""
-        index = {name: i for i, name in enumerate(self.symbol_names)}
-        return {
-            name: self.symbol_values[rows, index[name]].astype(np.float64)
-            for name in program.symbols
-        }
+        names = tuple(program.symbols)
+        return dict(zip(names, self.symbol_block(names, rows).T))
 
+    def symbol_block(self, names: Sequence[str], rows: np.ndarray) -> np.ndarray:
+        """``float64 [len(rows), len(names)]``: the values of symbols ``names`` on
+        ``rows``."""
+        index = {name: i for i, name in enumerate(self.symbol_names)}
+        block = self.symbol_values[:, [index[name] for name in names]]
+        every_row = np.array_equal(rows, np.arange(self.batch_size))
+        return (block if every_row else block[rows]).astype(np.float64)
+
+
+#: The cached properties of a :class:`Batch` that depend on its programs and
+#: operators only, which :meth:`Batch.with_values` carries over.
+_DERIVED_FROM_CIRCUITS = ("distinct_programs", "distinct_operators", "opsets")
 
 #: What an executor may do beyond exact expectations; each is a method of that name.
 CAPABILITIES = ("final_states", "samples", "sampled_expectation", "noisy_expectation",
@@ -356,27 +388,11 @@ def prepare(
     """
     batch = len(circuit_rows)
     symbol_names = checked_symbol_names(symbol_names)
-    values = np.asarray(symbol_values, dtype=np.float32)
-    if values.ndim != 2:
-        raise SymbolValuesError(
-            f"symbol_values must be 2-D [batch, n_symbols], got shape {values.shape}"
-        )
-    if values.shape != (batch, len(symbol_names)):
-        raise BatchSizeError(
-            f"symbol_values has shape {values.shape}, but there are {batch} circuits "
-            f"and {len(symbol_names)} symbol_names; expected ({batch}, {len(symbol_names)})"
-        )
+    values = _checked_values(symbol_values, batch, symbol_names)
     operators = _operator_rows(operator_rows, batch)
     if appended_rows and len(appended_rows) != batch:
         raise BatchSizeError(
             f"{len(appended_rows)} appended circuits for {batch} input circuits"
-        )
-    bad = ~np.isfinite(values)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise NonFiniteValueError(
-            f"symbol_values[{row}, {col}] (symbol {symbol_names[col]!r}) is "
-            f"{values[row, col]}; symbol values must be finite"
         )
     programs = compiler.compile_rows(circuit_rows)
     if appended_rows:
@@ -400,6 +416,35 @@ def prepare(
             for op in row:
                 operator_qubits(program, op, int(index))
     return batch
+
+
+def _checked_values(symbol_values: Any, batch: int, symbol_names: tuple[str, ...]
+                    ) -> np.ndarray:
+    """``symbol_values`` as float32 ``[batch, len(symbol_names)]``, every value finite.
+
+    Raises:
+        SymbolValuesError: if the values are not 2-D.
+        BatchSizeError: for another shape.
+        NonFiniteValueError: for a NaN or infinite value, naming its row and symbol.
+    """
+    values = np.asarray(symbol_values, dtype=np.float32)
+    if values.ndim != 2:
+        raise SymbolValuesError(
+            f"symbol_values must be 2-D [batch, n_symbols], got shape {values.shape}"
+        )
+    if values.shape != (batch, len(symbol_names)):
+        raise BatchSizeError(
+            f"symbol_values has shape {values.shape}, but there are {batch} circuits "
+            f"and {len(symbol_names)} symbol_names; expected ({batch}, {len(symbol_names)})"
+        )
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise NonFiniteValueError(
+            f"symbol_values[{row}, {col}] (symbol {symbol_names[col]!r}) is "
+            f"{values[row, col]}; symbol values must be finite"
+        )
+    return values
 
 
 def _operator_rows(rows: Any, batch: int) -> tuple[tuple[bytes, ...], ...]:

@@ -22,9 +22,11 @@ Example:
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import math
+import threading
 from typing import Optional
 
 import numpy as np
@@ -97,17 +99,19 @@ class _Table:
     num_phases: int
     affine: Optional["_AffinePhases"] = None  # when every phase is affine in the symbols
 
-    def phases(self, columns: dict, rows: int) -> np.ndarray:
-        """``[rows, num_phases]`` float64 phases for the symbol ``columns``.
+    def phases(self, batch: Batch, program: compiler.Program, rows: np.ndarray) -> np.ndarray:
+        """``[len(rows), num_phases]`` float64 phases of ``rows`` of ``batch``, which run
+        this table's ``program``.
 
         Raises:
             NonFiniteValueError: if a gate parameter evaluates to NaN or infinity.
         """
         if self.affine is not None:
-            out = self.affine.phases(columns, rows)
+            out = self.affine.phases(batch.symbol_block(self.affine.symbols, rows))
             if np.isfinite(out).all():
                 return out
-        out = np.empty((rows, self.num_phases))
+        columns = batch.columns(program, rows)
+        out = np.empty((len(rows), self.num_phases))
         for gate, columns_phases in self.gates:
             values = _parameter_values(gate, columns)
             for column, phase in columns_phases:
@@ -160,18 +164,17 @@ class _AffinePhases:
     def _one_entry_per_column(self) -> bool:
         return np.array_equal(self.columns, np.arange(len(self.offsets)))
 
-    def phases(self, columns: dict, rows: int) -> np.ndarray:
-        """``[rows, num_phases]`` phases for the symbol ``columns``."""
+    def phases(self, values: np.ndarray) -> np.ndarray:
+        """``[rows, num_phases]`` phases for ``values`` ``[rows, len(symbols)]``."""
         if not self.slopes.size:
-            return np.repeat(self.offsets[None], rows, axis=0)
-        values = np.stack([columns[name] for name in self.symbols])  # [symbols, rows]
+            return np.repeat(self.offsets[None], len(values), axis=0)
         with np.errstate(all="ignore"):
+            terms = values[:, self.symbol_of] * self.slopes  # [rows, entries]
             if self._one_entry_per_column:  # the usual case: one symbol per phase
-                return (values[self.symbol_of] * self.slopes[:, None]).T + self.offsets
-            terms = values[self.symbol_of] * self.slopes[:, None]
-        out = np.repeat(self.offsets[None], rows, axis=0)
+                return terms + self.offsets
+        out = np.repeat(self.offsets[None], len(values), axis=0)
         starts, owners = _starts(self.columns)
-        out[:, owners] += np.add.reduceat(terms, starts, axis=0).T
+        out[:, owners] += np.add.reduceat(terms, starts, axis=1)
         return out
 
     @functools.cached_property
@@ -333,12 +336,10 @@ def _operator_terms(row_program, operator_row: tuple[bytes, ...]) -> _Terms:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class _Group:
-    """The rows (sorted) that run one program, their symbol columns, and where their
-    phases start."""
+    """The rows (sorted) that run one program, and where their phases start."""
 
     program: compiler.Program
     rows: np.ndarray
-    columns: dict
     phase_base: int
 
 
@@ -360,6 +361,10 @@ class Packed:
 def pack(batch: Batch, per_term: bool = False) -> Packed:
     """The core's arrays for ``batch``: programs, phases, rows and operators.
 
+    Everything but the phases comes from the batch's circuits and operators alone,
+    so it is kept for the last few batches (:data:`LAYOUTS`): a batch rebound to new
+    values (:meth:`Batch.with_values`) only computes its phases.
+
     With ``per_term``, each Pauli term of a row's operators is an operator of its own
     with coefficient 1, in the order of ``Packed.terms``, so that the core measures
     every term's value.
@@ -367,7 +372,16 @@ def pack(batch: Batch, per_term: bool = False) -> Packed:
     Raises:
         NonFiniteValueError: if a gate parameter evaluates to NaN or infinity.
     """
-    groups, op_tables, qubit_tables, term_tables, matrices, phases = [], [], [], [], [], []
+    layout = _LAYOUTS.get(batch, per_term)
+    phases = [_table(group.program).phases(batch, group.program, group.rows).reshape(-1)
+              for group in layout.groups if _table(group.program).num_phases]
+    arrays = layout.arrays[:7] + (_joined(phases, np.float64),) + layout.arrays[8:]
+    return dataclasses.replace(layout, arrays=arrays)
+
+
+def _layout(batch: Batch, per_term: bool) -> Packed:
+    """:func:`pack` with no phases (an empty ``arrays[7]``)."""
+    groups, op_tables, qubit_tables, term_tables, matrices = [], [], [], [], []
     op_counts, widths, phase_counts = [0], [], []
     qubit_size = term_size = matrix_size = phase_size = 0
     index_of: dict[int, int] = {}
@@ -382,11 +396,8 @@ def pack(batch: Batch, per_term: bool = False) -> Packed:
         ops[~constant, 5] += term_size
         terms = table.terms.copy()
         terms[:, 2] += matrix_size
-        columns = batch.columns(program, rows) if table.num_phases else {}
-        if table.num_phases:
-            phases.append(table.phases(columns, len(rows)).reshape(-1))
         index_of[key] = len(groups)
-        groups.append(_Group(program, rows, columns, phase_size))
+        groups.append(_Group(program, rows, phase_size))
         phase_size += len(rows) * table.num_phases
         op_tables.append(ops)
         qubit_tables.append(table.qubits)
@@ -421,7 +432,7 @@ def pack(batch: Batch, per_term: bool = False) -> Packed:
         np.array(phase_counts, np.int32),
         _joined(term_tables, np.int64, (0, 4)),
         _joined(matrices, np.complex64),
-        _joined(phases, np.float64),
+        np.zeros(0, np.float64),
         row_qubits,
         row_pieces,
         pieces,
@@ -432,7 +443,39 @@ def pack(batch: Batch, per_term: bool = False) -> Packed:
         np.concatenate(masks),
         _joined(coefficients, np.complex128),
     )
+    for array in arrays:  # shared by every batch of this layout
+        if isinstance(array, np.ndarray):
+            array.flags.writeable = False
     return Packed(arrays, tuple(groups), state_offsets, int(sizes.sum()), terms)
+
+
+class _Layouts:
+    """The layouts of the last ``size`` batches, by the identity of their programs
+    and operators (immutable tuples, which :meth:`Batch.with_values` shares)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: collections.OrderedDict = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, batch: Batch, per_term: bool) -> Packed:
+        key = (id(batch.programs), id(batch.operators), per_term)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] is batch.programs and entry[1] is batch.operators:
+                self._entries.move_to_end(key)
+                return entry[2]
+        layout = _layout(batch, per_term)
+        with self._lock:  # the entry holds its tuples, so their ids are not reused
+            self._entries[key] = (batch.programs, batch.operators, layout)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return layout
+
+
+#: How many batch layouts :func:`pack` keeps.
+LAYOUTS = 4
+_LAYOUTS = _Layouts(LAYOUTS)
 
 
 def _joined(parts: list, dtype, empty_shape: tuple = (0,)) -> np.ndarray:
@@ -730,7 +773,8 @@ class NativeExecutor(Executor):
             count = len(group.rows) * table.num_phases
             by_phase = phase_gradients[group.phase_base:group.phase_base + count]
             symbols = tuple(sorted(group.program.symbols))
+            columns = {} if table.affine is not None else batch.columns(group.program, group.rows)
             by_symbol = table.symbol_gradients(
-                group.columns, by_phase.reshape(len(group.rows), -1), symbols)
+                columns, by_phase.reshape(len(group.rows), -1), symbols)
             grad[np.ix_(group.rows, [index[s] for s in symbols])] += by_symbol
         return grad.astype(np.float32)

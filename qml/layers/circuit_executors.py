@@ -218,7 +218,8 @@ class Expectation(_QuantumLayer):
         # Plain strings keep the recorded call JSON-safe when a functional model is saved.
         operators = tensors.operator_strings(operators)
         if not _symbolic(circuits, values) and isinstance(operators, list):
-            operators = tf.constant(operators, tf.string)
+            operators = tensors.string_tensor(operators) if not operators or isinstance(
+                operators[0], str) else tf.constant(operators, tf.string)
         return super().__call__(circuits, symbol_names=names, symbol_values=values,
                                 operators=operators, **kwargs)
 
@@ -257,13 +258,13 @@ class Expectation(_QuantumLayer):
         symbol_names = tensors.as_symbol_names(symbol_names)
         if symbol_values is None:  # the layer's own weights, for every circuit
             symbol_values = self.symbol_weights[None, :]
-        batch = tf.shape(inputs)[0]
         values = _tiled(symbol_values, inputs)
         operator_tensor = tensors.as_operator_tensor(operators)
         if not self._estimated:
             return ops.expectation(self.executor, self.differentiator, inputs, symbol_names,
                                    values, operator_tensor)
-        counts = ops.repetitions_tensor(repetitions, batch, tf.shape(operator_tensor)[-1])
+        counts = ops.repetitions_tensor(repetitions, tf.shape(inputs)[0],
+                                        tf.shape(operator_tensor)[-1])
         return ops.expectation(self.executor, self.differentiator, inputs, symbol_names,
                                values, operator_tensor, repetitions=counts,
                                sampled=self._sampled, seed=self._draw_seed())
