@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Sequence, Union
 
 import cirq
 import keras
@@ -115,17 +115,22 @@ def as_symbol_names(symbol_names: Any) -> tf.Tensor:
     return string_tensor(symbol_list(symbol_names))
 
 
-def string_tensor(strings: list[str]) -> tf.Tensor:
+def string_tensor(strings: Sequence[Union[str, bytes]]) -> tf.Tensor:
     """A 1-D ``tf.string`` tensor of ``strings``. Eager tensors never change, so a
     recent one with the same strings is reused (a layer called again and again with
-    the same names and operators converts them once)."""
+    the same names and operators converts them once).
+
+    Example:
+        >>> string_tensor(["a", "b"]) is string_tensor(["a", "b"])
+        True
+    """
     if tf.executing_eagerly():
         return _eager_string_tensor(tuple(strings))
     return tf.constant(strings, dtype=tf.string, shape=[len(strings)])
 
 
 @functools.lru_cache(maxsize=256)
-def _eager_string_tensor(strings: tuple[str, ...]) -> tf.Tensor:
+def _eager_string_tensor(strings: tuple[Union[str, bytes], ...]) -> tf.Tensor:
     return tf.constant(strings, dtype=tf.string, shape=[len(strings)])
 
 

@@ -65,10 +65,10 @@ class _ModelCircuitLayer(_QuantumLayer):
         return [sympy.Symbol(name) for name in self._symbols_list]
 
     def _expectation(self, circuits: tf.Tensor, values: tf.Tensor) -> tf.Tensor:
-        batch = tf.shape(circuits)[0]
-        operators = tf.constant(self._operator_rows, tf.string)  # one row for every circuit
+        batch = circuits.shape[0] if circuits.shape[0] is not None else tf.shape(circuits)[0]
+        operators = tensors.string_tensor(self._operator_rows)  # one row for every circuit
         model = tf.fill(tf.reshape(batch, [1]), tf.constant(self._model_row))
-        names = tf.constant(self._symbols_list, tf.string)
+        names = tensors.string_tensor(self._symbols_list)
         if self.repetitions is None:
             return ops.expectation(self.executor, self.differentiator, circuits, names,
                                    values, operators, appended=model)

@@ -6,7 +6,10 @@
 #include <cstring>
 #include <omp.h>
 #include <vector>
+// The AVX2 build (not the AVX-512 one, which also defines __AVX2__) has kernels of
+// its own written with intrinsics.
 #if defined(__AVX2__) && !defined(__AVX512F__)
+#define QML_AVX2_KERNELS 1
 #include <immintrin.h>
 #endif
 
@@ -102,13 +105,13 @@ constexpr int kBlockBits = 4;
 // Gates whose lowest target or control is below this bit run block by block; above it,
 // their runs of contiguous amplitudes fill the other kernels' registers. With AVX2
 // those hold four amplitudes (bits 0 and 1).
-#if defined(__AVX2__) && !defined(__AVX512F__)
+#ifdef QML_AVX2_KERNELS
 constexpr int kLowestRunBit = 2;
 #else
 constexpr int kLowestRunBit = 3;
 #endif
 
-#if defined(__AVX2__) && !defined(__AVX512F__)
+#ifdef QML_AVX2_KERNELS
 // Without AVX-512, gcc lowers 64-byte vector types poorly: a 16-lane shuffle becomes
 // one scalar move per lane, and values pass through memory. So this build holds sixteen
 // lanes as two __m256 halves, with the few operations the block kernels use.
@@ -467,13 +470,13 @@ struct Sums {
 // whatever the gate: one register's worth of floats.
 #if defined(__AVX512F__)
 constexpr int kChunk = 16;
-#elif defined(__AVX2__)
+#elif defined(QML_AVX2_KERNELS)
 constexpr int kChunk = 4;  // one register of (re, im) pairs (below)
 #else
 constexpr int kChunk = 8;
 #endif
 
-#if defined(__AVX2__) && !defined(__AVX512F__)
+#ifdef QML_AVX2_KERNELS
 // unapply_run for a whole number of chunks, on amplitudes as they lie in memory: a
 // register holds four (re, im) pairs. A complex product m v is the even-odd add-sub of
 // Re(m) v and Im(m) swap(v), so no lane is ever moved between pairs (splitting real
