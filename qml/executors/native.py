@@ -244,12 +244,15 @@ def _table(program: compiler.Program) -> _Table:
     size = num_phases = 0
 
     def add_matrix(matrix: np.ndarray) -> int:
+        """Places ``matrix`` in the pool (flattened and cast once, at the end)."""
         nonlocal size
-        pool.append(np.asarray(matrix, np.complex64).reshape(-1))
+        pool.append(matrix if isinstance(matrix, np.ndarray) else np.asarray(matrix))
         size += pool[-1].size
         return size - pool[-1].size
 
     def add_channels(position: int) -> None:
+        if not program.channels:
+            return
         for channel in program.channels:
             if channel.position == position:
                 head = [len(qubits), len(channel.targets), 0, 0]
@@ -261,7 +264,7 @@ def _table(program: compiler.Program) -> _Table:
     for position, block in enumerate(program.blocks):
         add_channels(position)
         head = [len(qubits), len(block.targets), len(block.controls),
-                sum(v << j for j, v in enumerate(block.control_values))]
+                sum(v << j for j, v in enumerate(block.control_values)) if block.controls else 0]
         qubits += block.targets + block.controls
         if block.constant is not None:
             ops.append(head + [add_matrix(block.constant[0]), -1, 0, 0, 0])
@@ -296,7 +299,8 @@ def _table(program: compiler.Program) -> _Table:
         ops=np.array(ops, np.int64).reshape(-1, _core.OP_FIELDS),
         qubits=np.array(qubits, np.int32),
         terms=np.array(terms, np.int64).reshape(-1, 4),
-        matrices=(np.concatenate(pool) if pool else np.zeros(0)).astype(np.complex64),
+        matrices=(np.concatenate([matrix.ravel() for matrix in pool]) if pool
+                  else np.zeros(0)).astype(np.complex64),
         gates=tuple(plan),
         num_phases=num_phases,
     )
