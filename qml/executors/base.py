@@ -173,8 +173,8 @@ class Batch:
     def with_values(self, symbol_values: np.ndarray) -> "Batch":
         """The same circuits and operators with other symbol values, checked as
         :func:`prepare` checks them. What was derived from the circuits (their
-        distinct programs and operator sets) carries over, so binding new values to a
-        batch does no work per row.
+        distinct programs and operator sets) carries over, so binding new values
+        compiles and groups nothing.
 
         Example:
             >>> import cirq, numpy as np, qml, sympy
