@@ -31,6 +31,7 @@ import itertools
 import threading
 from typing import Any, Optional
 
+import cachetools
 import keras
 import numpy as np
 import tensorflow as tf
@@ -231,7 +232,7 @@ class _EagerBatches:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._entries: collections.OrderedDict = collections.OrderedDict()
+        self._entries: cachetools.LRUCache = cachetools.LRUCache(maxsize=size)
         self._lock = threading.Lock()
 
     def batch(self, circuits: tf.Tensor, symbol_names: tf.Tensor, values: np.ndarray,
@@ -249,20 +250,13 @@ class _EagerBatches:
         key = (id(circuits), id(appended), operator_key, names, state_vectors)
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and all(a is b for a, b in zip(entry[0], held)):
-                self._entries.move_to_end(key)
-                found = entry[1]
-            else:
-                found = None
-        if found is not None:
-            return found.with_values(values)
+        if entry is not None and all(a is b for a, b in zip(entry[0], held)):
+            return entry[1].with_values(values)
         batch = prepare(list(circuits.numpy()), list(names), values, operators.numpy(),
                         list(appended.numpy()) if appended is not None else [],
                         state_vectors=state_vectors)
         with self._lock:
             self._entries[key] = (held, batch)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
         return batch
 
 

@@ -22,13 +22,13 @@ Example:
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import functools
 import math
 import threading
 from typing import Optional
 
+import cachetools
 import numpy as np
 
 import _qml_core as _core  # the compiled core (src/qml_core), which imports nothing from qml
@@ -458,22 +458,18 @@ class _Layouts:
     and operators (immutable tuples, which :meth:`Batch.with_values` shares)."""
 
     def __init__(self, size: int) -> None:
-        self.size = size
-        self._entries: collections.OrderedDict = collections.OrderedDict()
+        self._entries: cachetools.LRUCache = cachetools.LRUCache(maxsize=size)
         self._lock = threading.Lock()
 
     def get(self, batch: Batch, per_term: bool) -> Packed:
         key = (id(batch.programs), id(batch.operators), per_term)
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and entry[0] is batch.programs and entry[1] is batch.operators:
-                self._entries.move_to_end(key)
-                return entry[2]
+        if entry is not None and entry[0] is batch.programs and entry[1] is batch.operators:
+            return entry[2]
         layout = _layout(batch, per_term)
         with self._lock:  # the entry holds its tuples, so their ids are not reused
             self._entries[key] = (batch.programs, batch.operators, layout)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
         return layout
 
 
