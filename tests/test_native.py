@@ -17,6 +17,7 @@ from conftest import (NAMES, SYMBOLS, cirq_expectations, random_circuit, random_
 
 import qml
 import _qml_core as _core
+from qml.circuits import compiler
 from qml.circuits.serialize import serialize_circuit, serialize_paulisum
 from qml.errors import NonFiniteValueError
 from qml.executors.base import prepare
@@ -132,6 +133,61 @@ def test_rows_of_one_circuit_run_in_simd_lanes_and_match_cirq(num_qubits):
     _, kept = executor.expectation_and_kept(batch)
     np.testing.assert_allclose(executor.adjoint_gradient(batch, upstream, kept), gradient,
                                atol=1e-5)
+
+
+def _diagonal_circuit(qubits: list, rng: np.random.Generator) -> cirq.Circuit:
+    """Layers of rotations, each followed by a CZ brick ladder, then diagonal gates of
+    every kind that stay blocks of their own: constant CZ powers and ZZ powers with
+    complex entries, a controlled T and a controlled CZ, and a parameterized ZZ."""
+    a, b = SYMBOLS[0], SYMBOLS[1]
+    ops = []
+    for layer in range(3):
+        ops += [cirq.rx(a * float(rng.uniform(0.5, 2)))(q) for q in qubits]
+        ops += [cirq.ry(float(rng.uniform(-2, 2)))(q) for q in qubits]
+        for start in (0, 1):
+            ops += [cirq.CZ(qubits[i], qubits[i + 1])
+                    for i in range(start, len(qubits) - 1, 2)]
+    ops += [cirq.CZPowGate(exponent=0.3)(qubits[0], qubits[2]),
+            cirq.ZZPowGate(exponent=0.37)(qubits[1], qubits[4]),
+            cirq.T(qubits[3]).controlled_by(qubits[1], control_values=[0]),
+            cirq.CZ(qubits[2], qubits[4]).controlled_by(qubits[0]),
+            cirq.ZZPowGate(exponent=b)(qubits[3], qubits[4])]
+    return cirq.Circuit(ops)
+
+
+@pytest.mark.parametrize("num_qubits,rows", [(6, 20), (8, 3), (14, 1)])
+def test_diagonal_gates_are_scaled_and_match_cirq(num_qubits, rows):
+    """Gates whose matrix is diagonal are applied by the scale kernels, which touch
+    only the amplitudes whose entry is not 1: in SIMD lanes (twenty rows of one
+    circuit), row by row, and with threads inside each gate (one 14-qubit row).
+    Expectations, a final state and the adjoint gradient against Cirq."""
+    rng = np.random.default_rng(500 + num_qubits)
+    qubits = cirq.LineQubit.range(num_qubits)
+    circuit = _diagonal_circuit(qubits, rng)
+    program = compiler.compile_circuit(circuit)
+    alone = [block for block in program.blocks if len(block.steps) == 1]
+    # each layer's rotations join its even CZs, so its odd CZs and the five gates at
+    # the end stay blocks of their own
+    assert len(alone) == 3 * (num_qubits // 2 - 1) + 5
+    circuits = [circuit] * rows
+    operators = [[random_paulisum(qubits, rng), cirq.Z(qubits[0]) * cirq.Z(qubits[3])]] * rows
+    values = random_values(rng, rows).astype(np.float64)
+    batch = _batch(circuits, values, operators)
+    executor = NativeExecutor()
+    np.testing.assert_allclose(executor.expectation(batch),
+                               cirq_expectations(circuits, values, NAMES, operators),
+                               atol=1e-5)
+    resolver = {name: float(values[-1, k]) for k, name in enumerate(NAMES)}
+    reference = cirq.final_state_vector(cirq.resolve_parameters(circuit, resolver),
+                                        qubit_order=qubits, dtype=np.complex128)
+    np.testing.assert_allclose(executor.final_states(batch)[-1], reference, atol=1e-5)
+    upstream = rng.normal(size=(rows, 2))
+    picked = sorted({0, rows - 1})
+    expected = reference_gradient([circuit] * len(picked), values[picked],
+                                  operators[:len(picked)], upstream[picked])
+    assert np.abs(expected).max() > 1e-2
+    gradient = executor.adjoint_gradient(batch, upstream)
+    np.testing.assert_allclose(gradient[picked], expected, atol=1e-4)
 
 
 def test_rotations_by_angles_of_every_size_match_cirq():

@@ -62,10 +62,15 @@ def _fuse_single_qubit_runs(operations: Sequence[Operation]) -> list[BlockSpec]:
 def _absorb_into_two_qubit_blocks(blocks: list[BlockSpec]) -> list[BlockSpec]:
     """Folds each single-qubit block into a neighbouring uncontrolled two-qubit block.
 
-    A single-qubit block on q joins the last earlier block that touches q when that
-    block is an uncontrolled two-qubit block; otherwise it joins the next block that
+    A single-qubit block on q joins the next block that touches q when that block is
+    an uncontrolled two-qubit block; otherwise it joins the last earlier block that
     touches q, under the same condition. Nothing between them touches q, so the
     product is unchanged, and qsim (or any executor) has fewer, larger gates to apply.
+
+    The next block comes first because circuits are mostly layers of rotations, each
+    followed by entangling gates: a layer's rotations then join the first gates after
+    them, and the later gates of a CZ ladder (or any diagonal gates) stay diagonal,
+    which the native core applies at a fraction of a dense block's cost.
     """
     merged: list[Optional[list]] = [list(b) for b in blocks]  # steps become lists below
 
@@ -92,8 +97,8 @@ def _absorb_into_two_qubit_blocks(blocks: list[BlockSpec]) -> list[BlockSpec]:
             for qubit in targets + controls:
                 neighbour[qubit] = index
 
-    fold(-1)  # into the previous block on the qubit
-    fold(+1)  # then what is left, into the next one
+    fold(+1)  # into the next block on the qubit
+    fold(-1)  # then what is left, into the previous one
     return [tuple(entry) for entry in merged if entry is not None]
 
 

@@ -461,6 +461,42 @@ void apply(cfloat* state, int num_qubits, const Gate& gate, bool adjoint, bool p
   }
 }
 
+// The amplitude offsets of a gate's diagonal entries that are not 1, with the entries.
+int scaled_entries(const Gate& gate, const cfloat* diagonal, index_t* offsets, cfloat* entries) {
+  int count = 0;
+  for (int j = 0; j < (1 << gate.num_targets); ++j) {
+    if (diagonal[j] == cfloat(1.f, 0.f)) continue;
+    index_t offset = 0;
+    for (int t = 0; t < gate.num_targets; ++t)
+      if ((j >> (gate.num_targets - 1 - t)) & 1) offset |= index_t(1) << gate.targets[t];
+    offsets[count] = offset;
+    entries[count++] = diagonal[j];
+  }
+  return count;
+}
+
+void scale(cfloat* state, int num_qubits, const Gate& gate, const cfloat* diagonal,
+           bool parallel) {
+  index_t offsets[kMaxDim];
+  cfloat entries[kMaxDim];
+  const int count = scaled_entries(gate, diagonal, offsets, entries);
+  if (count == 0) return;
+  const Layout layout(num_qubits, gate);
+  float* data = reinterpret_cast<float*>(state);
+  split_layout(parallel, layout, [&](index_t base, index_t begin, index_t end, int) {
+    for (int c = 0; c < count; ++c) {
+      float* __restrict p = data + 2 * (base + offsets[c]);
+      const float dr = entries[c].real(), di = entries[c].imag();
+#pragma omp simd
+      for (index_t i = begin; i < end; ++i) {
+        const float x = p[2 * i], y = p[2 * i + 1];
+        p[2 * i] = dr * x - di * y;
+        p[2 * i + 1] = dr * y + di * x;
+      }
+    }
+  });
+}
+
 template <int D>
 struct Sums {
   double values[D][D][2] = {};
@@ -833,6 +869,30 @@ void apply_lanes_d(float* state, int num_qubits, const Gate& gate, const LaneMat
         for (int w = 0; w < kLanes; ++w) {
           v[i][w] = out_re[w];
           v[i][kLanes + w] = out_im[w];
+        }
+      }
+    }
+  }
+}
+
+void scale_lanes(float* state, int num_qubits, const Gate& gate, const cfloat* diagonal) {
+  index_t offsets[kMaxDim];
+  cfloat entries[kMaxDim];
+  const int count = scaled_entries(gate, diagonal, offsets, entries);
+  if (count == 0) return;
+  const Layout layout(num_qubits, gate);
+  for (index_t r = 0; r < layout.outer; ++r) {
+    const index_t base = layout.base(r);
+    for (index_t lo = 0; lo < layout.inner; ++lo) {
+      for (int c = 0; c < count; ++c) {
+        float* __restrict re = lane_amplitude(state, base + lo + offsets[c]);
+        float* __restrict im = re + kLanes;
+        const float dr = entries[c].real(), di = entries[c].imag();
+#pragma omp simd
+        for (int w = 0; w < kLanes; ++w) {
+          const float x = re[w], y = im[w];
+          re[w] = dr * x - di * y;
+          im[w] = dr * y + di * x;
         }
       }
     }
@@ -1387,8 +1447,9 @@ void phasors(const double* __restrict phases, std::size_t count, cdouble* out) {
 
 }  // namespace
 
-extern const Kernels kernels = {QML_STR(QML_ARCH), apply, unapply_pair, pauli_expectation,
-                                add_pauli, add_diagonal, probability_marginals, apply_lanes, unapply_pair_lanes, pauli_sums_lanes,
+extern const Kernels kernels = {QML_STR(QML_ARCH), apply, scale, unapply_pair, pauli_expectation,
+                                add_pauli, add_diagonal, probability_marginals, apply_lanes, scale_lanes,
+                                unapply_pair_lanes, pauli_sums_lanes,
                                 probability_marginals_lanes, add_pauli_lanes, apply_terms_lanes,
                                 unapply_terms_lanes, phasors};
 

@@ -280,6 +280,18 @@ void reduced_density(const cfloat* state, int n, const Gate& gate, double* rho) 
     }
 }
 
+// Whether a gate's matrix is diagonal; if so, its diagonal (conjugated with `adjoint`)
+// goes to `diagonal`. Diagonal gates are applied by the scale kernels.
+bool diagonal_of(const Gate& gate, bool adjoint, cfloat* diagonal) {
+  const int dim = 1 << gate.num_targets;
+  for (int i = 0; i < dim; ++i)
+    for (int j = 0; j < dim; ++j)
+      if (i != j && gate.matrix[i * dim + j] != cfloat(0.f, 0.f)) return false;
+  for (int i = 0; i < dim; ++i)
+    diagonal[i] = adjoint ? std::conj(gate.matrix[i * dim + i]) : gate.matrix[i * dim + i];
+  return true;
+}
+
 // One trajectory step through channel op `op` (placed as `gate`) on a row's state.
 void apply_channel(const Batch& b, const Kernels& k, Gate gate, std::int64_t op, cfloat* state,
                    int n, bool parallel, NoiseStream& noise) {
@@ -311,7 +323,12 @@ void run_row(const Batch& b, const Kernels& k, std::int64_t r, cfloat* state, bo
         apply_channel(b, k, placed_gate(b, piece, op, n), op, state, n, parallel, noise);
         continue;
       }
-      k.apply(state, n, gate_of(b, piece, op, n, scratch, steps, &num_steps), false, parallel);
+      const Gate gate = gate_of(b, piece, op, n, scratch, steps, &num_steps);
+      cfloat diagonal[kMaxDim];
+      if (diagonal_of(gate, false, diagonal))
+        k.scale(state, n, gate, diagonal, parallel);
+      else
+        k.apply(state, n, gate, false, parallel);
     }
   }
 }
@@ -592,7 +609,10 @@ void run_lanes(const Batch& b, const Kernels& k, const LaneGroup& g, float* stat
         continue;
       }
       const Gate gate = placed_gate(b, b.row_pieces[r] + piece, op, n);
-      if (gate.matrix) {
+      cfloat diagonal[kMaxDim];
+      if (gate.matrix && diagonal_of(gate, false, diagonal)) {
+        k.scale_lanes(state, n, gate, diagonal);
+      } else if (gate.matrix) {
         k.apply_lanes(state, n, gate, constant_lanes(gate, false, matrix));
       } else {
         const std::vector<LaneTerm>& terms = lane_terms(b, g, piece, op);
@@ -690,6 +710,12 @@ void adjoint_lanes(const Batch& b, const Kernels& k, const LaneGroup& g, const d
     for (std::int64_t op = b.program_ops[program + 1] - 1; op >= b.program_ops[program]; --op) {
       const Gate gate = placed_gate(b, b.row_pieces[r] + piece, op, n);
       const std::int64_t* f = b.ops.data + op * kNumOpFields;
+      cfloat diagonal[kMaxDim];
+      if (gate.matrix && diagonal_of(gate, true, diagonal)) {
+        k.scale_lanes(psi, n, gate, diagonal);
+        k.scale_lanes(lambda, n, gate, diagonal);
+        continue;
+      }
       if (gate.matrix) {
         k.unapply_pair_lanes(psi, lambda, n, gate, constant_lanes(gate, true, matrix), nullptr);
         continue;
@@ -825,7 +851,13 @@ void adjoint(const Batch& batch, const double* upstream, const cfloat* final_sta
       for (std::int64_t op = b.program_ops[p[kProgram] + 1] - 1; op >= b.program_ops[p[kProgram]]; --op) {
         const Gate gate = gate_of(b, piece, op, n, scratch, steps, &num_steps);
         if (b.ops[op * kNumOpFields + kTermStart] < 0) {
-          k.unapply_pair(psi, lambda, n, gate, nullptr, parallel);
+          cfloat diagonal[kMaxDim];
+          if (diagonal_of(gate, true, diagonal)) {
+            k.scale(psi, n, gate, diagonal, parallel);
+            k.scale(lambda, n, gate, diagonal, parallel);
+          } else {
+            k.unapply_pair(psi, lambda, n, gate, nullptr, parallel);
+          }
           continue;
         }
         const int dim = 1 << gate.num_targets;
