@@ -92,10 +92,10 @@ struct Kernels {
   // already adjoint (M^dagger) and adds lane w's overlap entry (i, j) to
   // overlap[((i * 2^k + j) * 2 + part) * kLanes + w], part 0 real and 1 imaginary.
   void (*apply_lanes)(float* state, int num_qubits, const Gate& gate, const LaneMatrix& m);
-  // scale for a diagonal that is the same in every lane.
-  void (*scale_lanes)(float* state, int num_qubits, const Gate& gate, const cfloat* diagonal);
   void (*unapply_pair_lanes)(float* psi, float* lambda, int num_qubits, const Gate& gate,
                              const LaneMatrix& m, double* overlap);
+  // scale on lane states, with one diagonal for every lane.
+  void (*scale_lanes)(float* state, int num_qubits, const Gate& gate, const cfloat* diagonal);
   // sums[part * kLanes + w] = sum_j conj(psi[j ^ x]) (-1)^popcount(j & z) psi[j], lane w.
   void (*pauli_sums_lanes)(const float* psi, int num_qubits, index_t x_mask, index_t z_mask,
                            double* sums);

@@ -1448,8 +1448,8 @@ void phasors(const double* __restrict phases, std::size_t count, cdouble* out) {
 }  // namespace
 
 extern const Kernels kernels = {QML_STR(QML_ARCH), apply, scale, unapply_pair, pauli_expectation,
-                                add_pauli, add_diagonal, probability_marginals, apply_lanes, scale_lanes,
-                                unapply_pair_lanes, pauli_sums_lanes,
+                                add_pauli, add_diagonal, probability_marginals, apply_lanes,
+                                unapply_pair_lanes, scale_lanes, pauli_sums_lanes,
                                 probability_marginals_lanes, add_pauli_lanes, apply_terms_lanes,
                                 unapply_terms_lanes, phasors};
 
