@@ -414,20 +414,18 @@ def test_tensorflow_executor_on_gpu(rng):
 
 
 def test_default_policy_keeps_wide_forward_states_for_the_gradient(monkeypatch, rng):
-    """On a wide register the default computes values alone on qsim, and a forward pass
-    for the Adjoint gradient on the native core, whose final states the sweep starts
-    from; both match Cirq."""
-    from qml.executors.default import QSIM_MIN_QUBITS
-
-    wide = cirq.LineQubit.range(QSIM_MIN_QUBITS)
+    """On a wide register the default computes values on the native core, and the
+    Adjoint gradient's sweep starts from the final states its forward pass kept; both
+    match Cirq."""
+    wide = cirq.LineQubit.range(18)
     circuits = [random_circuit(wide, 24, rng) for _ in range(2)]  # distinct: no lanes
     operators = [[random_paulisum(wide, rng), cirq.Z(wide[0]) * cirq.Z(wide[-1])]] * 2
     values = random_values(rng, 2)
     upstream = rng.normal(size=(2, 2))
     calls = []
-    qsim_values, native_gradient = QsimExecutor.expectation, NativeExecutor.adjoint_gradient
+    native_gradient = NativeExecutor.adjoint_gradient
     monkeypatch.setattr(QsimExecutor, "expectation",
-                        lambda self, batch: calls.append("qsim") or qsim_values(self, batch))
+                        lambda self, batch: pytest.fail("a noiseless batch ran on qsim"))
     monkeypatch.setattr(NativeExecutor, "adjoint_gradient",
                         lambda self, batch, up, kept=None: calls.append(kept is not None)
                         or native_gradient(self, batch, up, kept))
@@ -436,21 +434,20 @@ def test_default_policy_keeps_wide_forward_states_for_the_gradient(monkeypatch, 
     got = layer(circuits, symbol_names=NAMES, symbol_values=variable, operators=operators[0])
     np.testing.assert_allclose(got.numpy(), cirq_expectations(circuits, values, NAMES,
                                                               operators), atol=1e-5)
-    assert calls == ["qsim"]
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(upstream.astype(np.float32) * layer(
             circuits, symbol_names=NAMES, symbol_values=variable, operators=operators[0]))
     np.testing.assert_allclose(tape.gradient(loss, variable).numpy(),
                                reference_gradient(circuits, values, operators, upstream),
                                atol=1e-4)
-    assert calls == ["qsim", True]
+    assert calls == [True]
 
 
-def test_default_policy_chooses_by_qubits(rng):
-    """backend=None runs narrow batches, distinct circuits included, on the native core,
-    wide registers on qsim, and wide rows that fill the core's SIMD lanes on the core;
-    either way the values are Cirq's."""
-    from qml.executors.default import QSIM_MIN_QUBITS
+def test_default_policy_chooses_by_noise_and_qubits(rng):
+    """backend=None runs noiseless batches on the native core at every width, distinct
+    circuits included, and noisy ones on qsim from QSIM_MIN_NOISY_QUBITS qubits; the
+    values are Cirq's."""
+    from qml.executors.default import QSIM_MIN_NOISY_QUBITS
 
     qubits = cirq.LineQubit.range(3)
     distinct = [random_circuit(qubits, 10, rng) for _ in range(6)]
@@ -461,14 +458,15 @@ def test_default_policy_chooses_by_qubits(rng):
     assert executor.choose(batch).name == "native"
     expected = cirq_expectations(distinct, values, NAMES, operators)
     np.testing.assert_allclose(executor.expectation(batch), expected, atol=1e-5)
-    wide = cirq.LineQubit.range(QSIM_MIN_QUBITS)
+    wide = cirq.LineQubit.range(QSIM_MIN_NOISY_QUBITS)
     circuit = cirq.Circuit(cirq.rx(SYMBOLS[0])(q) for q in wide)
     wide_batch = _batch([circuit] * 2, values[:2], [[cirq.Z(wide[0])]] * 2)
-    assert executor.choose(wide_batch).name == "qsim"
+    assert executor.choose(wide_batch).name == "native"
     np.testing.assert_allclose(executor.expectation(wide_batch)[:, 0],
                                np.cos(values[:2, 0]), atol=1e-5)
-    many = random_values(rng, 8)
-    lanes_batch = _batch([circuit] * 8, many, [[cirq.Z(wide[0])]] * 8)
-    assert executor.choose(lanes_batch).name == "native"
-    np.testing.assert_allclose(executor.expectation(lanes_batch)[:, 0], np.cos(many[:, 0]),
-                               atol=1e-5)
+    noisy = _batch([circuit.with_noise(cirq.depolarize(0.01))] * 2, values[:2],
+                   [[cirq.Z(wide[0])]] * 2)
+    assert executor.choose(noisy).name == "qsim"
+    narrow_noisy = _batch([c.with_noise(cirq.depolarize(0.01)) for c in distinct[:2]],
+                          values[:2], operators[:2])
+    assert executor.choose(narrow_noisy).name == "native"

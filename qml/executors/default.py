@@ -1,12 +1,11 @@
-"""The default backend: the native core, or qsim for wide registers.
+"""The default backend: the native core, or qsim for wide noisy registers.
 
 ``backend=None`` is a policy decided by the ``qml-bench`` suite (docs/backends.md). The
 native core takes every row of a batch as data, whatever its circuit, and compiles
 nothing per structure, so it runs exact expectations, states, samples, expectations
-estimated from shots, noise trajectories and the adjoint gradient. qsim's kernels are
-a little faster on one wide state, so batches on ``QSIM_MIN_QUBITS`` or more qubits run
-on qsim, except a forward pass whose final states the gradient will start from, and
-noisy batches on ``QSIM_MIN_NOISY_QUBITS`` or more.
+estimated from shots, noise trajectories and the adjoint gradient, at every width.
+Noisy batches on ``QSIM_MIN_NOISY_QUBITS`` or more qubits run on qsim, whose
+trajectories are faster on one wide state.
 
 Example:
     >>> import cirq
@@ -15,7 +14,7 @@ Example:
     ...     circuit = cirq.Circuit(cirq.X.on_each(cirq.LineQubit.range(qubits)))
     ...     return prepare([serialize_circuit(circuit)], [], np.zeros((1, 0)), [[]])
     >>> DefaultExecutor().choose(batch(4)).name, DefaultExecutor().choose(batch(20)).name
-    ('native', 'qsim')
+    ('native', 'native')
 """
 
 from __future__ import annotations
@@ -25,26 +24,23 @@ from typing import Optional
 import numpy as np
 
 from qml.executors.base import CAPABILITIES, Batch, Executor, prepare  # noqa: F401 (doctest)
-from qml.executors.native import Kept, NativeExecutor, runs_in_lanes
+from qml.executors.native import Kept, NativeExecutor
 from qml.executors.qsim import QsimExecutor
 
-# Exact expectations of batches whose widest circuit has at least this many qubits
-# run on qsim (docs/backends.md).
-QSIM_MIN_QUBITS = 16
 # Noise trajectories of batches whose widest circuit has at least this many qubits run
 # on qsim; narrower ones run on the native core, several trajectories to a group of SIMD
 # lanes (docs/backends.md).
 QSIM_MIN_NOISY_QUBITS = 15
-# A forward pass for the Adjoint gradient runs on the native core, whose final states
-# the gradient's sweep starts from, when those states take at most this many bytes.
+# A forward pass for the Adjoint gradient keeps its final states, which the gradient's
+# sweep starts from, when they take at most this many bytes.
 KEPT_STATES_MAX_BYTES = 2**30
 
 
 class DefaultExecutor(Executor):
     """qml's default policy: the native core or qsim, chosen per batch.
 
-    :meth:`choose` sends wide registers to qsim and the rest to the native core (see
-    docs/backends.md).
+    :meth:`choose` sends wide noisy registers to qsim and the rest to the native core
+    (see docs/backends.md).
 
     Args:
         native: the native executor to use; None makes one.
@@ -70,14 +66,11 @@ class DefaultExecutor(Executor):
         self.qsim = qsim or QsimExecutor()
 
     def choose(self, batch: Batch) -> Executor:
-        """qsim for noisy batches on ``QSIM_MIN_NOISY_QUBITS`` or more qubits, and for
-        noiseless ones on ``QSIM_MIN_QUBITS`` or more unless every row runs in the
-        native core's SIMD lanes; otherwise the native core. Expectations (exact, from
-        shots or over trajectories) and samples follow it."""
+        """qsim for noisy batches on ``QSIM_MIN_NOISY_QUBITS`` or more qubits, otherwise
+        the native core. Expectations (exact, from shots or over trajectories) and
+        samples follow it."""
         widest = max((p.num_qubits for p in batch.distinct_programs[0]), default=0)
-        if batch.noisy:
-            return self.qsim if widest >= QSIM_MIN_NOISY_QUBITS else self.native
-        if widest >= QSIM_MIN_QUBITS and not runs_in_lanes(batch):
+        if batch.noisy and widest >= QSIM_MIN_NOISY_QUBITS:
             return self.qsim
         return self.native
 
@@ -85,18 +78,13 @@ class DefaultExecutor(Executor):
         return self.choose(batch).expectation(batch)
 
     def expectation_and_kept(self, batch: Batch) -> tuple[np.ndarray, Optional[Kept]]:
-        """The expectations, and what the native core keeps for the adjoint.
-
-        The native core runs them whenever their final states fit in
-        :data:`KEPT_STATES_MAX_BYTES`, wide registers included: the gradient's sweep
-        starts from those states, which saves more than qsim's faster forward pass
-        would. Larger batches run as :meth:`choose` says and keep nothing (None).
-        """
-        chosen = self.choose(batch)
-        if chosen is self.native or (not batch.noisy and _state_bytes(batch)
-                                     <= KEPT_STATES_MAX_BYTES):
+        """The expectations, and the final states the native core keeps for the adjoint
+        when they fit in :data:`KEPT_STATES_MAX_BYTES`: the gradient's sweep starts
+        from them instead of simulating every row again. Larger batches keep nothing
+        (None)."""
+        if not batch.noisy and _state_bytes(batch) <= KEPT_STATES_MAX_BYTES:
             return self.native.expectation_and_kept(batch)
-        return chosen.expectation(batch), None
+        return self.choose(batch).expectation(batch), None
 
     def adjoint_gradient(self, batch: Batch, upstream: np.ndarray,
                          kept: Optional[Kept] = None) -> np.ndarray:

@@ -51,15 +51,6 @@ _NO_OFFSETS = np.zeros(0, np.int64)
 TRAJECTORIES_PER_CALL = 2**16
 
 
-def runs_in_lanes(batch: Batch) -> bool:
-    """Whether every row of ``batch`` runs in a group of SIMD lanes: all its rows fit
-    the lanes' width, and each distinct program has enough rows to half fill a group."""
-    programs, index = batch.distinct_programs
-    widest = max((p.num_qubits for p in programs), default=0)
-    return (widest <= _core.LANE_MAX_QUBITS and len(index) > 0
-            and int(np.bincount(index).min()) >= _core.MIN_LANES)
-
-
 def simd() -> str:
     """The SIMD build of the core's kernels in use: ``avx512``, ``avx2`` or ``portable``."""
     return _core.simd()

@@ -134,7 +134,7 @@ class Expectation(_QuantumLayer):
 
     Args:
         backend: None or ``'noiseless'`` (qml's default policy: the native core, or
-            qsim for exact expectations on 16 qubits or more),
+            qsim for noisy circuits on 15 qubits or more),
             ``'qsim'``, ``'tensorflow'``, ``'noisy'`` (noise channels simulated as
             ``repetitions`` Monte Carlo trajectories), or any
             ``cirq.SimulatesExpectationValues`` (``cirq.DensityMatrixSimulator``

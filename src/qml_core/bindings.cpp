@@ -184,6 +184,4 @@ NB_MODULE(_qml_core, m) {
   m.attr("OP_FIELDS") = int(qml::kNumOpFields);
   m.attr("ROW_PARALLEL_MAX_QUBITS") = qml::kRowParallelMaxQubits;
   m.attr("LANES") = qml::kLanes;
-  m.attr("LANE_MAX_QUBITS") = qml::kLaneMaxQubits;
-  m.attr("MIN_LANES") = qml::kMinLanes;
 }

@@ -29,6 +29,16 @@ struct Gate {
   const cfloat* matrix = nullptr;  // row-major, 2^k x 2^k
 };
 
+// The index bits of basis state `a` of a gate's targets (targets[0] its most
+// significant bit): entry a of the gate's block at amplitude i is amplitude
+// i + target_offset(gate, a). Static, so each SIMD build compiles its own copy.
+static inline index_t target_offset(const Gate& gate, int a) {
+  index_t offset = 0;
+  for (int t = 0; t < gate.num_targets; ++t)
+    if ((a >> (gate.num_targets - 1 - t)) & 1) offset |= index_t(1) << gate.targets[t];
+  return offset;
+}
+
 // Rows of one program run together, one per SIMD lane: amplitude a of lane w is
 // state[2 a kLanes + w] (real part) and state[(2 a + 1) kLanes + w] (imaginary part).
 // Every gate then vectorises over the lanes, whichever qubits it acts on.
@@ -56,18 +66,16 @@ struct LaneTerm {
 // The kernels one SIMD build provides.
 struct Kernels {
   const char* name;
-  // state <- M state (adjoint=false) or M^dagger state (adjoint=true).
+  // state <- M state (adjoint=false) or M^dagger state (adjoint=true). A diagonal M is
+  // applied as a scaling, which reads and writes only the amplitudes whose entry is
+  // not 1: a CZ is one complex product on a quarter of the state, where a dense 4 x 4
+  // matrix is sixteen products per four amplitudes.
   void (*apply)(cfloat* state, int num_qubits, const Gate& gate, bool adjoint,
-                bool parallel);
-  // state <- D state for a diagonal matrix D (2^k entries) on the gate's targets under
-  // its controls; gate.matrix is not read. Only the entries that are not 1 are read
-  // and written: a CZ is one complex product on a quarter of the amplitudes, where a
-  // dense 4 x 4 matrix is sixteen products per four amplitudes.
-  void (*scale)(cfloat* state, int num_qubits, const Gate& gate, const cfloat* diagonal,
                 bool parallel);
   // One step of the adjoint sweep: psi <- M^dagger psi and lambda <- M^dagger lambda,
   // and, when overlap is not null, overlap[i][j] += sum conj(lambda[i]) psi[j] over
   // the gate's satisfied indices, with lambda before and psi after the un-apply.
+  // Without overlap, a diagonal M is a scaling, as in apply.
   void (*unapply_pair)(cfloat* psi, cfloat* lambda, int num_qubits, const Gate& gate,
                        cdouble* overlap, bool parallel);
   // Re(coef * sum_j conj(psi[j ^ x]) (-1)^popcount(j & z) psi[j]).
@@ -87,15 +95,14 @@ struct Kernels {
   void (*probability_marginals)(const cfloat* psi, int num_qubits, int low_bits,
                                 double* low, double* high, bool parallel);
 
-  // The same on lane states (kLanes rows at once, on the calling thread), with a
-  // matrix per lane; gate.matrix is not read. unapply_pair_lanes takes the matrices
-  // already adjoint (M^dagger) and adds lane w's overlap entry (i, j) to
-  // overlap[((i * 2^k + j) * 2 + part) * kLanes + w], part 0 real and 1 imaginary.
+  // The same on lane states (kLanes rows at once, on the calling thread). apply_lanes
+  // takes a matrix per lane (gate.matrix is not read); the constant kernels apply
+  // gate.matrix to every lane, diagonal ones as a scaling, and write `scratch`.
   void (*apply_lanes)(float* state, int num_qubits, const Gate& gate, const LaneMatrix& m);
-  void (*unapply_pair_lanes)(float* psi, float* lambda, int num_qubits, const Gate& gate,
-                             const LaneMatrix& m, double* overlap);
-  // scale on lane states, with one diagonal for every lane.
-  void (*scale_lanes)(float* state, int num_qubits, const Gate& gate, const cfloat* diagonal);
+  void (*apply_constant_lanes)(float* state, int num_qubits, const Gate& gate,
+                               LaneMatrix& scratch);
+  void (*unapply_constant_pair_lanes)(float* psi, float* lambda, int num_qubits,
+                                      const Gate& gate, LaneMatrix& scratch);
   // sums[part * kLanes + w] = sum_j conj(psi[j ^ x]) (-1)^popcount(j & z) psi[j], lane w.
   void (*pauli_sums_lanes)(const float* psi, int num_qubits, index_t x_mask, index_t z_mask,
                            double* sums);

@@ -2,6 +2,7 @@
 // this file several times with QML_ARCH set to avx512, avx2 or portable and the
 // matching compiler flags; simd.cpp picks one build at run time.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <omp.h>
@@ -24,6 +25,10 @@
 namespace qml {
 namespace QML_ARCH {
 namespace {
+
+// Overlap sums are kept in float over at most this many steps (registers or index
+// groups), then added to double totals, which keeps their rounding error small.
+constexpr index_t kFloatSumSteps = 256;
 
 // The index loop of a gate: the bits that the gate fixes (targets and controls) are
 // cut out of a counter; the free bits below the lowest fixed bit form a contiguous
@@ -312,6 +317,177 @@ struct LowPlan {
   }
 };
 
+#ifdef QML_AVX2_KERNELS
+// ---- AVX2: gates on bits 0 to 2, within two registers --------------------------------
+// A register holds four amplitudes (bits 0 and 1), so a gate whose targets all lie in
+// bits 0-2 mixes amplitudes within a pair of registers and no others. Written as
+// out_i = sum over s of A[i][i ^ s] v[i ^ s] (s running over the subsets of the target
+// bits), each term is one register's lanes permuted by s (s & 1 swaps neighbouring
+// amplitudes, s & 2 the two halves; s & 4 takes the other register) times a
+// coefficient register. Such a gate then costs what one on high bits does, where the
+// 16-amplitude block kernels spend several shuffles per product.
+struct RegisterGate {
+  int mask = 0;               // the target bits
+  int num_terms = 0;
+  int shift[kMaxDim];         // the terms' s, ascending
+  __m256 re[kMaxDim][2], im[kMaxDim][2];  // term t, output register h: lanes 2l, 2l + 1
+                                          // hold Re (Im) A[i][i ^ s], i = 4 h + l
+  int index[8];               // matrix index of amplitude i of a group of eight
+
+  static bool wanted(int num_qubits, const Gate& gate) {
+    if (num_qubits < 3 || gate.control_mask) return false;
+    for (int t = 0; t < gate.num_targets; ++t)
+      if (gate.targets[t] > 2) return false;
+    return true;
+  }
+
+  RegisterGate(const Gate& gate, bool adjoint) {
+    const int k = gate.num_targets, dim = 1 << k;
+    for (int t = 0; t < k; ++t) mask |= 1 << gate.targets[t];
+    for (int i = 0; i < 8; ++i) {
+      index[i] = 0;
+      for (int t = 0; t < k; ++t) index[i] |= ((i >> gate.targets[t]) & 1) << (k - 1 - t);
+    }
+    for (int shift_bits = 0; shift_bits < 8; ++shift_bits) {
+      if (shift_bits & ~mask) continue;
+      shift[num_terms] = shift_bits;
+      for (int h = 0; h < 2; ++h) {
+        alignas(32) float r[8], m[8];
+        for (int l = 0; l < 4; ++l) {
+          const int a = index[4 * h + l], b = index[(4 * h + l) ^ shift_bits];
+          const cfloat e = adjoint ? std::conj(gate.matrix[b * dim + a]) : gate.matrix[a * dim + b];
+          r[2 * l] = r[2 * l + 1] = e.real();
+          m[2 * l] = m[2 * l + 1] = e.imag();
+        }
+        re[num_terms][h] = _mm256_load_ps(r);
+        im[num_terms][h] = _mm256_load_ps(m);
+      }
+      ++num_terms;
+    }
+  }
+
+  // moved[h][p]: register h with lane l moved to lane l ^ p, for p = 0..3.
+  static void permutations(const float* at, __m256 (*moved)[4]) {
+    for (int h = 0; h < 2; ++h) {
+      const __m256 v = _mm256_loadu_ps(at + 8 * h);
+      moved[h][0] = v;
+      moved[h][1] = _mm256_permute_ps(v, 0x4E);  // (1 0 3 2) in complex pairs
+      moved[h][2] = _mm256_permute2f128_ps(v, v, 0x01);
+      moved[h][3] = _mm256_permute_ps(moved[h][2], 0x4E);
+    }
+  }
+
+  // The hot loops take the target bits as a template argument (Mask), so that the
+  // terms unroll and the permuted registers stay in registers.
+  template <int Mask>
+  void times(const __m256 (*moved)[4], float* out) const {
+    for (int h = 0; h < 2; ++h) {
+      __m256 by_re = _mm256_setzero_ps(), by_im = _mm256_setzero_ps();
+      for (int s = 0, t = 0; s < 8; ++s) {
+        if (s & ~Mask) continue;
+        const __m256 v = moved[h ^ (s >> 2)][s & 3];
+        by_re = _mm256_fmadd_ps(re[t][h], v, by_re);
+        by_im = _mm256_fmadd_ps(im[t][h], _mm256_permute_ps(v, 0xB1), by_im);
+        ++t;
+      }
+      _mm256_storeu_ps(out + 8 * h, _mm256_addsub_ps(by_re, by_im));
+    }
+  }
+};
+
+template <int Mask>
+void apply_register_d(float* data, int num_qubits, const RegisterGate& g, bool parallel) {
+  split_range(parallel, index_t(1) << (num_qubits - 3), [&](index_t begin, index_t end, int) {
+    for (index_t r = begin; r < end; ++r) {
+      __m256 moved[2][4];
+      RegisterGate::permutations(data + 16 * r, moved);
+      g.times<Mask>(moved, data + 16 * r);
+    }
+  }, 256);
+}
+
+// unapply_pair for such a gate. Term t's overlap sum, lane l of output register h, is
+// conj(lambda before at i ^ s) psi after at i, i = 4 h + l: entry
+// (index[i ^ s], index[i]), held as (real, imaginary) pairs.
+template <int Mask>
+void unapply_pair_register_d(float* psi, float* lambda, int num_qubits, const Gate& gate,
+                             const RegisterGate& g, cdouble* overlap, bool parallel) {
+  const int threads = parallel ? thread_count() : 1;
+  constexpr int kSums = kMaxDim * 2 * 8;  // term, output register, lane
+  std::vector<std::array<double, kSums>> totals(overlap ? threads : 0);
+  split_range(parallel, index_t(1) << (num_qubits - 3), [&](index_t begin, index_t end, int t) {
+    const __m256 odd_sign = _mm256_setr_ps(0.f, -0.f, 0.f, -0.f, 0.f, -0.f, 0.f, -0.f);
+    __m256 sum[kMaxDim][2];
+    for (int e = 0; e < g.num_terms; ++e) sum[e][0] = sum[e][1] = _mm256_setzero_ps();
+    auto flush = [&]() {
+      for (int e = 0; e < g.num_terms; ++e)
+        for (int h = 0; h < 2; ++h) {
+          alignas(32) float lanes[8];
+          _mm256_store_ps(lanes, sum[e][h]);
+          for (int w = 0; w < 8; ++w) totals[t][(e * 2 + h) * 8 + w] += lanes[w];
+          sum[e][h] = _mm256_setzero_ps();
+        }
+    };
+    for (index_t r = begin; r < end; ++r) {
+      __m256 p[2][4], l[2][4];
+      RegisterGate::permutations(psi + 16 * r, p);
+      RegisterGate::permutations(lambda + 16 * r, l);
+      g.times<Mask>(p, psi + 16 * r);
+      g.times<Mask>(l, lambda + 16 * r);
+      if (!overlap) continue;
+      for (int h = 0; h < 2; ++h) {
+        const __m256 q = _mm256_loadu_ps(psi + 16 * r + 8 * h);
+        const __m256 qs = _mm256_permute_ps(q, 0xB1);
+        for (int s = 0, e = 0; s < 8; ++s) {
+          if (s & ~Mask) continue;
+          const __m256 before = l[h ^ (s >> 2)][s & 3];
+          sum[e][h] = _mm256_fmadd_ps(_mm256_moveldup_ps(before), q, sum[e][h]);
+          sum[e][h] = _mm256_fmadd_ps(_mm256_xor_ps(_mm256_movehdup_ps(before), odd_sign), qs,
+                                      sum[e][h]);
+          ++e;
+        }
+      }
+      if ((r - begin + 1) % kFloatSumSteps == 0) flush();
+    }
+    if (overlap) flush();
+  }, 256);
+  const int dim = 1 << gate.num_targets;
+  for (const std::array<double, kSums>& total : totals)
+    for (int e = 0; e < g.num_terms; ++e)
+      for (int i = 0; i < 8; ++i) {
+        const int at = (e * 2 + (i >> 2)) * 8 + 2 * (i & 3);
+        overlap[g.index[i ^ g.shift[e]] * dim + g.index[i]] += cdouble(total[at], total[at + 1]);
+      }
+}
+// Calls call(M) with the gate's target bits as the constant M.
+#define QML_REGISTER_MASKS(call) \
+  switch (g.mask) {                \
+    case 1: return call(1);        \
+    case 2: return call(2);        \
+    case 3: return call(3);        \
+    case 4: return call(4);        \
+    case 5: return call(5);        \
+    case 6: return call(6);        \
+    default: return call(7);       \
+  }
+
+void apply_register(float* data, int num_qubits, const Gate& gate, bool adjoint, bool parallel) {
+  const RegisterGate g(gate, adjoint);
+#define QML_CALL(M) apply_register_d<M>(data, num_qubits, g, parallel)
+  QML_REGISTER_MASKS(QML_CALL)
+#undef QML_CALL
+}
+
+void unapply_pair_register(float* psi, float* lambda, int num_qubits, const Gate& gate,
+                           cdouble* overlap, bool parallel) {
+  const RegisterGate g(gate, true);
+#define QML_CALL(M) unapply_pair_register_d<M>(psi, lambda, num_qubits, gate, g, overlap, parallel)
+  QML_REGISTER_MASKS(QML_CALL)
+#undef QML_CALL
+}
+#undef QML_REGISTER_MASKS
+#endif
+
 void apply_low(float* data, int num_qubits, const Gate& gate, bool adjoint, bool parallel) {
   const LowPlan plan(num_qubits, gate, adjoint);
   split_range(parallel, plan.outer, [&](index_t begin, index_t end, int) {
@@ -383,7 +559,7 @@ void unapply_pair_low(float* psi, float* lambda, int num_qubits, const Gate& gat
             sum_im[e] += l_re[hi] * qi - l_im[hi] * qr;
           }
         }
-      if ((r - begin + 1) % 256 == 0) flush();
+      if ((r - begin + 1) % kFloatSumSteps == 0) flush();
     }
     if (overlap) flush();
   }, 256);
@@ -399,19 +575,13 @@ struct Matrix {
   index_t offsets[D];
 
   Matrix(const Gate& gate, bool adjoint) {
-    constexpr int K = D == 2 ? 1 : D == 4 ? 2 : D == 8 ? 3 : 4;
     for (int i = 0; i < D; ++i)
       for (int j = 0; j < D; ++j) {
         const cfloat m = adjoint ? std::conj(gate.matrix[j * D + i]) : gate.matrix[i * D + j];
         re[i][j] = m.real();
         im[i][j] = m.imag();
       }
-    for (int m = 0; m < D; ++m) {
-      index_t offset = 0;
-      for (int j = 0; j < K; ++j)
-        if ((m >> (K - 1 - j)) & 1) offset |= index_t(1) << gate.targets[j];
-      offsets[m] = offset;
-    }
+    for (int a = 0; a < D; ++a) offsets[a] = target_offset(gate, a);
   }
 };
 
@@ -420,6 +590,26 @@ inline void apply_run(float* __restrict state, index_t base, index_t begin, inde
                       const Matrix<D>& m) {
   float* at[D];
   for (int j = 0; j < D; ++j) at[j] = state + 2 * (base + m.offsets[j]);
+#ifdef QML_AVX2_KERNELS
+  // Four amplitudes at a time, as they lie in memory (see unapply_chunks): gcc's own
+  // vectorisation of the loop below splits real and imaginary parts, and does not
+  // vectorise runs as short as four or eight amplitudes at all.
+  for (; begin + 4 <= end; begin += 4) {
+    __m256 v[D], vs[D];
+    for (int j = 0; j < D; ++j) {
+      v[j] = _mm256_loadu_ps(at[j] + 2 * begin);
+      vs[j] = _mm256_permute_ps(v[j], 0xB1);
+    }
+    for (int i = 0; i < D; ++i) {
+      __m256 by_re = _mm256_setzero_ps(), by_im = _mm256_setzero_ps();
+      for (int j = 0; j < D; ++j) {
+        by_re = _mm256_fmadd_ps(_mm256_set1_ps(m.re[i][j]), v[j], by_re);
+        by_im = _mm256_fmadd_ps(_mm256_set1_ps(m.im[i][j]), vs[j], by_im);
+      }
+      _mm256_storeu_ps(at[i] + 2 * begin, _mm256_addsub_ps(by_re, by_im));
+    }
+  }
+#endif
   // The D amplitudes of one index never overlap another index's: no dependences.
 #pragma GCC ivdep
   for (index_t lo = begin; lo < end; ++lo) {
@@ -450,7 +640,11 @@ void apply_d(cfloat* state, int num_qubits, const Gate& gate, bool adjoint, bool
   });
 }
 
-void apply(cfloat* state, int num_qubits, const Gate& gate, bool adjoint, bool parallel) {
+void apply_dense(cfloat* state, int num_qubits, const Gate& gate, bool adjoint, bool parallel) {
+#ifdef QML_AVX2_KERNELS
+  if (RegisterGate::wanted(num_qubits, gate))
+    return apply_register(reinterpret_cast<float*>(state), num_qubits, gate, adjoint, parallel);
+#endif
   if (LowPlan::wanted(num_qubits, gate))
     return apply_low(reinterpret_cast<float*>(state), num_qubits, gate, adjoint, parallel);
   switch (gate.num_targets) {
@@ -461,28 +655,129 @@ void apply(cfloat* state, int num_qubits, const Gate& gate, bool adjoint, bool p
   }
 }
 
+// Whether a gate's matrix is diagonal; if so, its diagonal (conjugated with `adjoint`)
+// goes to `diagonal`.
+bool diagonal_of(const Gate& gate, bool adjoint, cfloat* diagonal) {
+  const int dim = 1 << gate.num_targets;
+  for (int i = 0; i < dim; ++i)
+    for (int j = 0; j < dim; ++j)
+      if (i != j && gate.matrix[i * dim + j] != cfloat(0.f, 0.f)) return false;
+  for (int i = 0; i < dim; ++i)
+    diagonal[i] = adjoint ? std::conj(gate.matrix[i * dim + i]) : gate.matrix[i * dim + i];
+  return true;
+}
+
 // The amplitude offsets of a gate's diagonal entries that are not 1, with the entries.
 int scaled_entries(const Gate& gate, const cfloat* diagonal, index_t* offsets, cfloat* entries) {
   int count = 0;
   for (int j = 0; j < (1 << gate.num_targets); ++j) {
     if (diagonal[j] == cfloat(1.f, 0.f)) continue;
-    index_t offset = 0;
-    for (int t = 0; t < gate.num_targets; ++t)
-      if ((j >> (gate.num_targets - 1 - t)) & 1) offset |= index_t(1) << gate.targets[t];
-    offsets[count] = offset;
+    offsets[count] = target_offset(gate, j);
     entries[count++] = diagonal[j];
   }
   return count;
 }
 
+// A diagonal gate whose lowest target or control lies below kScaleTileBits has runs
+// too short to loop over (a CZ on bits 4 and 3 took three times a dense gate's time):
+// the state is then scaled in tiles of 2^kScaleTileBits consecutive amplitudes, each
+// multiplied by a factor pattern chosen by the tile's values of the gate's higher
+// targets. A tile whose pattern is all ones, or whose higher controls fail, is skipped.
+constexpr int kScaleTileBits = 6;
+constexpr int kScaleTile = 1 << kScaleTileBits;
+
+struct ScaleTiles {
+  alignas(64) float re[kMaxDim][kScaleTile];  // pattern p: the factor of amplitude l of
+  alignas(64) float im[kMaxDim][kScaleTile];  // a tile, p from the tile's higher targets
+  bool ones[kMaxDim];
+  index_t high_targets[kMaxTargets];  // index bit of each higher target, or 0
+  int high_place[kMaxTargets];        // its bit in the diagonal's index
+  int num_high = 0;
+  index_t control_mask, control_bits;  // higher controls
+
+  static bool wanted(int num_qubits, const Gate& gate) {
+    if (num_qubits < kScaleTileBits) return false;
+    const index_t low = (index_t(1) << kScaleTileBits) - 1;
+    if (gate.control_mask & low) return true;
+    for (int t = 0; t < gate.num_targets; ++t)
+      if (gate.targets[t] < kScaleTileBits) return true;
+    return false;
+  }
+
+  ScaleTiles(const Gate& gate, const cfloat* diagonal) {
+    const int k = gate.num_targets;
+    const index_t low = (index_t(1) << kScaleTileBits) - 1;
+    control_mask = gate.control_mask & ~low;
+    control_bits = gate.control_bits & ~low;
+    int low_place[kMaxTargets], low_bit[kMaxTargets], num_low = 0, pattern_bits = 0;
+    for (int t = 0; t < k; ++t) {
+      if (gate.targets[t] < kScaleTileBits) {
+        low_bit[num_low] = gate.targets[t];
+        low_place[num_low++] = k - 1 - t;
+      } else {
+        high_targets[num_high] = index_t(1) << gate.targets[t];
+        high_place[num_high++] = k - 1 - t;
+        pattern_bits |= 1 << (k - 1 - t);
+      }
+    }
+    for (int p = 0; p < (1 << k); ++p) {
+      ones[p] = true;
+      if (p & ~pattern_bits) continue;  // not a value of the higher targets alone
+      for (int l = 0; l < kScaleTile; ++l) {
+        cfloat factor(1.f, 0.f);
+        if ((index_t(l) & gate.control_mask & low) == (gate.control_bits & low)) {
+          int entry = p;
+          for (int b = 0; b < num_low; ++b)
+            if ((l >> low_bit[b]) & 1) entry |= 1 << low_place[b];
+          factor = diagonal[entry];
+        }
+        re[p][l] = factor.real();
+        im[p][l] = factor.imag();
+        ones[p] = ones[p] && factor == cfloat(1.f, 0.f);
+      }
+    }
+  }
+
+  // The pattern of the tile starting at amplitude `first`, or -1 to skip it.
+  int pattern(index_t first) const {
+    if ((first & control_mask) != control_bits) return -1;
+    int p = 0;
+    for (int b = 0; b < num_high; ++b)
+      if (first & high_targets[b]) p |= 1 << high_place[b];
+    return ones[p] ? -1 : p;
+  }
+};
+
+// state <- D state for a diagonal D (2^k entries) on the gate's targets under its
+// controls: only the amplitudes whose entry is not 1 are read and written.
 void scale(cfloat* state, int num_qubits, const Gate& gate, const cfloat* diagonal,
            bool parallel) {
+  float* data = reinterpret_cast<float*>(state);
+  if (ScaleTiles::wanted(num_qubits, gate)) {
+    const ScaleTiles tiles(gate, diagonal);
+    split_range(parallel, index_t(1) << (num_qubits - kScaleTileBits),
+                [&](index_t begin, index_t end, int) {
+      for (index_t r = begin; r < end; ++r) {
+        const int p = tiles.pattern(r << kScaleTileBits);
+        if (p < 0) continue;
+        float* __restrict v = data + 2 * (r << kScaleTileBits);
+        const float* __restrict fr = tiles.re[p];
+        const float* __restrict fi = tiles.im[p];
+#pragma omp simd
+        for (int l = 0; l < kScaleTile; ++l) {
+          const float x = v[2 * l], y = v[2 * l + 1];
+          v[2 * l] = fr[l] * x - fi[l] * y;
+          v[2 * l + 1] = fr[l] * y + fi[l] * x;
+        }
+      }
+    }, 64);
+    return;
+  }
   index_t offsets[kMaxDim];
   cfloat entries[kMaxDim];
   const int count = scaled_entries(gate, diagonal, offsets, entries);
   if (count == 0) return;
   const Layout layout(num_qubits, gate);
-  float* data = reinterpret_cast<float*>(state);
   split_layout(parallel, layout, [&](index_t base, index_t begin, index_t end, int) {
     for (int c = 0; c < count; ++c) {
       float* __restrict p = data + 2 * (base + offsets[c]);
@@ -497,10 +792,11 @@ void scale(cfloat* state, int num_qubits, const Gate& gate, const cfloat* diagon
   });
 }
 
-template <int D>
-struct Sums {
-  double values[D][D][2] = {};
-};
+void apply(cfloat* state, int num_qubits, const Gate& gate, bool adjoint, bool parallel) {
+  cfloat diagonal[kMaxDim];
+  if (diagonal_of(gate, adjoint, diagonal)) return scale(state, num_qubits, gate, diagonal, parallel);
+  apply_dense(state, num_qubits, gate, adjoint, parallel);
+}
 
 // Amplitudes taken kChunk at a time, so that the loops over one chunk vectorise
 // whatever the gate: one register's worth of floats.
@@ -512,6 +808,35 @@ constexpr int kChunk = 4;  // one register of (re, im) pairs (below)
 constexpr int kChunk = 8;
 #endif
 
+// One thread's overlap sums for a gate: float partial sums over chunks, kept across
+// the gate's runs (many are a chunk or two long) and added to the double totals every
+// kFloatSumSteps chunks.
+
+template <int D>
+struct alignas(64) OverlapSums {
+  // Entry (i, j): 8 floats. The AVX2 build holds (real, imaginary) pairs (see
+  // unapply_chunks); the others 4 real parts, then 4 imaginary parts, kChunk lanes
+  // folded onto them.
+  alignas(32) float partial[D][D][8] = {};
+  double totals[D][D][2] = {};
+  index_t chunks = 0;
+
+  void flush() {
+    for (int i = 0; i < D; ++i)
+      for (int j = 0; j < D; ++j) {
+        for (int w = 0; w < 8; ++w) {
+#ifdef QML_AVX2_KERNELS
+          totals[i][j][w & 1] += partial[i][j][w];
+#else
+          totals[i][j][w >> 2] += partial[i][j][w];
+#endif
+        }
+        std::fill(partial[i][j], partial[i][j] + 8, 0.f);
+      }
+    chunks = 0;
+  }
+};
+
 #ifdef QML_AVX2_KERNELS
 // unapply_run for a whole number of chunks, on amplitudes as they lie in memory: a
 // register holds four (re, im) pairs. A complex product m v is the even-odd add-sub of
@@ -522,7 +847,7 @@ constexpr int kChunk = 8;
 template <int D, bool WithOverlap>
 inline void unapply_chunks(float* __restrict psi, float* __restrict lambda, index_t base,
                            index_t begin, index_t end, const Matrix<D>& m,
-                           double (*overlap)[D][2]) {
+                           OverlapSums<D>* sums) {
   constexpr int kSwap = 0xB1;  // (re, im) -> (im, re) in every pair
   float* p[D];
   float* l[D];
@@ -531,9 +856,11 @@ inline void unapply_chunks(float* __restrict psi, float* __restrict lambda, inde
     l[j] = lambda + 2 * (base + m.offsets[j]);
   }
   constexpr int S = WithOverlap ? D : 1;
-  __m256 sum_real[S][S], sum_imag[S][S];
-  for (int k = 0; k < S; ++k)
-    for (int i = 0; i < S; ++i) sum_real[k][i] = sum_imag[k][i] = _mm256_setzero_ps();
+  __m256 sum[S][S];
+  const __m256 odd_sign = _mm256_setr_ps(0.f, -0.f, 0.f, -0.f, 0.f, -0.f, 0.f, -0.f);
+  if constexpr (WithOverlap)
+    for (int k = 0; k < D; ++k)
+      for (int i = 0; i < D; ++i) sum[k][i] = _mm256_load_ps(sums->partial[k][i]);
   for (index_t lo = begin; lo < end; lo += kChunk) {
     __m256 pv[D], ps[D], lv[D], ls[D];
     for (int j = 0; j < D; ++j) {
@@ -560,30 +887,23 @@ inline void unapply_chunks(float* __restrict psi, float* __restrict lambda, inde
       if constexpr (WithOverlap) {  // lambda before the un-apply, psi after it
         const __m256 qs = _mm256_permute_ps(q, kSwap);
         for (int k = 0; k < D; ++k) {
-          sum_real[k][i] = _mm256_fmadd_ps(lv[k], q, sum_real[k][i]);
-          sum_imag[k][i] = _mm256_fmadd_ps(lv[k], qs, sum_imag[k][i]);
+          sum[k][i] = _mm256_fmadd_ps(_mm256_moveldup_ps(lv[k]), q, sum[k][i]);
+          sum[k][i] = _mm256_fmadd_ps(_mm256_xor_ps(_mm256_movehdup_ps(lv[k]), odd_sign), qs,
+                                      sum[k][i]);
         }
       }
     }
   }
   if constexpr (WithOverlap)
     for (int k = 0; k < D; ++k)
-      for (int i = 0; i < D; ++i) {
-        alignas(32) float real[8], imag[8];
-        _mm256_store_ps(real, sum_real[k][i]);
-        _mm256_store_ps(imag, sum_imag[k][i]);
-        for (int w = 0; w < 8; w += 2) {
-          overlap[k][i][0] += double(real[w]) + real[w + 1];
-          overlap[k][i][1] += double(imag[w]) - imag[w + 1];
-        }
-      }
+      for (int i = 0; i < D; ++i) _mm256_store_ps(sums->partial[k][i], sum[k][i]);
 }
 #else
 // unapply_run for a whole number of chunks: the same sums, each over kChunk lanes.
 template <int D, bool WithOverlap>
 inline void unapply_chunks(float* __restrict psi, float* __restrict lambda, index_t base,
                            index_t begin, index_t end, const Matrix<D>& m,
-                           double (*overlap)[D][2]) {
+                           OverlapSums<D>* sums_out) {
   float* p[D];
   float* l[D];
   for (int j = 0; j < D; ++j) {
@@ -627,26 +947,28 @@ inline void unapply_chunks(float* __restrict psi, float* __restrict lambda, inde
           }
     }
   }
-  if (WithOverlap)
+  if constexpr (WithOverlap)
     for (int i = 0; i < D; ++i)
       for (int j = 0; j < D; ++j)
-        for (int w = 0; w < kChunk; ++w) {
-          overlap[i][j][0] += sums[i][j][0][w];
-          overlap[i][j][1] += sums[i][j][1][w];
-        }
+        for (int part = 0; part < 2; ++part)
+          for (int w = 0; w < kChunk; ++w) sums_out->partial[i][j][part * 4 + w % 4] += sums[i][j][part][w];
 }
 
 #endif
 
 // Un-applies M to psi and lambda for indices base + [begin, end); with WithOverlap,
-// also sums conj(lambda before) psi after into `overlap`.
+// also sums conj(lambda before) psi after into `sums`.
 template <int D, bool WithOverlap>
 inline void unapply_run(float* __restrict psi, float* __restrict lambda, index_t base,
                         index_t begin, index_t end, const Matrix<D>& m,
-                        double (*overlap)[D][2]) {
+                        OverlapSums<D>* sums_out) {
   const index_t whole = begin + (end - begin) / kChunk * kChunk;
   if (whole > begin) {
-    unapply_chunks<D, WithOverlap>(psi, lambda, base, begin, whole, m, overlap);
+    unapply_chunks<D, WithOverlap>(psi, lambda, base, begin, whole, m, sums_out);
+    if constexpr (WithOverlap) {
+      sums_out->chunks += (whole - begin) / kChunk;
+      if (sums_out->chunks >= kFloatSumSteps) sums_out->flush();
+    }
     if (whole == end) return;
     begin = whole;
   }
@@ -690,11 +1012,11 @@ inline void unapply_run(float* __restrict psi, float* __restrict lambda, index_t
         }
     }
   }
-  if (WithOverlap)  // float sums over one run, double across runs
+  if constexpr (WithOverlap)  // fewer than kChunk amplitudes: straight to the totals
     for (int i = 0; i < D; ++i)
       for (int j = 0; j < D; ++j) {
-        overlap[i][j][0] += sums[i][j][0];
-        overlap[i][j][1] += sums[i][j][1];
+        sums_out->totals[i][j][0] += sums[i][j][0];
+        sums_out->totals[i][j][1] += sums[i][j][1];
       }
 }
 
@@ -711,26 +1033,37 @@ void unapply_pair_d(cfloat* psi, cfloat* lambda, int num_qubits, const Gate& gat
     });
     return;
   }
-  auto add = [&](const Sums<D>& s) {
+  auto add = [&](OverlapSums<D>& s) {
+    s.flush();
     for (int i = 0; i < D; ++i)
-      for (int j = 0; j < D; ++j) overlap[i * D + j] += cdouble(s.values[i][j][0], s.values[i][j][1]);
+      for (int j = 0; j < D; ++j) overlap[i * D + j] += cdouble(s.totals[i][j][0], s.totals[i][j][1]);
   };
   if (!parallel) {  // a narrow row: no allocation per op
-    Sums<D> s;
+    OverlapSums<D> s;
     split_layout(false, layout, [&](index_t base, index_t begin, index_t end, int) {
-      unapply_run<D, true>(p, l, base, begin, end, m, s.values);
+      unapply_run<D, true>(p, l, base, begin, end, m, &s);
     });
     return add(s);
   }
-  std::vector<Sums<D>> sums(thread_count());
+  std::vector<OverlapSums<D>> sums(thread_count());
   split_layout(parallel, layout, [&](index_t base, index_t begin, index_t end, int t) {
-    unapply_run<D, true>(p, l, base, begin, end, m, sums[t].values);
+    unapply_run<D, true>(p, l, base, begin, end, m, &sums[t]);
   });
-  for (const Sums<D>& s : sums) add(s);
+  for (OverlapSums<D>& s : sums) add(s);
 }
 
 void unapply_pair(cfloat* psi, cfloat* lambda, int num_qubits, const Gate& gate,
                   cdouble* overlap, bool parallel) {
+  cfloat diagonal[kMaxDim];
+  if (!overlap && diagonal_of(gate, true, diagonal)) {
+    scale(psi, num_qubits, gate, diagonal, parallel);
+    return scale(lambda, num_qubits, gate, diagonal, parallel);
+  }
+#ifdef QML_AVX2_KERNELS
+  if (RegisterGate::wanted(num_qubits, gate))
+    return unapply_pair_register(reinterpret_cast<float*>(psi), reinterpret_cast<float*>(lambda),
+                                 num_qubits, gate, overlap, parallel);
+#endif
   if (LowPlan::wanted(num_qubits, gate))
     return unapply_pair_low(reinterpret_cast<float*>(psi), reinterpret_cast<float*>(lambda),
                             num_qubits, gate, overlap, parallel);
@@ -824,17 +1157,6 @@ void probability_marginals(const cfloat* psi, int num_qubits, int low_bits, doub
 
 // ---- lane kernels: kLanes rows of one program at once, see kernels.hpp
 
-template <int D>
-void target_offsets(const Gate& gate, index_t* offsets) {
-  constexpr int K = D == 2 ? 1 : D == 4 ? 2 : D == 8 ? 3 : 4;
-  for (int m = 0; m < D; ++m) {
-    index_t offset = 0;
-    for (int j = 0; j < K; ++j)
-      if ((m >> (K - 1 - j)) & 1) offset |= index_t(1) << gate.targets[j];
-    offsets[m] = offset;
-  }
-}
-
 // lane state of amplitude `a`: kLanes real parts, then kLanes imaginary parts
 inline float* lane_amplitude(float* state, index_t a) { return state + 2 * a * kLanes; }
 
@@ -842,7 +1164,7 @@ template <int D>
 void apply_lanes_d(float* state, int num_qubits, const Gate& gate, const LaneMatrix& m) {
   const Layout layout(num_qubits, gate);
   index_t offsets[D];
-  target_offsets<D>(gate, offsets);
+  for (int a = 0; a < D; ++a) offsets[a] = target_offset(gate, a);
   for (index_t r = 0; r < layout.outer; ++r) {
     const index_t base = layout.base(r);
     for (index_t lo = 0; lo < layout.inner; ++lo) {
@@ -875,6 +1197,7 @@ void apply_lanes_d(float* state, int num_qubits, const Gate& gate, const LaneMat
   }
 }
 
+// scale on lane states, with one diagonal for every lane.
 void scale_lanes(float* state, int num_qubits, const Gate& gate, const cfloat* diagonal) {
   index_t offsets[kMaxDim];
   cfloat entries[kMaxDim];
@@ -908,16 +1231,12 @@ void apply_lanes(float* state, int num_qubits, const Gate& gate, const LaneMatri
   }
 }
 
-// Float sums of this many index groups at most before they are added to the double
-// overlap, which keeps their rounding error small.
-constexpr index_t kLaneFlush = 256;
-
 template <int D, bool WithOverlap>
 void unapply_pair_lanes_d(float* psi, float* lambda, int num_qubits, const Gate& gate,
                           const LaneMatrix& m, double* overlap) {
   const Layout layout(num_qubits, gate);
   index_t offsets[D];
-  target_offsets<D>(gate, offsets);
+  for (int a = 0; a < D; ++a) offsets[a] = target_offset(gate, a);
   constexpr int S = WithOverlap ? D : 1;
   alignas(64) float sums[S][S][2][kLanes] = {};
   index_t pending = 0;
@@ -976,12 +1295,15 @@ void unapply_pair_lanes_d(float* psi, float* lambda, int num_qubits, const Gate&
           l[i][kLanes + w] = ui[w];
         }
       }
-      if (WithOverlap && ++pending == kLaneFlush) flush();
+      if (WithOverlap && ++pending == kFloatSumSteps) flush();
     }
   }
   if (WithOverlap) flush();
 }
 
+// unapply_pair on lane states, with m already adjoint (M^dagger) in every lane; lane w's
+// overlap entry (i, j) goes to overlap[((i * 2^k + j) * 2 + part) * kLanes + w], part 0
+// real and 1 imaginary.
 void unapply_pair_lanes(float* psi, float* lambda, int num_qubits, const Gate& gate,
                         const LaneMatrix& m, double* overlap) {
   const bool with = overlap != nullptr;
@@ -995,6 +1317,34 @@ void unapply_pair_lanes(float* psi, float* lambda, int num_qubits, const Gate& g
     default: return with ? unapply_pair_lanes_d<16, true>(psi, lambda, num_qubits, gate, m, overlap)
                          : unapply_pair_lanes_d<16, false>(psi, lambda, num_qubits, gate, m, overlap);
   }
+}
+
+// The matrix of a constant gate (its adjoint with `adjoint`) in every lane of `m`.
+const LaneMatrix& constant_lanes(const Gate& gate, bool adjoint, LaneMatrix& m) {
+  const int dim = 1 << gate.num_targets;
+  for (int i = 0; i < dim; ++i)
+    for (int j = 0; j < dim; ++j) {
+      const cfloat e = adjoint ? std::conj(gate.matrix[j * dim + i]) : gate.matrix[i * dim + j];
+      std::fill(m.re[i * dim + j], m.re[i * dim + j] + kLanes, e.real());
+      std::fill(m.im[i * dim + j], m.im[i * dim + j] + kLanes, e.imag());
+    }
+  return m;
+}
+
+void apply_constant_lanes(float* state, int num_qubits, const Gate& gate, LaneMatrix& scratch) {
+  cfloat diagonal[kMaxDim];
+  if (diagonal_of(gate, false, diagonal)) return scale_lanes(state, num_qubits, gate, diagonal);
+  apply_lanes(state, num_qubits, gate, constant_lanes(gate, false, scratch));
+}
+
+void unapply_constant_pair_lanes(float* psi, float* lambda, int num_qubits, const Gate& gate,
+                                 LaneMatrix& scratch) {
+  cfloat diagonal[kMaxDim];
+  if (diagonal_of(gate, true, diagonal)) {
+    scale_lanes(psi, num_qubits, gate, diagonal);
+    return scale_lanes(lambda, num_qubits, gate, diagonal);
+  }
+  unapply_pair_lanes(psi, lambda, num_qubits, gate, constant_lanes(gate, true, scratch), nullptr);
 }
 
 void pauli_sums_lanes(const float* psi, int num_qubits, index_t x_mask, index_t z_mask,
@@ -1447,9 +1797,9 @@ void phasors(const double* __restrict phases, std::size_t count, cdouble* out) {
 
 }  // namespace
 
-extern const Kernels kernels = {QML_STR(QML_ARCH), apply, scale, unapply_pair, pauli_expectation,
+extern const Kernels kernels = {QML_STR(QML_ARCH), apply, unapply_pair, pauli_expectation,
                                 add_pauli, add_diagonal, probability_marginals, apply_lanes,
-                                unapply_pair_lanes, scale_lanes, pauli_sums_lanes,
+                                apply_constant_lanes, unapply_constant_pair_lanes, pauli_sums_lanes,
                                 probability_marginals_lanes, add_pauli_lanes, apply_terms_lanes,
                                 unapply_terms_lanes, phasors};
 

@@ -216,15 +216,6 @@ struct Channel {
   }
 };
 
-// The index bits of basis state a of a gate's targets (targets[0] its most significant
-// bit).
-index_t target_bits(const Gate& g, int a) {
-  index_t bits = 0;
-  for (int j = 0; j < g.num_targets; ++j)
-    if ((a >> (g.num_targets - 1 - j)) & 1) bits |= index_t(1) << g.targets[j];
-  return bits;
-}
-
 // The indices whose bits at a gate's targets are all 0, in runs of consecutive indices
 // below its lowest target: run r starts at start(r) and holds `length` of them.
 struct ZeroTargetRuns {
@@ -255,7 +246,7 @@ struct ZeroTargetRuns {
 void reduced_density(const cfloat* state, int n, const Gate& gate, double* rho) {
   const int dim = 1 << gate.num_targets;
   index_t offsets[kMaxDim];
-  for (int a = 0; a < dim; ++a) offsets[a] = target_bits(gate, a);
+  for (int a = 0; a < dim; ++a) offsets[a] = target_offset(gate, a);
   std::fill(rho, rho + 2 * dim * dim, 0.0);
   const ZeroTargetRuns runs(gate, n);
   for (index_t r = 0; r < runs.count; ++r) {
@@ -278,18 +269,6 @@ void reduced_density(const cfloat* state, int n, const Gate& gate, double* rho) 
       rho[(a * dim + c) * 2] = rho[(c * dim + a) * 2];
       rho[(a * dim + c) * 2 + 1] = -rho[(c * dim + a) * 2 + 1];
     }
-}
-
-// Whether a gate's matrix is diagonal; if so, its diagonal (conjugated with `adjoint`)
-// goes to `diagonal`. Diagonal gates are applied by the scale kernels.
-bool diagonal_of(const Gate& gate, bool adjoint, cfloat* diagonal) {
-  const int dim = 1 << gate.num_targets;
-  for (int i = 0; i < dim; ++i)
-    for (int j = 0; j < dim; ++j)
-      if (i != j && gate.matrix[i * dim + j] != cfloat(0.f, 0.f)) return false;
-  for (int i = 0; i < dim; ++i)
-    diagonal[i] = adjoint ? std::conj(gate.matrix[i * dim + i]) : gate.matrix[i * dim + i];
-  return true;
 }
 
 // One trajectory step through channel op `op` (placed as `gate`) on a row's state.
@@ -323,12 +302,7 @@ void run_row(const Batch& b, const Kernels& k, std::int64_t r, cfloat* state, bo
         apply_channel(b, k, placed_gate(b, piece, op, n), op, state, n, parallel, noise);
         continue;
       }
-      const Gate gate = gate_of(b, piece, op, n, scratch, steps, &num_steps);
-      cfloat diagonal[kMaxDim];
-      if (diagonal_of(gate, false, diagonal))
-        k.scale(state, n, gate, diagonal, parallel);
-      else
-        k.apply(state, n, gate, false, parallel);
+      k.apply(state, n, gate_of(b, piece, op, n, scratch, steps, &num_steps), false, parallel);
     }
   }
 }
@@ -509,18 +483,6 @@ const std::vector<LaneTerm>& lane_terms(const Batch& b, const LaneGroup& g, std:
   return terms;
 }
 
-// The matrix of a constant gate (its adjoint with `adjoint`) in every lane of `m`.
-const LaneMatrix& constant_lanes(const Gate& gate, bool adjoint, LaneMatrix& m) {
-  const int dim = 1 << gate.num_targets;
-  for (int i = 0; i < dim; ++i)
-    for (int j = 0; j < dim; ++j) {
-      const cfloat e = adjoint ? std::conj(gate.matrix[j * dim + i]) : gate.matrix[i * dim + j];
-      std::fill(m.re[i * dim + j], m.re[i * dim + j] + kLanes, e.real());
-      std::fill(m.im[i * dim + j], m.im[i * dim + j] + kLanes, e.imag());
-    }
-  return m;
-}
-
 LaneMatrix& thread_lane_matrix() {
   static thread_local LaneMatrix matrix;
   return matrix;
@@ -531,7 +493,7 @@ LaneMatrix& thread_lane_matrix() {
 void reduced_density_lanes(const float* state, int n, const Gate& gate, double* rho) {
   const int dim = 1 << gate.num_targets;
   index_t offsets[kMaxDim];
-  for (int a = 0; a < dim; ++a) offsets[a] = target_bits(gate, a);
+  for (int a = 0; a < dim; ++a) offsets[a] = target_offset(gate, a);
   const index_t mask = offsets[dim - 1];
   std::fill(rho, rho + 2 * kLanes * dim * dim, 0.0);
   for (index_t i = 0; i < (index_t(1) << n); i = ((i | mask) + 1) & ~mask) {
@@ -609,11 +571,8 @@ void run_lanes(const Batch& b, const Kernels& k, const LaneGroup& g, float* stat
         continue;
       }
       const Gate gate = placed_gate(b, b.row_pieces[r] + piece, op, n);
-      cfloat diagonal[kMaxDim];
-      if (gate.matrix && diagonal_of(gate, false, diagonal)) {
-        k.scale_lanes(state, n, gate, diagonal);
-      } else if (gate.matrix) {
-        k.apply_lanes(state, n, gate, constant_lanes(gate, false, matrix));
+      if (gate.matrix) {
+        k.apply_constant_lanes(state, n, gate, matrix);
       } else {
         const std::vector<LaneTerm>& terms = lane_terms(b, g, piece, op);
         k.apply_terms_lanes(state, n, gate, terms.data(), int(terms.size()), matrix);
@@ -710,14 +669,8 @@ void adjoint_lanes(const Batch& b, const Kernels& k, const LaneGroup& g, const d
     for (std::int64_t op = b.program_ops[program + 1] - 1; op >= b.program_ops[program]; --op) {
       const Gate gate = placed_gate(b, b.row_pieces[r] + piece, op, n);
       const std::int64_t* f = b.ops.data + op * kNumOpFields;
-      cfloat diagonal[kMaxDim];
-      if (gate.matrix && diagonal_of(gate, true, diagonal)) {
-        k.scale_lanes(psi, n, gate, diagonal);
-        k.scale_lanes(lambda, n, gate, diagonal);
-        continue;
-      }
       if (gate.matrix) {
-        k.unapply_pair_lanes(psi, lambda, n, gate, constant_lanes(gate, true, matrix), nullptr);
+        k.unapply_constant_pair_lanes(psi, lambda, n, gate, matrix);
         continue;
       }
       const std::vector<LaneTerm>& terms = lane_terms(b, g, piece, op);
@@ -851,13 +804,7 @@ void adjoint(const Batch& batch, const double* upstream, const cfloat* final_sta
       for (std::int64_t op = b.program_ops[p[kProgram] + 1] - 1; op >= b.program_ops[p[kProgram]]; --op) {
         const Gate gate = gate_of(b, piece, op, n, scratch, steps, &num_steps);
         if (b.ops[op * kNumOpFields + kTermStart] < 0) {
-          cfloat diagonal[kMaxDim];
-          if (diagonal_of(gate, true, diagonal)) {
-            k.scale(psi, n, gate, diagonal, parallel);
-            k.scale(lambda, n, gate, diagonal, parallel);
-          } else {
-            k.unapply_pair(psi, lambda, n, gate, nullptr, parallel);
-          }
+          k.unapply_pair(psi, lambda, n, gate, nullptr, parallel);
           continue;
         }
         const int dim = 1 << gate.num_targets;
