@@ -459,6 +459,7 @@ void unapply_pair_register_d(float* psi, float* lambda, int num_qubits, const Ga
         overlap[g.index[i ^ g.shift[e]] * dim + g.index[i]] += cdouble(total[at], total[at + 1]);
       }
 }
+
 // Calls call(M) with the gate's target bits as the constant M.
 #define QML_REGISTER_MASKS(call) \
   switch (g.mask) {                \
@@ -811,7 +812,6 @@ constexpr int kChunk = 8;
 // One thread's overlap sums for a gate: float partial sums over chunks, kept across
 // the gate's runs (many are a chunk or two long) and added to the double totals every
 // kFloatSumSteps chunks.
-
 template <int D>
 struct alignas(64) OverlapSums {
   // Entry (i, j): 8 floats. The AVX2 build holds (real, imaginary) pairs (see
