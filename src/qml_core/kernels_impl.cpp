@@ -569,6 +569,10 @@ void unapply_pair_low(float* psi, float* lambda, int num_qubits, const Gate& gat
     for (int e = 0; e < plan.dim * plan.dim; ++e) overlap[e] += totals[std::size_t(t) * plan.dim * plan.dim + e];
 }
 
+// The number of targets of a gate on D amplitudes.
+template <int D>
+constexpr int kTargetsOf = D == 2 ? 1 : D == 4 ? 2 : D == 8 ? 3 : 4;
+
 template <int D>
 struct Matrix {
   float re[D][D];
@@ -582,7 +586,7 @@ struct Matrix {
         re[i][j] = m.real();
         im[i][j] = m.imag();
       }
-    for (int a = 0; a < D; ++a) offsets[a] = target_offset(gate, a);
+    for (int a = 0; a < D; ++a) offsets[a] = target_offset(gate, a, kTargetsOf<D>);
   }
 };
 
@@ -1164,7 +1168,7 @@ template <int D>
 void apply_lanes_d(float* state, int num_qubits, const Gate& gate, const LaneMatrix& m) {
   const Layout layout(num_qubits, gate);
   index_t offsets[D];
-  for (int a = 0; a < D; ++a) offsets[a] = target_offset(gate, a);
+  for (int a = 0; a < D; ++a) offsets[a] = target_offset(gate, a, kTargetsOf<D>);
   for (index_t r = 0; r < layout.outer; ++r) {
     const index_t base = layout.base(r);
     for (index_t lo = 0; lo < layout.inner; ++lo) {
@@ -1236,7 +1240,7 @@ void unapply_pair_lanes_d(float* psi, float* lambda, int num_qubits, const Gate&
                           const LaneMatrix& m, double* overlap) {
   const Layout layout(num_qubits, gate);
   index_t offsets[D];
-  for (int a = 0; a < D; ++a) offsets[a] = target_offset(gate, a);
+  for (int a = 0; a < D; ++a) offsets[a] = target_offset(gate, a, kTargetsOf<D>);
   constexpr int S = WithOverlap ? D : 1;
   alignas(64) float sums[S][S][2][kLanes] = {};
   index_t pending = 0;
