@@ -36,20 +36,20 @@ std::int64_t piece_key(const Batch& b, std::int64_t r) {
          b.row_opset[r];
 }
 
-// Rows split three ways: narrow rows that share their pieces with enough others run
-// kLanes at a time; other narrow rows run in parallel, one row per thread; wide ones
+// Rows split three ways: rows of at most lane_max_qubits that share their pieces with
+// enough others run kLanes at a time; other narrow rows run in parallel, one row per thread; wide ones
 // one at a time, in parallel inside the kernels.
 struct RowSplit {
   std::vector<std::int64_t> narrow, wide;
   std::vector<LaneGroup> lanes;
   int widest_narrow = 0, widest_wide = 0, widest_lanes = 0;
 
-  explicit RowSplit(const Batch& b) {
+  RowSplit(const Batch& b, int lane_max_qubits) {
     std::vector<std::int64_t> candidates;
     for (std::size_t r = 0; r < b.num_rows(); ++r) {
       const int n = b.row_qubits[r];
       if (n == 0) continue;
-      if (n <= kLaneMaxQubits) {
+      if (n <= lane_max_qubits) {
         candidates.push_back(std::int64_t(r));
       } else {
         add_single(b, std::int64_t(r));
@@ -752,7 +752,7 @@ void forward(const Batch& batch, const std::uint64_t* seeds, double* expectation
   std::vector<cdouble> phasors;
   const Batch b = with_phasors(batch, phasors);
   const Kernels& k = host_kernels();
-  RowSplit split(b);
+  RowSplit split(b, kLaneMaxQubits);
   split.each(states ? 0 : 1, 1, [&](std::int64_t r, bool parallel, cfloat* work) {
     cfloat* state = states ? states + state_offsets[r] : work;
     run_row(b, k, r, state, parallel, seeds);
@@ -769,7 +769,7 @@ void adjoint(const Batch& batch, const double* upstream, const cfloat* final_sta
   std::vector<cdouble> phasors;
   const Batch b = with_phasors(batch, phasors);
   const Kernels& k = host_kernels();
-  RowSplit split(b);
+  RowSplit split(b, kAdjointLaneMaxQubits);
   split.each(2, 2, [&](std::int64_t r, bool parallel, cfloat* work) {
     const int n = b.row_qubits[r];
     const std::int64_t size = std::int64_t(1) << n;
@@ -825,7 +825,7 @@ void sample(const Batch& batch, const std::uint64_t* seeds, std::int64_t repetit
   const Batch b = with_phasors(batch, phasors);
   const Kernels& k = host_kernels();
   const std::int64_t row_bits = repetitions * width;
-  RowSplit split(b);
+  RowSplit split(b, kLaneMaxQubits);
   split.each(1, 1, [&](std::int64_t r, bool parallel, cfloat* state) {
     run_row(b, k, r, state, parallel, seeds);
     draw_samples(b.row_qubits[r], [state](std::size_t a) { return double(std::norm(state[a])); },
