@@ -328,8 +328,7 @@ struct LowPlan {
 // 16-amplitude block kernels spend several shuffles per product.
 struct RegisterGate {
   int mask = 0;               // the target bits
-  int num_terms = 0;
-  int shift[kMaxDim];         // the terms' s, ascending
+  int num_terms = 0;          // one per subset s of mask, ascending
   __m256 re[kMaxDim][2], im[kMaxDim][2];  // term t, output register h: lanes 2l, 2l + 1
                                           // hold Re (Im) A[i][i ^ s], i = 4 h + l
   int index[8];               // matrix index of amplitude i of a group of eight
@@ -350,7 +349,6 @@ struct RegisterGate {
     }
     for (int shift_bits = 0; shift_bits < 8; ++shift_bits) {
       if (shift_bits & ~mask) continue;
-      shift[num_terms] = shift_bits;
       for (int h = 0; h < 2; ++h) {
         alignas(32) float r[8], m[8];
         for (int l = 0; l < 4; ++l) {
@@ -453,11 +451,14 @@ void unapply_pair_register_d(float* psi, float* lambda, int num_qubits, const Ga
   }, 256);
   const int dim = 1 << gate.num_targets;
   for (const std::array<double, kSums>& total : totals)
-    for (int e = 0; e < g.num_terms; ++e)
+    for (int s = 0, e = 0; s < 8; ++s) {
+      if (s & ~Mask) continue;
       for (int i = 0; i < 8; ++i) {
         const int at = (e * 2 + (i >> 2)) * 8 + 2 * (i & 3);
-        overlap[g.index[i ^ g.shift[e]] * dim + g.index[i]] += cdouble(total[at], total[at + 1]);
+        overlap[g.index[i ^ s] * dim + g.index[i]] += cdouble(total[at], total[at + 1]);
       }
+      ++e;
+    }
 }
 
 // Calls call(M) with the gate's target bits as the constant M.
