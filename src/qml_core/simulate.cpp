@@ -37,8 +37,8 @@ std::int64_t piece_key(const Batch& b, std::int64_t r) {
 }
 
 // Rows split three ways: rows of at most lane_max_qubits that share their pieces with
-// enough others run kLanes at a time; other narrow rows run in parallel, one row per thread; wide ones
-// one at a time, in parallel inside the kernels.
+// enough others run kLanes at a time; other narrow rows run in parallel, one row per
+// thread; wide ones one at a time, in parallel inside the kernels.
 struct RowSplit {
   std::vector<std::int64_t> narrow, wide;
   std::vector<LaneGroup> lanes;
