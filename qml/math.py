@@ -147,7 +147,7 @@ def _reference_states(programs, other_rows: np.ndarray) -> list[np.ndarray]:
     ``other_rows`` on the program's qubits, all simulated in one qsim batch."""
     joined = []
     for index, program in enumerate(programs):
-        register = compiler.Program(program.qubits, (), frozenset())
+        register = compiler.register(program.qubits)
         for j, row in enumerate(other_rows[index]):
             other = compiler.compile_row(bytes(row))
             if other.symbols:

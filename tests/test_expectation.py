@@ -259,6 +259,36 @@ def test_gates_are_fused_into_two_qubit_blocks(rng):
     np.testing.assert_allclose(got, expected, atol=1e-6)
 
 
+def test_a_batch_of_new_rows_compiles_as_each_row_alone(rng):
+    """compile_rows checks the gate tables of its new rows as one; each program is the
+    row compiled alone, and a batch with a malformed row raises that row's error."""
+    qubits = cirq.LineQubit.range(4)
+    rows = [serialize.serialize_circuit(random_circuit(qubits, 5 + 5 * k, rng))
+            for k in range(6)]
+    compiler._PROGRAMS.clear()
+    together = compiler.compile_rows(rows)
+    assert len({id(program.fused.gates.matrices) for program in together}) == 1  # as one
+    for row, program in zip(rows, together):
+        alone = compiler._compile_parsed(compiler._parse_circuit(row), row)
+        for name in ("items", "qubits", "steps", "places"):
+            np.testing.assert_array_equal(getattr(program.fused, name),
+                                          getattr(alone.fused, name))
+        np.testing.assert_allclose(program.fused.matrices, alone.fused.matrices, atol=1e-12)
+        assert program.symbols == alone.symbols
+        for index in range(len(alone.fused.gates)):
+            mine, theirs = program.fused.gates.gate(index), alone.fused.gates.gate(index)
+            assert (mine.kind, mine.symbols) == (theirs.kind, theirs.symbols)
+            if theirs.constant is not None:
+                np.testing.assert_allclose(mine.constant, theirs.constant, atol=1e-12)
+    bad_row = rows[3].replace(b'"g":"', b'"g":"Nope', 1)
+    with pytest.raises(qml.errors.CircuitFormatError) as alone_error:
+        compiler.compile_row(bad_row)
+    compiler._PROGRAMS.clear()
+    with pytest.raises(qml.errors.CircuitFormatError) as batch_error:
+        compiler.compile_rows(rows[:3] + [bad_row] + rows[4:])
+    assert str(batch_error.value) == str(alone_error.value)
+
+
 def test_constant_sympy_parameters(rng):
     """Exponents that are sympy numbers or constant expressions, without symbols.
 

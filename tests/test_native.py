@@ -584,3 +584,79 @@ def test_distinct_circuits_keep_memory_bounded():
     assert result.returncode == 0, result.stderr[-2000:]
     growth_mib = int(result.stdout.strip().splitlines()[-1])
     assert growth_mib < 512, f"peak resident memory grew by {growth_mib} MiB"
+
+
+def _fuse_inputs():
+    """The core's fusion inputs for a small circuit: its word stream and gate table."""
+    from qml.circuits import fusion
+    from qml.circuits.blocks import GateTable
+    from qml.circuits.serialize import parse_row
+
+    q = cirq.LineQubit.range(3)
+    parsed = parse_row(serialize_circuit(cirq.Circuit(
+        cirq.rx(0.3)(q[0]), cirq.CZ(q[0], q[1]), cirq.X(q[2]).controlled_by(q[0]),
+        cirq.ry(sympy.Symbol("a"))(q[1]))))
+    table = GateTable.of(parsed["gates"])
+    operations = [op for moment in parsed["moments"] for op in moment]
+    return [fusion._words(operations), len(operations), table.widths, table.roles,
+            table.offsets, table.matrices, 3]
+
+
+def _corrupt(index, value):
+    def corrupt(array):
+        array = array.copy()
+        array[index] = value
+        return array
+    return corrupt
+
+
+# (argument index, corruption, message) for the fusion's gate table.
+FUSE_CORRUPTIONS = [
+    (2, lambda a: a[:-1].copy(), "one entry per gate"),
+    (3, _corrupt(0, 9), "not a gate role"),
+    (2, _corrupt(0, 0), "widths"),
+    (4, _corrupt(0, 10**6), "outside matrices"),
+    (4, _corrupt(0, -3), "outside matrices"),
+    (5, lambda a: np.full_like(a, np.nan), "not finite"),
+    (1, lambda n: -1, "negative"),
+]
+
+
+@pytest.mark.parametrize("index,corrupt,message", FUSE_CORRUPTIONS)
+def test_bad_fusion_tables_get_a_typed_error(index, corrupt, message):
+    inputs = _fuse_inputs()
+    assert _core.fuse(*inputs)[5][0] == 0  # the uncorrupted inputs fuse
+    inputs[index] = corrupt(inputs[index])
+    with pytest.raises(ValueError, match=message):
+        _core.fuse(*inputs)
+    wrong = _fuse_inputs()
+    wrong[0] = wrong[0].astype(np.int32)
+    with pytest.raises(TypeError):
+        _core.fuse(*wrong)
+
+
+def _word_corruptions():
+    """(corruption of the word stream, the operation it makes malformed)."""
+    words = _fuse_inputs()[0]
+    starts = [0]  # each operation's first word
+    while len(starts) < 4:
+        start = starts[-1]
+        targets = words[start + 1]
+        starts.append(start + 3 + targets + 2 * words[start + 2 + targets])
+    return [
+        (_corrupt(starts[0], 99), 0),                       # no such gate
+        (_corrupt(starts[1] + 2, 3), 1),                    # a qubit past the register
+        (_corrupt(starts[1] + 3, words[starts[1] + 2]), 1),  # a repeated qubit
+        (_corrupt(starts[2] + 1, words[starts[2] + 1] + 1), 2),  # a width the gate lacks
+        (lambda a: a[:-1].copy(), 3),                       # the stream ends early
+        (lambda a: np.append(a, 0), 3),                     # words left over
+    ]
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_malformed_word_streams_name_their_operation(case):
+    corrupt, operation = _word_corruptions()[case]
+    inputs = _fuse_inputs()
+    inputs[0] = corrupt(inputs[0])
+    error = _core.fuse(*inputs)[5]
+    assert error[0] == 1 and error[1] == operation  # MALFORMED, at that operation

@@ -1,6 +1,6 @@
-"""What a compiled program is made of: gates, the steps that place them on a block's
-qubits, blocks (one unitary on a few qubits, with optional controls), and the matrix
-helpers that multiply them out.
+"""What a compiled program is made of: a circuit's gate table, gates, the steps that
+place them on a block's qubits, blocks (one unitary on a few qubits, with optional
+controls), noise channels, and the matrix helpers that multiply them out.
 
 Example:
     >>> import numpy as np
@@ -19,8 +19,14 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from qml.circuits import gates
+from qml.circuits import channels, expressions, gates
 from qml.circuits.expressions import symbol_union
+from qml.errors import CircuitFormatError
+
+#: What a gate of a circuit's table does in its program (the core's ``GateRole``):
+#: a constant unitary, a unitary with symbols, or one that is dropped (an identity, a
+#: terminal measurement), or a noise channel.
+CONSTANT, SYMBOLIC, IDENTITY, MEASURE, CHANNEL = range(5)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +43,166 @@ class Gate:
         if self.constant is not None:
             return self.constant
         return gates.batched_unitary(self.kind, self.fields, columns)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class GateTable:
+    """A circuit's gate table, checked, as the core's fusion reads it: each gate's
+    qubit count and role, and the unitaries of its constant gates in one array.
+
+    :class:`Gate` objects are made on demand (:meth:`gate`): a program run by the
+    native core needs them only for its gates with symbols.
+
+    Example:
+        >>> table = GateTable.of([{"g": "Rx", "r": 0.5}, {"g": "Rz", "r": ["sym", "a"]}])
+        >>> table.roles.tolist(), table.gate(1).symbols
+        ([0, 1], frozenset({'a'}))
+    """
+
+    fields: tuple             # each gate's JSON fields
+    widths: np.ndarray        # int32 qubits per gate
+    roles: np.ndarray         # int8 CONSTANT, SYMBOLIC, IDENTITY, MEASURE or CHANNEL
+    offsets: np.ndarray       # int64 a constant gate's matrix in matrices, else -1
+    matrices: np.ndarray      # complex128 row-major unitaries of the constant gates
+    symbols: Mapping[int, frozenset[str]]  # the symbols of each gate with symbols
+
+    @classmethod
+    def of(cls, table: list) -> "GateTable":
+        """Checks a circuit's gate table; the unitaries of its constant gates are
+        computed together, one numpy product per gate kind.
+
+        Raises:
+            CircuitFormatError: for an unknown kind, a malformed matrix gate or
+                channel, or a parameter that is not finite.
+        """
+        if type(table) is not list:
+            raise CircuitFormatError(f"malformed gate table {table!r:.120}")
+        count = len(table)
+        widths, roles = np.zeros(count, np.int32), np.zeros(count, np.int8)
+        offsets = np.full(count, -1, np.int64)
+        symbols: dict[int, frozenset[str]] = {}
+        made: dict[int, Gate] = {}
+        by_kind: dict[str, list[int]] = {}
+        for index, fields in enumerate(table):
+            by_kind.setdefault(fields["g"], []).append(index)
+        pool, size = [], 0
+        for kind, indices in by_kind.items():
+            members = [table[i] for i in indices]
+            if kind in ("Measure", "Channel", "I", "Matrix"):
+                widths[indices] = [int(fields["n"]) for fields in members]
+            if kind in ("Measure", "Channel"):
+                roles[indices] = MEASURE if kind == "Measure" else CHANNEL
+                if kind == "Channel":  # checked now: a channel's constant is its Kraus operators
+                    made.update({i: Gate(kind, fields, expressions.NO_SYMBOLS,
+                                         channels.kraus_of(fields))
+                                 for i, fields in zip(indices, members)})
+                continue
+            params = gates.KIND_PARAMS.get(kind)
+            if params is None:
+                raise CircuitFormatError(f"unknown gate kind {kind!r}")
+            if kind not in ("I", "Matrix"):
+                widths[indices] = gates.num_qubits_of(kind, {})
+            for name in params:  # plain floats (the usual case) have no symbols
+                values = [fields[name] for fields in members]
+                if set(map(type, values)) != {float}:
+                    for i, value in zip(indices, values):
+                        names = expressions.NO_SYMBOLS if type(value) is float \
+                            else expressions.symbols_of(value)
+                        if names:
+                            symbols[i] = symbols.get(i, expressions.NO_SYMBOLS) | names
+            if kind == "Matrix":
+                for fields in members:
+                    _check_matrix(fields)
+            constant = [i for i in indices if i not in symbols]
+            roles[indices] = SYMBOLIC
+            roles[constant] = IDENTITY if kind == "I" else CONSTANT
+            if kind == "I" or not constant:
+                continue
+            computed = gates.constant_unitaries(kind, [table[i] for i in constant])
+            # One array for a kind of fixed width; a list for matrix gates of any size.
+            unitaries = [computed] if isinstance(computed, np.ndarray) else [
+                unitary[None] for unitary in computed]
+            finite = np.concatenate([np.isfinite(u).all(axis=(1, 2)) for u in unitaries])
+            if not finite.all():
+                index = constant[int(np.argmin(finite))]
+                for name in params:  # a number that is not finite is refused by name
+                    expressions.symbols_of(table[index][name])
+                raise CircuitFormatError(
+                    f"gate {index} ({kind}) has a parameter that is not finite: "
+                    f"{json.dumps(table[index])[:120]}")
+            sizes = np.concatenate([np.full(len(u), u[0].size) for u in unitaries])
+            offsets[constant] = size + np.cumsum(sizes) - sizes
+            size += int(sizes.sum())
+            pool += [np.ravel(u) for u in unitaries]
+        out = cls(tuple(table), widths, roles, offsets,
+                  np.concatenate(pool) if pool else np.zeros(0, complex), symbols)
+        out.__dict__["_gates"] = made
+        return out
+
+    @classmethod
+    def of_many(cls, tables: list[list]) -> list["GateTable"]:
+        """The gate tables of many circuits, checked and computed as one (so one numpy
+        product per gate kind serves them all); they share one array of matrices.
+
+        Raises:
+            CircuitFormatError: as :meth:`of`, though a gate's index in its message
+                counts from the first table.
+        """
+        if not all(type(table) is list for table in tables):
+            raise CircuitFormatError("malformed gate table")
+        whole = cls.of([fields for table in tables for fields in table])
+        bounds = np.cumsum([0] + [len(table) for table in tables]).tolist()
+        owner = np.searchsorted(bounds, list(whole.symbols), side="right") - 1
+        symbols: list[dict] = [{} for _ in tables]
+        for (index, names), k in zip(whole.symbols.items(), owner.tolist()):
+            symbols[k][index - bounds[k]] = names
+        made = whole.__dict__["_gates"]
+        out = []
+        for k, table in enumerate(tables):
+            start, stop = bounds[k], bounds[k + 1]
+            part = cls(tuple(table), whole.widths[start:stop], whole.roles[start:stop],
+                       whole.offsets[start:stop], whole.matrices, symbols[k])
+            part.__dict__["_gates"] = {i - start: gate for i, gate in made.items()
+                                       if start <= i < stop}
+            out.append(part)
+        return out
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def gate(self, index: int) -> "Gate":
+        """Gate ``index`` of the table, made once."""
+        made = self.__dict__.setdefault("_gates", {})
+        if index not in made:
+            fields, role = self.fields[index], self.roles[index]
+            constant = None
+            if role == CONSTANT:
+                dim = 1 << int(self.widths[index])
+                start = int(self.offsets[index])
+                constant = self.matrices[start:start + dim * dim].reshape(1, dim, dim)
+            elif role == IDENTITY:
+                constant = np.asarray(gates.constant_unitaries("I", [fields])[0])[None]
+            made[index] = Gate(fields["g"], fields,
+                               self.symbols.get(index, expressions.NO_SYMBOLS), constant)
+        return made[index]
+
+    def appended(self, fields: dict) -> "GateTable":
+        """This table with one more gate, ``fields``, at its end."""
+        return GateTable.of(list(self.fields) + [fields])
+
+
+def _check_matrix(fields: Mapping) -> None:
+    """Refuses a ``Matrix`` gate of the wrong size, or one that is not a finite unitary."""
+    if not 1 <= int(fields["n"]) <= gates.MAX_MATRIX_QUBITS:
+        raise CircuitFormatError(
+            f"matrix gate on {fields['n']!r} qubits; qml takes 1 to {gates.MAX_MATRIX_QUBITS}")
+    matrix = gates.matrix_of(fields)  # validates the shape
+    with np.errstate(all="ignore"):  # huge entries overflow, and are refused below
+        unitary = np.isfinite(matrix).all() and np.allclose(
+            matrix.conj().T @ matrix, np.eye(len(matrix)), atol=1e-6)
+    if not unitary:
+        raise CircuitFormatError(
+            f"matrix gate on {fields['n']} qubits is not a finite unitary matrix")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,15 +322,22 @@ def _products(size: int, step_lists: list[tuple[Step, ...]]) -> np.ndarray:
     return out
 
 
-@dataclasses.dataclass(frozen=True)
-class Operation:
-    """One gate of a circuit on its target qubits, with optional controls (positions in
-    the program's sorted qubits)."""
+@dataclasses.dataclass(frozen=True, eq=False)
+class Channel:
+    """A noise channel on ``targets``, applied after the program's first ``position``
+    blocks.
 
-    gate: Gate
+    Attributes:
+        position: how many of the program's blocks come before the channel.
+        targets: qubit positions, most significant first as in Cirq.
+        kraus: the Kraus operators, ``[d, d]`` complex128 each.
+        gate: the channel's gate, with its JSON fields.
+    """
+
+    position: int
     targets: tuple[int, ...]
-    controls: tuple[int, ...]
-    control_values: tuple[int, ...]
+    kraus: tuple[np.ndarray, ...]
+    gate: Gate
 
 
 def embed(unitary: np.ndarray, places: tuple[int, ...], size: int) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 A :class:`Program` is the circuit's qubits and a short list of blocks
 (:mod:`qml.circuits.blocks`). Each block is one unitary on a few qubits, with optional
-controls, as :func:`qml.circuits.fusion.program_blocks` fuses the gates. The
+controls, as :func:`qml.circuits.fusion.fuse` fuses the gates in the native core. The
 blocks' unitaries are computed for a whole batch of symbol values at once by
 :func:`bind`, with numpy, so no Cirq object is built or resolved per batch row.
 
@@ -22,7 +22,6 @@ import contextlib
 import dataclasses
 import functools
 import gc
-import json
 import threading
 from typing import Callable, Iterator, Mapping, Optional, Sequence, TypeVar
 
@@ -30,8 +29,8 @@ import cachetools
 import cirq
 import numpy as np
 
-from qml.circuits import channels, expressions, fusion, gates, serialize
-from qml.circuits.blocks import Block, Gate, Operation
+from qml.circuits import fusion, serialize
+from qml.circuits.blocks import Block, Channel, Gate, GateTable
 from qml.errors import (
     CircuitFormatError,
     MeasurementError,
@@ -41,29 +40,15 @@ from qml.errors import (
 QubitKey = tuple  # the JSON form of a qubit, as a tuple: ("g", 0, 1), ("l", 3), ("n", "a")
 
 #: Compiled programs are kept while their serialized rows total at most this many
-#: bytes. A compiled program takes about 30 times its row (a 560-gate row of 27 kB
-#: compiles to 0.8 MiB), so the cache holds about 500 MiB at most.
+#: bytes. A compiled program with the native core's op table takes about 10 times its
+#: row (a 556-gate row of 16 kB takes 160 kB), and about 26 times once another
+#: executor has asked for its Python blocks, so the cache holds about 420 MiB at most.
 PROGRAM_CACHE_ROW_BYTES = 16 * 2**20
+#: New rows of a batch whose gate tables are computed as one (so that a batch of
+#: distinct circuits pays numpy's per-call cost once per this many rows).
+ROWS_COMPILED_TOGETHER = 64
 #: Results cached on one program (:func:`cached_on_program`) before they are dropped.
 PER_PROGRAM_RESULTS = 1024
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class Channel:
-    """A noise channel on ``targets``, applied after the program's first ``position``
-    blocks.
-
-    Attributes:
-        position: how many of the program's blocks come before the channel.
-        targets: qubit positions, most significant first as in Cirq.
-        kraus: the Kraus operators, ``[d, d]`` complex128 each.
-        gate: the channel's gate, with its JSON fields.
-    """
-
-    position: int
-    targets: tuple[int, ...]
-    kraus: tuple[np.ndarray, ...]
-    gate: "Gate"
 
 
 class _OnQubits:
@@ -81,7 +66,7 @@ class _OnQubits:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Program(_OnQubits):
-    """A compiled circuit: sorted qubits, fused blocks and noise channels.
+    """A compiled circuit: sorted qubits, and its fused blocks and noise channels.
 
     ``qubits`` holds the circuit's qubits as JSON keys in Cirq's sorted order, so
     position ``i`` is the ``i``-th qubit of every output. An empty program (no qubits)
@@ -89,19 +74,31 @@ class Program(_OnQubits):
     """
 
     qubits: tuple[QubitKey, ...]
-    blocks: tuple[Block, ...]
+    fused: fusion.Fused
     symbols: frozenset[str]
-    channels: tuple[Channel, ...] = ()
     row: bytes = dataclasses.field(default=b"", repr=False)  # the serialized circuit
 
     @property
+    def blocks(self) -> tuple[Block, ...]:
+        return self.fused.blocks
+
+    @property
+    def channels(self) -> tuple[Channel, ...]:
+        return self.fused.channels
+
+    @property
     def noisy(self) -> bool:
-        return bool(self.channels)
+        return bool((self.fused.items[:, 0] == 1).any())
 
     @functools.cached_property
     def segments(self) -> tuple["Segment", ...]:
         """The program as one segment on its own qubits (see :class:`Joined`)."""
         return (Segment(self, tuple(range(self.num_qubits))),)
+
+
+def register(qubits: tuple[QubitKey, ...]) -> Program:
+    """The program of no gates on ``qubits``."""
+    return Program(qubits, fusion.empty(len(qubits)), frozenset())
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -224,11 +221,34 @@ def compile_rows(rows: Sequence[bytes]) -> tuple[Program, ...]:
     run_rows = rows[starts].tolist()
     distinct: dict[bytes, Optional[Program]] = dict.fromkeys(run_rows)
     with collector_paused():
+        _compile_together(list(distinct))
         for row in distinct:
             distinct[row] = compile_row(row)
     programs = np.empty(len(run_rows), dtype=object)
     programs[:] = [distinct[row] for row in run_rows]
     return tuple(np.repeat(programs, np.diff(np.append(starts, len(rows)))).tolist())
+
+
+def _compile_together(rows: list[bytes]) -> None:
+    """Compiles and caches the rows not yet cached, :data:`ROWS_COMPILED_TOGETHER` at
+    a time with their gate tables checked and computed as one
+    (:meth:`GateTable.of_many`). Rows with a malformed one among them are left to
+    :func:`compile_row`, row by row, which raises the first row's error."""
+    with _PROGRAMS_LOCK:
+        missing = [row for row in rows
+                   if row not in _PROGRAMS and len(row) <= PROGRAM_CACHE_ROW_BYTES]
+    for start in range(0, len(missing) if len(missing) > 1 else 0, ROWS_COMPILED_TOGETHER):
+        some = missing[start:start + ROWS_COMPILED_TOGETHER]
+        try:
+            parsed = [_parse_circuit(row) for row in some]
+            tables = GateTable.of_many([circuit["gates"] for circuit in parsed])
+            programs = [_compile_parsed(circuit, row, table)
+                        for circuit, row, table in zip(parsed, some, tables)]
+        except (ValueError, KeyError, IndexError, TypeError, OverflowError, RecursionError):
+            continue
+        with _PROGRAMS_LOCK:
+            for row, program in zip(some, programs):
+                _PROGRAMS[row] = (program, len(row))
 
 
 @contextlib.contextmanager
@@ -256,18 +276,17 @@ def _parse_circuit(row: bytes) -> dict:
     return parsed
 
 
-def _compile_parsed(parsed: dict, row: bytes) -> Program:
+def _compile_parsed(parsed: dict, row: bytes, table: Optional[GateTable] = None) -> Program:
+    """The program of a parsed row; ``table``, its gate table when already checked."""
     try:
         qubits = tuple(tuple(q) for q in parsed["qubits"])
         for q in parsed["qubits"]:
             serialize.decode_qubit(q)
-        table = compile_gates(parsed["gates"])
-        widths = [_gate_width(gate) for gate in table]
-        operations = [
-            _parse_operation(op, table, widths, len(qubits))
-            for moment in parsed["moments"]
-            for op in moment
-        ]
+        table = GateTable.of(parsed["gates"]) if table is None else table
+        operations = [op for moment in parsed["moments"] for op in moment]
+        fused = fusion.fuse(operations, table, len(qubits))
+    except fusion.FuseFault as fault:
+        raise _measurement_error(fault, operations, table, qubits) from None
     except (CircuitFormatError, MeasurementError):
         raise
     except (KeyError, IndexError, TypeError, ValueError, OverflowError,
@@ -275,21 +294,19 @@ def _compile_parsed(parsed: dict, row: bytes) -> Program:
         raise CircuitFormatError(
             f"malformed circuit row {row[:60]!r}...: {type(error).__name__} {error}"
         ) from None
-    operations = _drop_terminal_measurements(operations, qubits)
-    blocks: list[Block] = []
-    noise: list[Channel] = []
-    stretch: list[Operation] = []  # the gates since the last channel
-    for op in operations + [None]:
-        if op is not None and op.gate.kind != "Channel":
-            stretch.append(op)
-            continue
-        blocks += fusion.program_blocks(stretch)
-        stretch = []
-        if op is not None:
-            noise.append(Channel(len(blocks), op.targets, op.gate.constant, op.gate))
-    symbols = expressions.symbol_union(b.symbols for b in blocks)
-    return Program(qubits=qubits, blocks=tuple(blocks), symbols=symbols,
-                   channels=tuple(noise), row=row)
+    return Program(qubits=qubits, fused=fused, symbols=fused.symbols, row=row)
+
+
+def _measurement_error(fault: fusion.FuseFault, operations: list, table: GateTable,
+                       qubits: tuple[QubitKey, ...]) -> MeasurementError:
+    if fault.code == fusion.CONTROLLED_MEASURE:
+        return MeasurementError("a controlled measurement is not supported")
+    key = table.fields[operations[fault.measurement][0]].get("key")
+    kind = table.fields[operations[fault.operation][0]]["g"]
+    return MeasurementError(
+        f"circuit measures qubit {serialize.decode_qubit(list(qubits[fault.qubit]))} "
+        f"(key {key!r}) and then applies {kind} to it; qml allows measurements only at "
+        "the end of a circuit, where they are ignored")
 
 
 def row_of(program: Program | Joined) -> bytes:
@@ -307,125 +324,12 @@ def compile_circuit(circuit: cirq.AbstractCircuit) -> Program:
 
 
 def compile_gate(fields: dict) -> Gate:
-    """Compiles one gate of a circuit's gate table (see :func:`compile_gates`)."""
-    return compile_gates([fields])[0]
-
-
-def compile_gates(table: list) -> list[Gate]:
-    """A circuit's gate table, each gate checked; the unitaries of its gates without
-    symbols are computed together, one numpy product per gate kind.
+    """Compiles one gate of a circuit's gate table (see :class:`GateTable`).
 
     Raises:
-        CircuitFormatError: for an unknown kind or a malformed matrix gate.
+        CircuitFormatError: for an unknown kind or a malformed gate.
     """
-    checked = [_checked_gate(fields) for fields in table]  # (kind, fields, symbols)
-    constant_kinds: dict[str, list[int]] = {}
-    for index, (kind, _, symbols) in enumerate(checked):
-        if not symbols and kind in gates.KIND_PARAMS:
-            constant_kinds.setdefault(kind, []).append(index)
-    unitaries: list[Optional[np.ndarray]] = [None] * len(checked)
-    for kind, indices in constant_kinds.items():
-        computed = gates.constant_unitaries(kind, [checked[i][1] for i in indices])
-        for index, unitary in zip(indices, computed):
-            unitaries[index] = unitary[None]
-        finite = [np.isfinite(unitary).all() for unitary in computed] if kind in (
-            "I", "Matrix") else np.isfinite(computed).all(axis=(1, 2))
-        if not all(finite):
-            index = indices[int(np.argmin(finite))]
-            raise CircuitFormatError(
-                f"gate {index} ({kind}) has a parameter that is not finite: "
-                f"{json.dumps(checked[index][1])[:120]}")
-    return [Gate(kind, fields, symbols, channels.kraus_of(fields) if kind == "Channel"
-                 else unitary)
-            for (kind, fields, symbols), unitary in zip(checked, unitaries)]
-
-
-def _checked_gate(fields: dict) -> tuple[str, dict, frozenset[str]]:
-    """A gate's kind, fields and symbols, its kind and matrix checked."""
-    kind = fields["g"]
-    if kind in ("Measure", "Channel"):  # a channel's "constant" is its Kraus operators
-        return kind, fields, expressions.NO_SYMBOLS
-    params = gates.KIND_PARAMS.get(kind)
-    if params is None:
-        raise CircuitFormatError(f"unknown gate kind {kind!r}")
-    symbols = expressions.symbol_union(expressions.symbols_of(fields[name]) for name in params)
-    if kind == "Matrix":
-        if not 1 <= int(fields["n"]) <= gates.MAX_MATRIX_QUBITS:
-            raise CircuitFormatError(
-                f"matrix gate on {fields['n']!r} qubits; qml takes 1 to "
-                f"{gates.MAX_MATRIX_QUBITS}"
-            )
-        matrix = gates.matrix_of(fields)  # validates the shape
-        with np.errstate(all="ignore"):  # huge entries overflow, and are refused below
-            unitary = np.isfinite(matrix).all() and np.allclose(
-                matrix.conj().T @ matrix, np.eye(len(matrix)), atol=1e-6)
-        if not unitary:
-            raise CircuitFormatError(
-                f"matrix gate on {fields['n']} qubits is not a finite unitary matrix")
-    return kind, fields, symbols
-
-
-def _indices(values: list, limit: int, encoded: list) -> tuple[int, ...]:
-    """``values`` as distinct indices below ``limit``: ints only (no bools, floats or
-    negatives)."""
-    if type(values) is not list:
-        raise CircuitFormatError(f"malformed operation {encoded!r:.200}")
-    for v in values:
-        if type(v) is not int or not 0 <= v < limit:
-            raise CircuitFormatError(f"malformed operation {encoded!r:.200}")
-    return tuple(values)
-
-
-def _gate_width(gate: Gate) -> int:
-    if gate.kind in ("Measure", "Channel"):
-        return int(gate.fields["n"])
-    return gates.num_qubits_of(gate.kind, gate.fields)
-
-
-def _parse_operation(encoded: list, table: list[Gate], widths: list[int],
-                     num_qubits: int) -> Operation:
-    """One operation ``[gate, targets]`` or ``[gate, targets, controls, values]``, checked
-    against the gate table (``widths``: each gate's qubit count) and the register."""
-    if type(encoded) is not list or len(encoded) not in (2, 4):
-        raise CircuitFormatError(f"malformed operation {encoded!r:.200}")
-    index = encoded[0]
-    if type(index) is not int or not 0 <= index < len(table):
-        raise CircuitFormatError(f"malformed operation {encoded!r:.200}")
-    targets = _indices(encoded[1], num_qubits, encoded)
-    if len(encoded) == 4:
-        controls = _indices(encoded[2], num_qubits, encoded)
-        values = _indices(encoded[3], 2, encoded)
-    else:
-        controls = values = ()
-    if len(targets) != widths[index] or len(values) != len(controls) or (
-            len(set(targets + controls)) != len(targets) + len(controls)):
-        raise CircuitFormatError(f"malformed operation {encoded!r}")
-    return Operation(table[index], targets, controls, values)
-
-
-def _drop_terminal_measurements(
-    operations: list[Operation], qubits: tuple[QubitKey, ...]
-) -> list[Operation]:
-    measured: dict[int, Operation] = {}
-    kept = []
-    for op in operations:
-        for q in op.targets + op.controls:
-            if q in measured:
-                raise MeasurementError(
-                    f"circuit measures qubit {serialize.decode_qubit(list(qubits[q]))} "
-                    f"(key {measured[q].gate.fields['key']!r}) and then applies "
-                    f"{op.gate.kind} to it; qml allows measurements only at the end of "
-                    "a circuit, where they are ignored"
-                )
-        if op.gate.kind == "Channel" and op.controls:
-            raise CircuitFormatError("a controlled noise channel is not supported")
-        if op.gate.kind == "Measure":
-            if op.controls:
-                raise MeasurementError("a controlled measurement is not supported")
-            measured.update({q: op for q in op.targets})
-        elif op.gate.kind != "I":
-            kept.append(op)
-    return kept
+    return GateTable.of([fields]).gate(0)
 
 
 def bind(program: Program, columns: Mapping[str, np.ndarray]) -> list[np.ndarray]:

@@ -2,104 +2,180 @@
 
 Two plans, both from a circuit's gates in order:
 
-- :func:`program_blocks`, the compiler's: runs of single-qubit gates fused, then folded
-  into neighbouring two-qubit blocks. Every executor's program is made of these.
+- :func:`fuse`, the compiler's, run by the native core: runs of single-qubit gates
+  fused, then folded into neighbouring two-qubit blocks, with the products of constant
+  blocks multiplied out. Every executor's program is made of these blocks.
 - :func:`gate_runs`, for executors that pay per matrix entry more than per op (the
   TensorFlow executor on few qubits): the program's gates one by one again, with
   single-qubit runs merged and constant diagonal gates combined into one diagonal on
   the whole register.
 
 Example:
-    >>> import numpy as np
-    >>> flip = Gate("Matrix", {}, frozenset(), np.array([[[0, 1], [1, 0]]], complex))
-    >>> swap = Gate("Matrix", {}, frozenset(), np.eye(4, dtype=complex)[[0, 2, 1, 3]][None])
-    >>> ops = [Operation(flip, (0,), (), ()), Operation(flip, (0,), (), ()),
-    ...        Operation(swap, (0, 1), (), ())]
-    >>> [(block.targets, len(block.steps)) for block in program_blocks(ops)]
+    >>> table = GateTable.of([{"g": "Rx", "r": 0.5}, {"g": "CZPow", "t": 1.0, "s": 0.0}])
+    >>> fused = fuse([[0, [0]], [0, [0]], [1, [0, 1]]], table, 2)
+    >>> [(block.targets, len(block.steps)) for block in fused.blocks]
     [((0, 1), 3)]
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Optional, Sequence
 
 import numpy as np
 
-from qml.circuits.blocks import (Block, BlockSpec, Gate, Operation, Step, controlled,
-                                 make_block, make_blocks)
+import _qml_core as _core  # the compiled core (src/qml_core), which imports nothing from qml
+from qml.circuits import expressions
+from qml.circuits.blocks import (SYMBOLIC, Block, Channel, Gate, GateTable, Step, controlled,
+                                 make_block)
+from qml.errors import CircuitFormatError
+
+# Item table columns (ItemField in src/qml_core/fuse.hpp).
+_IS_CHANNEL, _QUBIT_START, _TARGETS, _CONTROLS, _VALUES, _STEP_START, _STEPS, _MATRIX = range(
+    _core.ITEM_FIELDS)
+# Why the core could not fuse a circuit (FuseError in fuse.hpp).
+MALFORMED, GATE_AFTER_MEASURE, CONTROLLED_CHANNEL, CONTROLLED_MEASURE = range(1, 5)
 
 
-def program_blocks(operations: Sequence[Operation]) -> list[Block]:
-    """The compiler's plan: single-qubit runs fused, then absorbed into two-qubit
-    blocks (a stretch of gates between noise channels)."""
-    return make_blocks(_absorb_into_two_qubit_blocks(_fuse_single_qubit_runs(operations)))
+@dataclasses.dataclass(frozen=True, eq=False)
+class Fused:
+    """A circuit's blocks and noise channels, as the core's fusion lays them out.
 
-
-def _fuse_single_qubit_runs(operations: Sequence[Operation]) -> list[BlockSpec]:
-    """Merges each run of uncontrolled single-qubit gates on one qubit into a block."""
-    blocks: list[BlockSpec] = []
-    pending: dict[int, list[Step]] = {}
-
-    def flush(qubit: int) -> None:
-        run = pending.pop(qubit, None)
-        if run:
-            blocks.append(((qubit,), (), (), tuple(run)))
-
-    for op in operations:
-        if len(op.targets) == 1 and not op.controls:
-            pending.setdefault(op.targets[0], []).append(Step(op.gate, (0,)))
-            continue
-        for q in op.targets + op.controls:
-            flush(q)
-        steps = (Step(op.gate, tuple(range(len(op.targets)))),)
-        blocks.append((op.targets, op.controls, op.control_values, steps))
-    for q in sorted(pending):
-        flush(q)
-    return blocks
-
-
-def _absorb_into_two_qubit_blocks(blocks: list[BlockSpec]) -> list[BlockSpec]:
-    """Folds each single-qubit block into a neighbouring uncontrolled two-qubit block.
-
-    A single-qubit block on q joins the next block that touches q when that block is
-    an uncontrolled two-qubit block; otherwise it joins the last earlier block that
-    touches q, under the same condition. Nothing between them touches q, so the
-    product is unchanged, and qsim (or any executor) has fewer, larger gates to apply.
-
-    The next block comes first because circuits are mostly layers of rotations, each
-    followed by entangling gates: a layer's rotations then join the first gates after
-    them, and the later gates of a CZ ladder (or any diagonal gates) stay diagonal,
-    which the native core applies at a fraction of a dense block's cost.
+    Items are blocks and channels in program order (columns as ``ItemField`` in
+    src/qml_core/fuse.hpp). :attr:`blocks` and :attr:`channels` build Python objects
+    from them on first use; the native executor reads the arrays directly.
     """
-    merged: list[Optional[list]] = [list(b) for b in blocks]  # steps become lists below
 
-    def absorbs(entry: Optional[list]) -> bool:
-        return entry is not None and len(entry[0]) == 2 and not entry[1]
+    gates: GateTable
+    items: np.ndarray     # int64 [items, ITEM_FIELDS]
+    qubits: np.ndarray    # int32: each item's targets, then controls
+    steps: np.ndarray     # int32 [steps, 2]: gate, first entry in places
+    places: np.ndarray    # int32: each step's places on its item's targets
+    matrices: np.ndarray  # complex128: constant blocks' products, row-major
 
-    def fold(direction: int) -> None:
-        order = range(len(merged)) if direction < 0 else range(len(merged) - 1, -1, -1)
-        neighbour: dict[int, int] = {}  # qubit -> index of the nearest block on that side
-        for index in order:
-            entry = merged[index]
-            if entry is None:
+    @functools.cached_property
+    def symbols(self) -> frozenset[str]:
+        """The symbols of the program's gates."""
+        used = np.unique(self.steps[:, 0]).tolist()
+        return expressions.symbol_union(
+            self.gates.symbols[g] for g in used if self.gates.roles[g] == SYMBOLIC)
+
+    @functools.cached_property
+    def _objects(self) -> tuple[tuple[Block, ...], tuple[Channel, ...]]:
+        blocks: list[Block] = []
+        noise: list[Channel] = []
+        qubits, places = self.qubits.tolist(), self.places.tolist()
+        widths = self.gates.widths.tolist()
+        for is_channel, start, targets, controls, values, first, count, matrix in \
+                self.items.tolist():
+            on = tuple(qubits[start:start + targets])
+            steps = tuple(
+                Step(self.gates.gate(gate), tuple(places[place:place + widths[gate]]))
+                for gate, place in self.steps[first:first + count].tolist())
+            if is_channel:
+                gate = steps[0].gate
+                noise.append(Channel(len(blocks), on, gate.constant, gate))
                 continue
-            targets, controls = entry[0], entry[1]
-            if len(targets) == 1 and not controls:
-                other = neighbour.get(targets[0])
-                if other is not None and absorbs(merged[other]):
-                    host = merged[other]
-                    place = host[0].index(targets[0])
-                    moved = tuple(Step(step.gate, (place,)) for step in entry[3])
-                    host[3] = host[3] + moved if direction < 0 else moved + host[3]
-                    merged[index] = None
-                    continue
-            for qubit in targets + controls:
-                neighbour[qubit] = index
+            dim = 1 << targets
+            blocks.append(Block(
+                on, tuple(qubits[start + targets:start + targets + controls]),
+                tuple((values >> j) & 1 for j in range(controls)), steps,
+                self.matrices[matrix:matrix + dim * dim].reshape(1, dim, dim)
+                if matrix >= 0 else None))
+        return tuple(blocks), tuple(noise)
 
-    fold(+1)  # into the next block on the qubit
-    fold(-1)  # then what is left, into the previous one
-    return [tuple(entry) for entry in merged if entry is not None]
+    @property
+    def blocks(self) -> tuple[Block, ...]:
+        return self._objects[0]
+
+    @property
+    def channels(self) -> tuple[Channel, ...]:
+        return self._objects[1]
+
+    def with_step_gate(self, block: int, step: int, fields: dict) -> "Fused":
+        """The same program with step ``step`` of block ``block`` running the gate of
+        ``fields`` (a gate with symbols) instead."""
+        item = int(np.flatnonzero(self.items[:, _IS_CHANNEL] == 0)[block])
+        items, steps = self.items.copy(), self.steps.copy()
+        steps[items[item, _STEP_START] + step, 0] = len(self.gates)
+        items[item, _MATRIX] = -1
+        return dataclasses.replace(self, gates=self.gates.appended(fields), items=items,
+                                   steps=steps)
+
+
+def empty(num_qubits: int = 0) -> Fused:
+    """The program of no gates."""
+    return fuse([], GateTable.of([]), num_qubits)
+
+
+def fuse(operations: list, table: GateTable, num_qubits: int) -> Fused:
+    """Fuses a circuit's operations (``[gate, targets]`` or ``[gate, targets, controls,
+    values]`` each, as in the circuit format) into blocks and channels, in the core.
+
+    Raises:
+        CircuitFormatError: for a malformed operation, or a controlled channel.
+        FuseFault: for a gate after a measurement on its qubits, or a controlled
+            measurement; the compiler words these with the circuit's qubits.
+    """
+    words = _words(operations)
+    items, qubits, steps, places, matrices, error = _core.fuse(
+        words, len(operations), table.widths, table.roles, table.offsets, table.matrices,
+        num_qubits)
+    code, op = int(error[0]), int(error[1])
+    if code == MALFORMED:
+        raise CircuitFormatError(f"malformed operation {operations[op]!r:.200}")
+    if code == CONTROLLED_CHANNEL:
+        raise CircuitFormatError("a controlled noise channel is not supported")
+    if code:
+        raise FuseFault(code, op, int(error[2]), int(error[3]))
+    return Fused(table, items, qubits, steps, places, matrices)
+
+
+class FuseFault(Exception):
+    """A measurement the core refused: ``code`` (GATE_AFTER_MEASURE or
+    CONTROLLED_MEASURE), the operation, and for the first the qubit and the
+    measurement's operation."""
+
+    def __init__(self, code: int, operation: int, qubit: int, measurement: int):
+        super().__init__(code, operation, qubit, measurement)
+        self.code, self.operation, self.qubit, self.measurement = (
+            code, operation, qubit, measurement)
+
+
+def _words(operations: list) -> np.ndarray:
+    """The operations as the core's word stream: gate, n_targets, targets...,
+    n_controls, controls..., control values...
+
+    Raises:
+        CircuitFormatError: for an operation that is not a list of 2 or 4 fields of
+            ints (the core checks their values).
+    """
+    words = _words_or_none(operations)
+    if words is not None:
+        return words
+    first = next(op for op in operations if _words_or_none([op]) is None)
+    raise CircuitFormatError(f"malformed operation {first!r:.200}")
+
+
+def _words_or_none(operations: list) -> Optional[np.ndarray]:
+    words: list = []
+    add = words.extend
+    try:
+        for op in operations:  # anything but lists of ints ends with a word not an int
+            if len(op) == 2:
+                gate, targets = op
+                add((gate, len(targets), *targets, 0))
+            else:
+                gate, targets, controls, values = op
+                if len(values) != len(controls):
+                    return None
+                add((gate, len(targets), *targets, len(controls), *controls, *values))
+        if set(map(type, words)) <= {int}:
+            return np.array(words, np.int64)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    return None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

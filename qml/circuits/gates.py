@@ -207,7 +207,9 @@ def constant_unitaries(kind: str, table: list[Mapping]) -> Sequence[np.ndarray]:
     """
     if kind in ("I", "Matrix"):  # one fixed matrix each, of its own size
         return [fourier_terms(kind, fields)[0].matrix for fields in table]
-    values = {name: np.array([float(expressions.evaluate(fields[name], {})) for fields in table])
+    values = {name: np.array([value if type(value) is float  # plain floats, the usual case
+                              else float(expressions.evaluate(value, {}))
+                              for value in (fields[name] for fields in table)])
               for name in KIND_PARAMS[kind]}
     terms = fourier_terms(kind, {})
     phases = np.stack([np.broadcast_to(phase_value(term.phase, values), (len(table),))

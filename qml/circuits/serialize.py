@@ -1,7 +1,8 @@
 """Circuit tensors: Cirq circuits and Pauli sums as rows of a ``tf.string`` tensor.
 
 The row format is qml's own, versioned JSON, specified in docs/circuit-format.md.
-Parsing uses ``json.loads`` and builds Cirq objects with their constructors, so a row
+Parsing uses ``orjson`` (``json`` for rows with NaN or Infinity) and builds Cirq objects
+with their constructors, so a row
 can never run code.
 
 Example:
@@ -21,6 +22,7 @@ from typing import Any, Union
 
 import cirq
 import numpy as np
+import orjson
 import tensorflow as tf
 
 from qml.circuits import channels, gates
@@ -180,7 +182,11 @@ def parse_row(row: bytes) -> dict:
         CircuitFormatError: if the row is not valid qml circuit-format JSON.
     """
     try:
-        parsed = json.loads(row)
+        parsed = orjson.loads(row)
+    except orjson.JSONDecodeError:
+        parsed = None  # orjson refuses NaN and Infinity, which Python's json writes
+    try:
+        parsed = json.loads(row) if parsed is None else parsed
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise CircuitFormatError(
             f"row {row[:60]!r}... is not a qml circuit or operator: {error}"

@@ -295,15 +295,9 @@ def _shifted(row_program, occurrence: _Occurrence):
 @compiler.cached_on_program
 def _shifted_program(program: compiler.Program, block_index: int, step_index: int,
                      name: str) -> compiler.Program:
-    block = program.blocks[block_index]
-    step = block.steps[step_index]
-    fields = dict(step.gate.fields)
+    fields = dict(program.blocks[block_index].steps[step_index].gate.fields)
     fields[name] = ["add", fields[name], ["sym", SHIFT_SYMBOL]]
-    gate = blocks.Gate(step.gate.kind, fields, step.gate.symbols | {SHIFT_SYMBOL})
-    steps = list(block.steps)
-    steps[step_index] = blocks.Step(gate, step.places)
-    shifted = list(program.blocks)
-    shifted[block_index] = dataclasses.replace(block, steps=tuple(steps), constant=None)
-    return dataclasses.replace(program, blocks=tuple(shifted),
+    return dataclasses.replace(program,
+                               fused=program.fused.with_step_gate(block_index, step_index, fields),
                                symbols=program.symbols | {SHIFT_SYMBOL})
 

@@ -231,67 +231,78 @@ def _parameter_values(gate: blocks.Gate, columns: dict) -> dict:
 
 @compiler.cached_on_program
 def _table(program: compiler.Program) -> _Table:
-    ops, qubits, terms, pool, plan = [], [], [], [], []
-    size = num_phases = 0
+    """The program's op table, read from its fused items (``Fused``): a constant block
+    is its product, already in the fused matrices; a block with symbols becomes its
+    steps' terms, and a channel its Kraus operators."""
+    fused = program.fused
+    ops: dict[int, list] = {}  # item index -> the ops of an item that is not a constant block
+    terms, pool, plan = [], [fused.matrices], []
+    size, num_phases = fused.matrices.size, 0
 
     def add_matrix(matrix: np.ndarray) -> int:
         """Places ``matrix`` in the pool (flattened and cast once, at the end)."""
         nonlocal size
-        pool.append(matrix if isinstance(matrix, np.ndarray) else np.asarray(matrix))
+        pool.append(np.ravel(matrix))
         size += pool[-1].size
         return size - pool[-1].size
 
-    def add_channels(position: int) -> None:
-        if not program.channels:
-            return
-        for channel in program.channels:
-            if channel.position == position:
-                head = [len(qubits), len(channel.targets), 0, 0]
-                qubits.extend(channel.targets)
-                offsets = [add_matrix(kraus) for kraus in channel.kraus]
-                mixture = channels.mixture_weights(channel.kraus) is not None
-                ops.append(head + [offsets[0], -1, 0, len(offsets), int(mixture)])
-
-    for position, block in enumerate(program.blocks):
-        add_channels(position)
-        head = [len(qubits), len(block.targets), len(block.controls),
-                sum(v << j for j, v in enumerate(block.control_values)) if block.controls else 0]
-        qubits += block.targets + block.controls
-        if block.constant is not None:
-            ops.append(head + [add_matrix(block.constant[0]), -1, 0, 0, 0])
+    places = fused.places.tolist()
+    widths = fused.gates.widths.tolist()
+    items = fused.items
+    # A constant block is one op, laid out here for all of them at once; the other
+    # items are few, and their ops are made one by one below.
+    constant = np.zeros((len(items), _core.OP_FIELDS), np.int64)
+    constant[:, :4] = items[:, 1:5]  # qubit start, targets, controls, control values
+    constant[:, 4] = items[:, 7]  # the product's offset in the matrices
+    constant[:, 5] = -1
+    for index in np.flatnonzero(items[:, 7] < 0).tolist():
+        is_channel, start, width, controls, values, first, count, _ = items[index].tolist()
+        head = [start, width, controls, values]
+        item_ops = ops.setdefault(index, [])
+        steps = fused.steps[first:first + count].tolist()
+        if is_channel:
+            kraus = fused.gates.gate(steps[0][0]).constant
+            offsets = [add_matrix(k) for k in kraus]
+            mixture = channels.mixture_weights(kraus) is not None
+            item_ops.append(head + [offsets[0], -1, 0, len(offsets), int(mixture)])
             continue
-        width = len(block.targets)
         # The core multiplies at most MAX_STEPS steps per op: longer runs become ops in turn.
-        for start in range(0, len(block.steps), _core.MAX_STEPS):
-            first = len(terms)
-            for step_index, step in enumerate(block.steps[start:start + _core.MAX_STEPS]):
+        for chunk in range(0, count, _core.MAX_STEPS):
+            first_term = len(terms)
+            for step_index, (gate_index, place_start) in enumerate(
+                    steps[chunk:chunk + _core.MAX_STEPS]):
+                gate = fused.gates.gate(gate_index)
+                on = tuple(places[place_start:place_start + widths[gate_index]])
                 # A one-qubit step keeps its 2 x 2 terms; others are embedded in the block.
-                place = step.places[0] if len(step.places) == 1 and width > 1 else -1
+                place = on[0] if len(on) == 1 and width > 1 else -1
                 step_width = 1 if place >= 0 else width
-                places = (0,) if place >= 0 else step.places
-                if step.gate.constant is not None:
-                    matrix = blocks.embed(step.gate.constant[0], places, step_width)
+                on = (0,) if place >= 0 else on
+                if gate.constant is not None:
+                    matrix = blocks.embed(gate.constant[0], on, step_width)
                     terms.append([step_index, -1, add_matrix(matrix), place])
                     continue
-                phases, matrices = blocks.embedded_terms(
-                    blocks.Step(step.gate, places), step_width)
+                phases, matrices = blocks.embedded_terms(blocks.Step(gate, on), step_width)
                 columns_phases = []
-                for phase, matrix in zip(phases, matrices):
+                for phase, term in zip(phases, matrices):
                     column = -1
                     if phase:
                         column, num_phases = num_phases, num_phases + 1
                         columns_phases.append((column, phase))
-                    terms.append([step_index, column, add_matrix(matrix), place])
-                plan.append((step.gate, tuple(columns_phases)))
-            ops.append(head + [0, first, len(terms) - first, 0, 0])
-    add_channels(len(program.blocks))
+                    terms.append([step_index, column, add_matrix(term), place])
+                plan.append((gate, tuple(columns_phases)))
+            item_ops.append(head + [0, first_term, len(terms) - first_term, 0, 0])
+    counts = np.ones(len(items), np.int64)
+    counts[list(ops)] = [len(item_ops) for item_ops in ops.values()]
+    table = np.repeat(constant, counts, axis=0)
+    starts = np.cumsum(counts) - counts
+    for index, item_ops in ops.items():
+        table[starts[index]:starts[index] + len(item_ops)] = item_ops
     return _Table(
         affine=_affine_phases(tuple(plan), num_phases),
-        ops=np.array(ops, np.int64).reshape(-1, _core.OP_FIELDS),
-        qubits=np.array(qubits, np.int32),
+        ops=table,
+        qubits=fused.qubits,
         terms=np.array(terms, np.int64).reshape(-1, 4),
-        matrices=(np.concatenate([matrix.ravel() for matrix in pool]) if pool
-                  else np.zeros(0)).astype(np.complex64),
+        matrices=np.concatenate(pool).astype(np.complex64),
         gates=tuple(plan),
         num_phases=num_phases,
     )

@@ -425,7 +425,7 @@ def _opsums(program, operator_row: tuple[bytes, ...]) -> list:
 @functools.lru_cache(maxsize=4096)
 def _opsums_on(qubits: tuple, operator_row: tuple[bytes, ...]) -> list:
     """Per operator, its qsim opsum on ``qubits`` and how many qubits it acts on."""
-    program = compiler.Program(qubits, (), frozenset())
+    program = compiler.register(qubits)
     last = program.num_qubits - 1
     opsums = []
     for row in operator_row:

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "fuse.hpp"
 #include "simulate.hpp"
 
 namespace nb = nanobind;
@@ -155,6 +156,54 @@ void sample(QML_BATCH_ARGS, const In<std::uint64_t>& seeds,
               bits.data());
 }
 
+// A vector handed to numpy without a copy: the array owns it.
+template <class T>
+nb::ndarray<nb::numpy, T> to_numpy(std::vector<T>&& values, std::size_t columns = 1) {
+  auto* owned = new std::vector<T>(std::move(values));
+  nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<std::vector<T>*>(p); });
+  if (columns == 1) return nb::ndarray<nb::numpy, T>(owned->data(), {owned->size()}, owner);
+  return nb::ndarray<nb::numpy, T>(owned->data(), {owned->size() / columns, columns}, owner);
+}
+
+nb::tuple fuse(const In<std::int64_t>& words, std::int64_t num_ops,
+               const In<std::int32_t>& widths, const In<std::int8_t>& roles,
+               const In<std::int64_t>& offsets, const In<qml::cdouble>& matrices,
+               std::int64_t num_qubits) {
+  if (num_ops < 0 || num_qubits < 0)
+    throw std::invalid_argument("num_ops and num_qubits must not be negative");
+  if (roles.size() != widths.size() || offsets.size() != widths.size())
+    throw std::invalid_argument("widths, roles and offsets must have one entry per gate");
+  for (std::size_t g = 0; g < widths.size(); ++g) {
+    const std::int8_t role = roles.data()[g];
+    const std::int32_t width = widths.data()[g];
+    if (role < 0 || role >= qml::kNumGateRoles)
+      throw std::invalid_argument("roles[" + std::to_string(g) + "] is not a gate role");
+    if (width < 1 || width > 63)
+      throw std::invalid_argument("widths[" + std::to_string(g) + "] must lie in 1..63");
+    if (role != qml::kConstantGate) continue;
+    const std::int64_t offset = offsets.data()[g];
+    if (width > qml::kMaxTargets || offset < 0 ||
+        std::uint64_t(offset) + (std::uint64_t(1) << (2 * width)) > matrices.size())
+      throw std::invalid_argument("offsets[" + std::to_string(g) +
+                                  "]: the gate's matrix lies outside matrices");
+    for (std::int64_t i = 0; i < std::int64_t(1) << (2 * width); ++i)
+      if (!std::isfinite(std::abs(matrices.data()[offset + i])))
+        throw std::invalid_argument("matrices: gate " + std::to_string(g) +
+                                    "'s matrix is not finite");
+  }
+  const qml::GateTable table{span(widths), span(roles), span(offsets), span(matrices)};
+  qml::FusedProgram fused;
+  {
+    nb::gil_scoped_release release;
+    fused = qml::fuse(span(words), num_ops, table, num_qubits);
+  }
+  std::vector<std::int64_t> error(fused.error, fused.error + 4);
+  return nb::make_tuple(to_numpy(std::move(fused.items), qml::kNumItemFields),
+                        to_numpy(std::move(fused.qubits)), to_numpy(std::move(fused.steps), 2),
+                        to_numpy(std::move(fused.places)), to_numpy(std::move(fused.matrices)),
+                        to_numpy(std::move(error)));
+}
+
 }  // namespace
 
 NB_MODULE(_qml_core, m) {
@@ -169,6 +218,11 @@ NB_MODULE(_qml_core, m) {
         "The adjoint sweep; adds d loss / d phase to phase_gradients (laid out as phases).");
   m.def("sample", &sample, QML_BATCH_NAMES, "seeds"_a.noconvert(), "bits"_a.noconvert(),
         "Simulates every row and writes bits[row, shot, qubit] of repetitions measurements.");
+  m.def("fuse", &fuse, "words"_a.noconvert(), "num_ops"_a, "widths"_a.noconvert(),
+        "roles"_a.noconvert(), "offsets"_a.noconvert(), "matrices"_a.noconvert(),
+        "num_qubits"_a,
+        "Fuses a circuit's operations into blocks and channels; returns (items, qubits, "
+        "steps, places, matrices, error), error[0] != 0 naming the first fault.");
   m.def("simd", []() { return std::string(qml::host_kernels().name); },
         "The SIMD build of the kernels in use: avx512, avx2 or portable.");
   m.def("num_threads", &qml::thread_count,
@@ -181,6 +235,7 @@ NB_MODULE(_qml_core, m) {
   m.attr("MAX_TARGETS") = qml::kMaxTargets;
   m.attr("MAX_STEPS") = qml::kMaxSteps;
   m.attr("MAX_KRAUS") = qml::kMaxKraus;
+  m.attr("ITEM_FIELDS") = int(qml::kNumItemFields);
   m.attr("OP_FIELDS") = int(qml::kNumOpFields);
   m.attr("ROW_PARALLEL_MAX_QUBITS") = qml::kRowParallelMaxQubits;
   m.attr("LANES") = qml::kLanes;
