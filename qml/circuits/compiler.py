@@ -75,8 +75,11 @@ class Program(_OnQubits):
 
     qubits: tuple[QubitKey, ...]
     fused: fusion.Fused
-    symbols: frozenset[str]
     row: bytes = dataclasses.field(default=b"", repr=False)  # the serialized circuit
+
+    @property
+    def symbols(self) -> frozenset[str]:
+        return self.fused.symbols
 
     @property
     def blocks(self) -> tuple[Block, ...]:
@@ -98,7 +101,7 @@ class Program(_OnQubits):
 
 def register(qubits: tuple[QubitKey, ...]) -> Program:
     """The program of no gates on ``qubits``."""
-    return Program(qubits, fusion.empty(len(qubits)), frozenset())
+    return Program(qubits, fusion.empty(len(qubits)))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -294,7 +297,7 @@ def _compile_parsed(parsed: dict, row: bytes, table: Optional[GateTable] = None)
         raise CircuitFormatError(
             f"malformed circuit row {row[:60]!r}...: {type(error).__name__} {error}"
         ) from None
-    return Program(qubits=qubits, fused=fused, symbols=fused.symbols, row=row)
+    return Program(qubits=qubits, fused=fused, row=row)
 
 
 def _measurement_error(fault: fusion.FuseFault, operations: list, table: GateTable,

@@ -297,7 +297,6 @@ def _shifted_program(program: compiler.Program, block_index: int, step_index: in
                      name: str) -> compiler.Program:
     fields = dict(program.blocks[block_index].steps[step_index].gate.fields)
     fields[name] = ["add", fields[name], ["sym", SHIFT_SYMBOL]]
-    return dataclasses.replace(program,
-                               fused=program.fused.with_step_gate(block_index, step_index, fields),
-                               symbols=program.symbols | {SHIFT_SYMBOL})
+    return dataclasses.replace(
+        program, fused=program.fused.with_step_gate(block_index, step_index, fields))
 
