@@ -660,3 +660,28 @@ def test_malformed_word_streams_name_their_operation(case):
     inputs[0] = corrupt(inputs[0])
     error = _core.fuse(*inputs)[5]
     assert error[0] == 1 and error[1] == operation  # MALFORMED, at that operation
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_gate_appended_to_a_table_matches_the_table_built_whole(seed):
+    from qml.circuits.blocks import GateTable
+    from qml.circuits.serialize import parse_row
+
+    rng = np.random.default_rng(seed)
+    qubits = cirq.LineQubit.range(4)
+    head, tail = (parse_row(serialize_circuit(random_circuit(qubits, 25, rng)))["gates"]
+                  for _ in range(2))
+    table = GateTable.of(head)
+    for fields in tail:
+        whole, table = GateTable.of(head + [fields]), table.appended(fields)
+        head = head + [fields]
+        np.testing.assert_array_equal(table.widths, whole.widths)
+        np.testing.assert_array_equal(table.roles, whole.roles)
+        assert dict(table.symbols) == dict(whole.symbols)
+        for index in range(len(whole)):
+            ours, theirs = table.gate(index), whole.gate(index)
+            assert ours.fields == theirs.fields and ours.symbols == theirs.symbols
+            if theirs.constant is None:
+                assert ours.constant is None
+            else:
+                np.testing.assert_allclose(ours.constant, theirs.constant, atol=1e-12)

@@ -187,8 +187,23 @@ class GateTable:
         return made[index]
 
     def appended(self, fields: dict) -> "GateTable":
-        """This table with one more gate, ``fields``, at its end."""
-        return GateTable.of(list(self.fields) + [fields])
+        """This table with one more gate, ``fields``, at its end; only the new gate is
+        checked and computed.
+
+        Raises:
+            CircuitFormatError: as :meth:`of`, for ``fields``.
+        """
+        extra, count = GateTable.of([fields]), len(self.fields)
+        offsets = np.where(extra.offsets >= 0, extra.offsets + self.matrices.size, -1)
+        out = GateTable(
+            self.fields + (fields,), np.concatenate([self.widths, extra.widths]),
+            np.concatenate([self.roles, extra.roles]), np.concatenate([self.offsets, offsets]),
+            np.concatenate([self.matrices, extra.matrices]) if extra.matrices.size
+            else self.matrices,
+            {**self.symbols, **{count: names for names in extra.symbols.values()}})
+        out.__dict__["_gates"] = {**self.__dict__.get("_gates", {}), **{
+            count: gate for gate in extra.__dict__.get("_gates", {}).values()}}
+        return out
 
 
 def _check_matrix(fields: Mapping) -> None:

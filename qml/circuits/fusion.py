@@ -32,7 +32,7 @@ from qml.circuits.blocks import (SYMBOLIC, Block, Channel, Gate, GateTable, Step
 from qml.errors import CircuitFormatError
 
 # Item table columns (ItemField in src/qml_core/fuse.hpp).
-_IS_CHANNEL, _QUBIT_START, _TARGETS, _CONTROLS, _VALUES, _STEP_START, _STEPS, _MATRIX = range(
+IS_CHANNEL, QUBIT_START, TARGETS, CONTROLS, CONTROL_VALUES, STEP_START, NUM_STEPS, MATRIX = range(
     _core.ITEM_FIELDS)
 # Why the core could not fuse a circuit (FuseError in fuse.hpp).
 MALFORMED, GATE_AFTER_MEASURE, CONTROLLED_CHANNEL, CONTROLLED_MEASURE = range(1, 5)
@@ -96,10 +96,10 @@ class Fused:
     def with_step_gate(self, block: int, step: int, fields: dict) -> "Fused":
         """The same program with step ``step`` of block ``block`` running the gate of
         ``fields`` (a gate with symbols) instead."""
-        item = int(np.flatnonzero(self.items[:, _IS_CHANNEL] == 0)[block])
+        item = int(np.flatnonzero(self.items[:, IS_CHANNEL] == 0)[block])
         items, steps = self.items.copy(), self.steps.copy()
-        steps[items[item, _STEP_START] + step, 0] = len(self.gates)
-        items[item, _MATRIX] = -1
+        steps[items[item, STEP_START] + step, 0] = len(self.gates)
+        items[item, MATRIX] = -1
         return dataclasses.replace(self, gates=self.gates.appended(fields), items=items,
                                    steps=steps)
 

@@ -32,7 +32,7 @@ import cachetools
 import numpy as np
 
 import _qml_core as _core  # the compiled core (src/qml_core), which imports nothing from qml
-from qml.circuits import blocks, channels, compiler, expressions, gates
+from qml.circuits import blocks, channels, compiler, expressions, fusion, gates
 from qml.errors import NonFiniteValueError
 from qml.executors.base import (
     Batch,
@@ -246,16 +246,18 @@ def _table(program: compiler.Program) -> _Table:
         size += pool[-1].size
         return size - pool[-1].size
 
-    places = fused.places.tolist()
-    widths = fused.gates.widths.tolist()
     items = fused.items
     # A constant block is one op, laid out here for all of them at once; the other
     # items are few, and their ops are made one by one below.
     constant = np.zeros((len(items), _core.OP_FIELDS), np.int64)
-    constant[:, :4] = items[:, 1:5]  # qubit start, targets, controls, control values
-    constant[:, 4] = items[:, 7]  # the product's offset in the matrices
+    constant[:, :4] = items[:, fusion.QUBIT_START:fusion.CONTROL_VALUES + 1]
+    constant[:, 4] = items[:, fusion.MATRIX]  # the product's offset in the matrices
     constant[:, 5] = -1
-    for index in np.flatnonzero(items[:, 7] < 0).tolist():
+    others = np.flatnonzero(items[:, fusion.MATRIX] < 0).tolist()
+    if others:
+        places = fused.places.tolist()
+        widths = fused.gates.widths.tolist()
+    for index in others:
         is_channel, start, width, controls, values, first, count, _ = items[index].tolist()
         head = [start, width, controls, values]
         item_ops = ops.setdefault(index, [])
@@ -379,8 +381,9 @@ def pack(batch: Batch, per_term: bool = False) -> Packed:
         NonFiniteValueError: if a gate parameter evaluates to NaN or infinity.
     """
     layout = _LAYOUTS.get(batch, per_term)
-    phases = [_table(group.program).phases(batch, group.program, group.rows).reshape(-1)
-              for group in layout.groups if _table(group.program).num_phases]
+    tables = [(_table(group.program), group) for group in layout.groups]
+    phases = [table.phases(batch, group.program, group.rows).reshape(-1)
+              for table, group in tables if table.num_phases]
     arrays = layout.arrays[:7] + (_joined(phases, np.float64),) + layout.arrays[8:]
     return dataclasses.replace(layout, arrays=arrays)
 

@@ -3,8 +3,8 @@
 // folds into a neighbouring two-qubit block. Executors then apply fewer, larger gates.
 #include "fuse.hpp"
 
-#include <algorithm>
 #include <array>
+#include <utility>
 
 namespace qml {
 namespace {
@@ -13,7 +13,7 @@ constexpr int kMaxGateQubits = kMaxTargets;  // the widest gate a block holds
 
 struct Op {
   std::int32_t gate;
-  std::int32_t first;  // targets then controls, in OpList::qubits
+  std::int32_t first;  // its targets, then its controls, in parse's `qubits`
   std::int32_t num_targets;
   std::int32_t num_controls;
   std::int64_t control_values;
@@ -65,7 +65,7 @@ bool parse(Span<std::int64_t> words, std::int64_t num_ops, const GateTable& gate
     for (std::int64_t c = 0; c < controls; ++c) {
       std::int64_t value;
       if (!next(value) || (value != 0 && value != 1)) return false;
-      if (c < 63) op.control_values |= value << c;
+      if (c < 63) op.control_values |= value << c;  // more controls: refused or dropped below
     }
     const std::int8_t role = gates.roles[gate];
     const bool fused = role == kConstantGate || role == kSymbolicGate;
