@@ -513,6 +513,30 @@ def test_rows_shared_among_threads_and_concurrent_callers_match_cirq(threads):
         np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("rows", [2, 8])
+def test_rows_of_15_qubits_one_per_thread_or_all_threads_per_gate_match_cirq(rows):
+    """Distinct rows of 15 qubits run one per thread when each of 2 threads gets 4
+    (8 rows), and with both threads inside each gate otherwise (2 rows)."""
+    rng = np.random.default_rng(400 + rows)
+    qubits = cirq.LineQubit.range(15)
+    circuits = [random_circuit(qubits, 12, rng) for _ in range(rows)]
+    operators = [[random_paulisum(qubits, rng)] for _ in circuits]
+    values = random_values(rng, rows).astype(np.float64)
+    upstream = rng.normal(size=(rows, 1))
+    batch = _batch(circuits, values, operators)
+    previous = qml.executors.native.threads()
+    qml.executors.native.set_threads(2)
+    try:
+        got, kept = NativeExecutor().expectation_and_kept(batch)
+        gradient = NativeExecutor().adjoint_gradient(batch, upstream, kept)
+    finally:
+        qml.executors.native.set_threads(previous)
+    np.testing.assert_allclose(got, cirq_expectations(circuits, values, NAMES, operators),
+                               atol=1e-5)
+    np.testing.assert_allclose(gradient, reference_gradient(circuits, values, operators,
+                                                            upstream), atol=1e-4)
+
+
 def test_a_training_step_prepares_each_batch_once(monkeypatch):
     """In graph mode the gradient takes the forward pass's batch and states."""
     import qml.ops as ops

@@ -38,9 +38,13 @@ std::int64_t piece_key(const Batch& b, std::int64_t r) {
 
 // Rows split three ways: rows of at most lane_max_qubits that share their pieces with
 // enough others run kLanes at a time; other narrow rows run in parallel, one row per
-// thread; wide ones one at a time, in parallel inside the kernels.
+// thread; wide ones one at a time, in parallel inside the kernels (simulate.hpp says
+// which rows are narrow).
 struct RowSplit {
   std::vector<std::int64_t> narrow, wide;
+  // Rows of kRowParallelAlwaysBelowQubits to kRowParallelMaxQubits qubits: narrow or
+  // wide, decided once all of them are known.
+  std::vector<std::int64_t> middle;
   std::vector<LaneGroup> lanes;
   int widest_narrow = 0, widest_wide = 0, widest_lanes = 0;
 
@@ -55,6 +59,22 @@ struct RowSplit {
         add_single(b, std::int64_t(r));
       }
     }
+    group_lanes(b, candidates);
+    // Middle rows are narrow when every thread gets enough of them to keep busy.
+    const bool enough = middle.size() >= std::size_t(kRowsPerThreadForParallel) *
+                                             std::size_t(thread_count());
+    for (std::int64_t r : middle) {
+      const int n = b.row_qubits[r];
+      (enough ? narrow : wide).push_back(r);
+      int& widest = enough ? widest_narrow : widest_wide;
+      widest = std::max(widest, n);
+    }
+    middle.clear();
+  }
+
+  // Rows of one program, kMinLanes to kLanes of them, become lane groups; the rest run
+  // on their own.
+  void group_lanes(const Batch& b, std::vector<std::int64_t>& candidates) {
     std::stable_sort(candidates.begin(), candidates.end(), [&](std::int64_t x, std::int64_t y) {
       return piece_key(b, x) < piece_key(b, y);
     });
@@ -81,9 +101,11 @@ struct RowSplit {
   // thread inside each gate.
   void add_single(const Batch& b, std::int64_t r) {
     const int n = b.row_qubits[r];
-    if (n >= kRowParallelMaxQubits) {
+    if (n > kRowParallelMaxQubits) {
       wide.push_back(r);
       widest_wide = std::max(widest_wide, n);
+    } else if (n >= kRowParallelAlwaysBelowQubits) {
+      middle.push_back(r);
     } else {
       narrow.push_back(r);
       widest_narrow = std::max(widest_narrow, n);

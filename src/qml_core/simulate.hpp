@@ -5,9 +5,17 @@
 
 namespace qml {
 
-// Rows on fewer qubits than this run in parallel, one row per thread; wider rows run
-// one at a time with every thread inside each kernel.
-constexpr int kRowParallelMaxQubits = 14;
+// Rows on fewer qubits than kRowParallelAlwaysBelowQubits run in parallel, one row per
+// thread. So do rows of up to kRowParallelMaxQubits when a call holds at least
+// kRowsPerThreadForParallel of them per thread; otherwise these, and all wider rows, run
+// one at a time with every thread inside each kernel. On the 2-core AVX2 VM, the adjoint
+// sweep of hea's 5 layers took a median 3.8 ms per row one per thread against 4.9 ms
+// with both threads in each gate at 16 qubits (batch 100), 16.3 against 16.9 ms at 18
+// (batch 10); at 20 qubits (4 layers) one per thread lost, 80-121 against 56-96 ms
+// (docs/native-core.md, "Rows of 14 to 18 qubits").
+constexpr int kRowParallelAlwaysBelowQubits = 14;
+constexpr int kRowParallelMaxQubits = 18;
+constexpr int kRowsPerThreadForParallel = 4;
 // Rows of at most this many qubits that share their pieces with at least kMinLanes - 1
 // other rows run kLanes at a time, one per SIMD lane (see kernels.hpp). Measured on
 // 1,000-row batches: 1.1x the speed of row by row at 4 qubits, 2x at 10, 3.8x at 14 and
