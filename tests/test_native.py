@@ -537,6 +537,48 @@ def test_rows_of_15_qubits_one_per_thread_or_all_threads_per_gate_match_cirq(row
                                                             upstream), atol=1e-4)
 
 
+def _low_bit_circuit(qubits: list, num_ops: int, low: int,
+                     rng: np.random.Generator) -> cirq.Circuit:
+    """A random circuit whose ops mostly lie on the last ``low`` qubits (the register's
+    low index bits), with some on the others and some controlled across the two."""
+    wide = random_circuit(qubits, num_ops // 4, rng)
+    narrow = random_circuit(qubits[-low:], num_ops - num_ops // 4, rng)
+    ops = list(narrow.all_operations())
+    spread = list(wide.all_operations())
+    for op in spread:  # among the narrow ones
+        ops.insert(int(rng.integers(len(ops) + 1)), op)
+    return cirq.Circuit(ops)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_ops_on_the_low_bits_of_wide_rows_run_tile_by_tile_and_match_cirq(threads):
+    """Rows of 18 qubits run their consecutive ops on the low 15 bits tile by tile
+    (serially, or tiles shared among threads): expectations against Cirq, gradients
+    against finite differences, and a run longer than the core's cap on one."""
+    rng = np.random.default_rng(500 + threads)
+    qubits = cirq.LineQubit.range(18)
+    circuits = [_low_bit_circuit(qubits, 40, 15, rng), _low_bit_circuit(qubits, 160, 15, rng)]
+    ops = [op for c in circuits for op in c.all_operations()]
+    assert any(min(q.x for q in op.qubits) < 3 for op in ops)  # ops that end a run
+    operators = [[random_paulisum(qubits, rng)] for _ in circuits]
+    values = random_values(rng, 2).astype(np.float64)
+    upstream = rng.normal(size=(2, 1))
+    batch = _batch(circuits, values, operators)
+    long_program = _batch(circuits[1:], values[1:], operators[1:])
+    assert pack(long_program).arrays[2][-1] > _core.MAX_TILE_OPS  # compiled ops
+    previous = qml.executors.native.threads()
+    qml.executors.native.set_threads(threads)
+    try:
+        got, kept = NativeExecutor().expectation_and_kept(batch)
+        gradient = NativeExecutor().adjoint_gradient(batch, upstream, kept)
+    finally:
+        qml.executors.native.set_threads(previous)
+    np.testing.assert_allclose(got, cirq_expectations(circuits, values, NAMES, operators),
+                               atol=1e-5)
+    np.testing.assert_allclose(gradient, reference_gradient(circuits, values, operators,
+                                                            upstream), atol=1e-4)
+
+
 def test_a_training_step_prepares_each_batch_once(monkeypatch):
     """In graph mode the gradient takes the forward pass's batch and states."""
     import qml.ops as ops

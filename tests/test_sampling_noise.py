@@ -348,6 +348,28 @@ def test_trajectories_match_the_density_matrix_in_lanes_and_alone(executor, widt
         assert np.all(np.abs(got[row] - exact) < bound), (row, got[row], exact)
 
 
+def test_channels_on_a_wide_native_row_follow_the_gates_before_them():
+    """An 18-qubit row runs its gates on the low bits tile by tile, and a channel must
+    wait for those gates: X then a reset on the lowest qubit leaves it in |0>, the
+    other order in |1>. Every trajectory is the same, so Cirq's noiseless circuit
+    without the X and the reset is the reference."""
+    rng = np.random.default_rng(18)
+    qubits = cirq.LineQubit.range(18)
+    last, others = qubits[-1], qubits[:-1]
+    before, after = (random_circuit(others, 20, rng, symbolic=False) for _ in range(2))
+    noisy = cirq.Circuit(before, cirq.X(last), cirq.ResetChannel().on(last),
+                         cirq.ry(1.1)(last), after)
+    clean = cirq.Circuit(before, cirq.ry(1.1)(last), after)
+    operators = [[cirq.Z(last), cirq.X(last), random_paulisum(others, rng)]]
+    batch = prepare([serialize_circuit(noisy)], [], np.zeros((1, 0)),
+                    [[serialize_paulisum(cirq.PauliSum.wrap(o)) for o in operators[0]]])
+    batch = dataclasses.replace(batch, estimation=Estimation(np.full((1, 3), 4), seed=1))
+    got = NativeExecutor().noisy_expectation(batch)
+    expected = cirq_expectations([clean], np.zeros((1, 0)), [], operators)
+    assert abs(expected[0, 0]) > 0.3  # the X, kept after the reset, flips its sign
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
 def test_noisy_and_noiseless_rows_mix_in_one_batch():
     """A noisy row, a noiseless row on other qubits and an empty row, through each of
     the three noisy computations, with per-operator trajectory and shot counts."""

@@ -234,6 +234,7 @@ NB_MODULE(_qml_core, m) {
   m.attr("MAX_QUBITS") = qml::kMaxRegisterQubits;
   m.attr("MAX_TARGETS") = qml::kMaxTargets;
   m.attr("MAX_STEPS") = qml::kMaxSteps;
+  m.attr("MAX_TILE_OPS") = qml::kMaxTileOps;
   m.attr("MAX_KRAUS") = qml::kMaxKraus;
   m.attr("ITEM_FIELDS") = int(qml::kNumItemFields);
   m.attr("OP_FIELDS") = int(qml::kNumOpFields);

@@ -1,6 +1,9 @@
 #include "simulate.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
+#include <iterator>
 #include <optional>
 #include <random>
 #include <vector>
@@ -42,9 +45,6 @@ std::int64_t piece_key(const Batch& b, std::int64_t r) {
 // which rows are narrow).
 struct RowSplit {
   std::vector<std::int64_t> narrow, wide;
-  // Rows of kRowParallelAlwaysBelowQubits to kRowParallelMaxQubits qubits: narrow or
-  // wide, decided once all of them are known.
-  std::vector<std::int64_t> middle;
   std::vector<LaneGroup> lanes;
   int widest_narrow = 0, widest_wide = 0, widest_lanes = 0;
 
@@ -60,16 +60,18 @@ struct RowSplit {
       }
     }
     group_lanes(b, candidates);
-    // Middle rows are narrow when every thread gets enough of them to keep busy.
-    const bool enough = middle.size() >= std::size_t(kRowsPerThreadForParallel) *
-                                             std::size_t(thread_count());
-    for (std::int64_t r : middle) {
-      const int n = b.row_qubits[r];
-      (enough ? narrow : wide).push_back(r);
-      int& widest = enough ? widest_narrow : widest_wide;
-      widest = std::max(widest, n);
+    // Narrow rows of kRowParallelAlwaysBelowQubits or more stay narrow only when every
+    // thread gets enough of them to keep busy.
+    const auto middle = [&](std::int64_t r) {
+      return b.row_qubits[r] >= kRowParallelAlwaysBelowQubits;
+    };
+    const auto count = std::count_if(narrow.begin(), narrow.end(), middle);
+    if (count < std::int64_t(kRowsPerThreadForParallel) * thread_count()) {
+      std::copy_if(narrow.begin(), narrow.end(), std::back_inserter(wide), middle);
+      narrow.erase(std::remove_if(narrow.begin(), narrow.end(), middle), narrow.end());
     }
-    middle.clear();
+    for (std::int64_t r : narrow) widest_narrow = std::max(widest_narrow, int(b.row_qubits[r]));
+    for (std::int64_t r : wide) widest_wide = std::max(widest_wide, int(b.row_qubits[r]));
   }
 
   // Rows of one program, kMinLanes to kLanes of them, become lane groups; the rest run
@@ -100,16 +102,7 @@ struct RowSplit {
   // A row that runs on its own: in parallel with other rows, or, when wide, with every
   // thread inside each gate.
   void add_single(const Batch& b, std::int64_t r) {
-    const int n = b.row_qubits[r];
-    if (n > kRowParallelMaxQubits) {
-      wide.push_back(r);
-      widest_wide = std::max(widest_wide, n);
-    } else if (n >= kRowParallelAlwaysBelowQubits) {
-      middle.push_back(r);
-    } else {
-      narrow.push_back(r);
-      widest_narrow = std::max(widest_narrow, n);
-    }
+    (b.row_qubits[r] > kRowParallelMaxQubits ? wide : narrow).push_back(r);
   }
 
   // Calls run(row, parallel_kernels, work) for every row outside a lane group, and
@@ -150,6 +143,116 @@ Step* thread_steps() {
   static thread_local std::vector<Step> steps(kMaxSteps);
   return steps.data();
 }
+
+// Consecutive ops of a wide row that act within its low kTileQubits bits, run tile by
+// tile: each tile of 2^kTileQubits consecutive amplitudes takes every op of the run
+// while it sits in its thread's cache, where op by op each op streams the whole state
+// through memory (docs/native-core.md, "Tiles of wide rows").
+//
+// Example, a forward pass:
+//   TileRun run(n);
+//   for (each gate) {
+//     if (!run.takes(gate)) run.apply(k, state, parallel);
+//     if (run.takes(gate)) { run.add(gate, piece, op); continue; }
+//     k.apply(state, n, gate, false, parallel);
+//   }
+//   run.apply(k, state, parallel);
+class TileRun {
+ public:
+  explicit TileRun(int num_qubits) : num_qubits_(num_qubits) {}
+
+  // Whether `gate` may join: the row is tiled, the run has room, and the gate's targets
+  // and controls all lie within a tile.
+  bool takes(const Gate& gate) const {
+    if (num_qubits_ < kTiledMinQubits || int(entries_.size()) == kMaxTileOps) return false;
+    for (int t = 0; t < gate.num_targets; ++t)
+      if (gate.targets[t] >= kTileQubits) return false;
+    return (gate.control_mask >> kTileQubits) == 0;
+  }
+
+  // Adds op `op` of piece `piece` as `gate` (its matrix is copied); the adjoint sums
+  // the overlap of a parameterized one.
+  void add(const Gate& gate, std::int64_t piece, std::int64_t op, bool parameterized = false) {
+    const int dim = 1 << gate.num_targets;
+    Entry entry{gate, piece, op, matrices_.size(), -1};
+    if (parameterized) {
+      entry.overlap = overlap_size_;
+      overlap_size_ += std::size_t(dim * dim);
+    }
+    matrices_.insert(matrices_.end(), gate.matrix, gate.matrix + dim * dim);
+    entries_.push_back(entry);
+  }
+
+  int size() const { return int(entries_.size()); }
+  std::int64_t piece(int i) const { return entries_[std::size_t(i)].piece; }
+  std::int64_t op(int i) const { return entries_[std::size_t(i)].op; }
+  // The overlap of parameterized entry i after unapply, or null for a constant one.
+  const cdouble* overlap(int i) const {
+    const std::int64_t at = entries_[std::size_t(i)].overlap;
+    return at < 0 ? nullptr : overlaps_.data() + at;
+  }
+
+  // Applies the run's ops in order to a state of the row, then empties the run.
+  void apply(const Kernels& k, cfloat* state, bool parallel) {
+    if (entries_.empty()) return;
+    each_tile(parallel, [&](index_t start, int) {
+      for (const Entry& e : entries_) k.apply(state + start, kTileQubits, placed(e), false, false);
+    });
+    clear();
+  }
+
+  // Un-applies the run's ops in order from psi and lambda, summing each parameterized
+  // op's overlap (read them with overlap(i); clear() empties the run).
+  void unapply(const Kernels& k, cfloat* psi, cfloat* lambda, bool parallel) {
+    const int slots = parallel ? thread_count() : 1;
+    overlaps_.assign(overlap_size_ * std::size_t(slots), cdouble(0.0));
+    each_tile(parallel, [&](index_t start, int slot) {
+      cdouble* mine = overlaps_.data() + overlap_size_ * std::size_t(slot);
+      for (const Entry& e : entries_)
+        k.unapply_pair(psi + start, lambda + start, kTileQubits, placed(e),
+                       e.overlap < 0 ? nullptr : mine + e.overlap, false);
+    });
+    for (int s = 1; s < slots; ++s)
+      for (std::size_t j = 0; j < overlap_size_; ++j)
+        overlaps_[j] += overlaps_[overlap_size_ * std::size_t(s) + j];
+  }
+
+  void clear() {
+    entries_.clear();
+    matrices_.clear();
+    overlap_size_ = 0;
+  }
+
+ private:
+  struct Entry {
+    Gate gate;
+    std::int64_t piece, op;
+    std::size_t matrix;    // its first entry in matrices_
+    std::int64_t overlap;  // its first entry in overlaps_, or -1
+  };
+
+  Gate placed(const Entry& e) const {
+    Gate gate = e.gate;
+    gate.matrix = matrices_.data() + e.matrix;
+    return gate;
+  }
+
+  // body(first amplitude, slot) for every tile, on the core's threads when `parallel`
+  // (tile ranges fixed by the thread count, so sums come out the same every call).
+  template <class Body>
+  void each_tile(bool parallel, Body body) const {
+    const std::int64_t tiles = std::int64_t(1) << (num_qubits_ - kTileQubits);
+    const int threads = parallel ? thread_count() : 1;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (std::int64_t t = 0; t < tiles; ++t) body(index_t(t) << kTileQubits, omp_get_thread_num());
+  }
+
+  int num_qubits_;
+  std::vector<Entry> entries_;
+  std::vector<cfloat> matrices_;
+  std::size_t overlap_size_ = 0;
+  std::vector<cdouble> overlaps_;
+};
 
 // A trajectory's uniform numbers for its noise channels: SplitMix64 (Steele, Lea and
 // Flood, 2014), whose state is one word, so that every lane of a group keeps its own
@@ -317,16 +420,25 @@ void run_row(const Batch& b, const Kernels& k, std::int64_t r, cfloat* state, bo
   int num_steps = 0;
   NoiseStream noise{seeds ? seeds[r] : 0};
   zero_state(state, n);
+  TileRun run(n);
   for (std::int64_t piece = b.row_pieces[r]; piece < b.row_pieces[r + 1]; ++piece) {
     const std::int64_t program = b.pieces[piece * kNumPieceFields + kProgram];
     for (std::int64_t op = b.program_ops[program]; op < b.program_ops[program + 1]; ++op) {
       if (b.ops[op * kNumOpFields + kNumKraus]) {
+        run.apply(k, state, parallel);
         apply_channel(b, k, placed_gate(b, piece, op, n), op, state, n, parallel, noise);
         continue;
       }
-      k.apply(state, n, gate_of(b, piece, op, n, scratch, steps, &num_steps), false, parallel);
+      const Gate gate = gate_of(b, piece, op, n, scratch, steps, &num_steps);
+      if (!run.takes(gate)) run.apply(k, state, parallel);  // ends the run (a full one too)
+      if (run.takes(gate)) {
+        run.add(gate, piece, op);
+        continue;
+      }
+      k.apply(state, n, gate, false, parallel);
     }
   }
+  run.apply(k, state, parallel);
 }
 
 // Diagonal Pauli terms (Z strings) of lambda = sum_k upstream[k] H_k psi, summed into
@@ -821,21 +933,46 @@ void adjoint(const Batch& batch, const double* upstream, const cfloat* final_sta
     int num_steps = 0;
     cfloat scratch[kMaxDim * kMaxDim];
     cdouble overlap[kMaxDim * kMaxDim];
+    const auto gradients_of = [&](std::int64_t piece, std::int64_t op, const cdouble* o) {
+      add_phase_gradients(b, piece, op, o, scratch, steps, num_steps,
+                          phase_gradients + b.pieces[piece * kNumPieceFields + kPhaseBase]);
+    };
+    TileRun run(n);
+    // Un-applies the run, then binds each parameterized op's steps again (into scratch
+    // and steps) for its gradients.
+    const auto finish_run = [&] {
+      run.unapply(k, psi, lambda, parallel);
+      for (int i = 0; i < run.size(); ++i) {
+        if (!run.overlap(i)) continue;
+        gate_of(b, run.piece(i), run.op(i), n, scratch, steps, &num_steps);
+        gradients_of(run.piece(i), run.op(i), run.overlap(i));
+      }
+      run.clear();
+    };
     for (std::int64_t piece = b.row_pieces[r + 1] - 1; piece >= b.row_pieces[r]; --piece) {
       const std::int64_t* p = b.pieces.data + piece * kNumPieceFields;
       for (std::int64_t op = b.program_ops[p[kProgram] + 1] - 1; op >= b.program_ops[p[kProgram]]; --op) {
-        const Gate gate = gate_of(b, piece, op, n, scratch, steps, &num_steps);
-        if (b.ops[op * kNumOpFields + kTermStart] < 0) {
+        const bool parameterized = b.ops[op * kNumOpFields + kTermStart] >= 0;
+        Gate gate = gate_of(b, piece, op, n, scratch, steps, &num_steps);
+        if (!run.takes(gate) && run.size() > 0) {  // ends the run (a full one too)
+          finish_run();
+          gate = gate_of(b, piece, op, n, scratch, steps, &num_steps);
+        }
+        if (run.takes(gate)) {
+          run.add(gate, piece, op, parameterized);
+          continue;
+        }
+        if (!parameterized) {
           k.unapply_pair(psi, lambda, n, gate, nullptr, parallel);
           continue;
         }
         const int dim = 1 << gate.num_targets;
         std::fill(overlap, overlap + dim * dim, cdouble(0.0));
         k.unapply_pair(psi, lambda, n, gate, overlap, parallel);
-        add_phase_gradients(b, piece, op, overlap, scratch, steps, num_steps,
-                            phase_gradients + p[kPhaseBase]);
+        gradients_of(piece, op, overlap);
       }
     }
+    if (run.size() > 0) finish_run();
   }, [&](const LaneGroup& g, float* work) {
     adjoint_lanes(b, k, g, upstream, final_states, state_offsets, phase_gradients, work);
   });
