@@ -513,19 +513,13 @@ def test_rows_shared_among_threads_and_concurrent_callers_match_cirq(threads):
         np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("rows", [2, 8])
-def test_rows_of_15_qubits_one_per_thread_or_all_threads_per_gate_match_cirq(rows):
-    """Distinct rows of 15 qubits run one per thread when each of 2 threads gets 4
-    (8 rows), and with both threads inside each gate otherwise (2 rows)."""
-    rng = np.random.default_rng(400 + rows)
-    qubits = cirq.LineQubit.range(15)
-    circuits = [random_circuit(qubits, 12, rng) for _ in range(rows)]
-    operators = [[random_paulisum(qubits, rng)] for _ in circuits]
-    values = random_values(rng, rows).astype(np.float64)
-    upstream = rng.normal(size=(rows, 1))
+def _check_values_and_gradients_on(threads: int, circuits: list, values: np.ndarray,
+                                   operators: list, upstream: np.ndarray) -> None:
+    """The core on ``threads`` threads: expectations against Cirq, and gradients from
+    the kept states against finite differences."""
     batch = _batch(circuits, values, operators)
     previous = qml.executors.native.threads()
-    qml.executors.native.set_threads(2)
+    qml.executors.native.set_threads(threads)
     try:
         got, kept = NativeExecutor().expectation_and_kept(batch)
         gradient = NativeExecutor().adjoint_gradient(batch, upstream, kept)
@@ -537,6 +531,19 @@ def test_rows_of_15_qubits_one_per_thread_or_all_threads_per_gate_match_cirq(row
                                                             upstream), atol=1e-4)
 
 
+@pytest.mark.parametrize("rows", [2, 8])
+def test_rows_of_15_qubits_one_per_thread_or_all_threads_per_gate_match_cirq(rows):
+    """Distinct rows of 15 qubits run one per thread when each of 2 threads gets 4
+    (8 rows), and with both threads inside each gate otherwise (2 rows)."""
+    rng = np.random.default_rng(400 + rows)
+    qubits = cirq.LineQubit.range(15)
+    circuits = [random_circuit(qubits, 12, rng) for _ in range(rows)]
+    operators = [[random_paulisum(qubits, rng)] for _ in circuits]
+    values = random_values(rng, rows).astype(np.float64)
+    upstream = rng.normal(size=(rows, 1))
+    _check_values_and_gradients_on(2, circuits, values, operators, upstream)
+
+
 def _low_bit_circuit(qubits: list, num_ops: int, low: int,
                      rng: np.random.Generator) -> cirq.Circuit:
     """A random circuit whose ops mostly lie on the last ``low`` qubits (the register's
@@ -544,8 +551,7 @@ def _low_bit_circuit(qubits: list, num_ops: int, low: int,
     wide = random_circuit(qubits, num_ops // 4, rng)
     narrow = random_circuit(qubits[-low:], num_ops - num_ops // 4, rng)
     ops = list(narrow.all_operations())
-    spread = list(wide.all_operations())
-    for op in spread:  # among the narrow ones
+    for op in wide.all_operations():  # spread among the narrow ones
         ops.insert(int(rng.integers(len(ops) + 1)), op)
     return cirq.Circuit(ops)
 
@@ -563,20 +569,9 @@ def test_ops_on_the_low_bits_of_wide_rows_run_tile_by_tile_and_match_cirq(thread
     operators = [[random_paulisum(qubits, rng)] for _ in circuits]
     values = random_values(rng, 2).astype(np.float64)
     upstream = rng.normal(size=(2, 1))
-    batch = _batch(circuits, values, operators)
     long_program = _batch(circuits[1:], values[1:], operators[1:])
     assert pack(long_program).arrays[2][-1] > _core.MAX_TILE_OPS  # compiled ops
-    previous = qml.executors.native.threads()
-    qml.executors.native.set_threads(threads)
-    try:
-        got, kept = NativeExecutor().expectation_and_kept(batch)
-        gradient = NativeExecutor().adjoint_gradient(batch, upstream, kept)
-    finally:
-        qml.executors.native.set_threads(previous)
-    np.testing.assert_allclose(got, cirq_expectations(circuits, values, NAMES, operators),
-                               atol=1e-5)
-    np.testing.assert_allclose(gradient, reference_gradient(circuits, values, operators,
-                                                            upstream), atol=1e-4)
+    _check_values_and_gradients_on(threads, circuits, values, operators, upstream)
 
 
 def test_a_training_step_prepares_each_batch_once(monkeypatch):

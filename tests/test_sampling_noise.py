@@ -366,7 +366,7 @@ def test_channels_on_a_wide_native_row_follow_the_gates_before_them():
     batch = dataclasses.replace(batch, estimation=Estimation(np.full((1, 3), 4), seed=1))
     got = NativeExecutor().noisy_expectation(batch)
     expected = cirq_expectations([clean], np.zeros((1, 0)), [], operators)
-    assert abs(expected[0, 0]) > 0.3  # the X, kept after the reset, flips its sign
+    assert abs(expected[0, 0]) > 0.3  # an X left until after the reset flips its sign
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 

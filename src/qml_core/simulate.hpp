@@ -33,9 +33,8 @@ constexpr int kAdjointLaneMaxQubits = 14;
 // bits tile by tile (256 KiB of one state), at most kMaxTileOps at a time. On the AVX2
 // VM (L2 1 MiB per core), hea's 4 layers on 20 qubits, one row at a time: the adjoint
 // sweep took 75-82 against 115-118 ms per row, the forward pass 22-24 against 24-26;
-// on 22 qubits 400-433 against 604-656 and 153-178 against 253-267. Tiles of 16 qubits
-// did no better in either, and 14 worse in the sweep (docs/native-core.md, "Tiles of
-// wide rows").
+// on 22 qubits 400-433 against 604-656 and 153-178 against 253-267. Tiles of 16 or 14
+// qubits did no better (docs/native-core.md, "Tiles of wide rows").
 constexpr int kTileQubits = 15;
 constexpr int kTiledMinQubits = kTileQubits + 3;
 constexpr int kMaxTileOps = 64;
