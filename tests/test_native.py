@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 import textwrap
@@ -22,6 +23,9 @@ from qml.circuits.serialize import serialize_circuit, serialize_paulisum
 from qml.errors import NonFiniteValueError
 from qml.executors.base import prepare
 from qml.executors.native import NativeExecutor, pack
+
+# Does not depend on the stack's TensorFlow, Keras or Cirq: runs on one stack only.
+pytestmark = pytest.mark.stack_independent
 
 
 def _batch(circuits, values, operators):
@@ -604,6 +608,7 @@ def test_a_training_step_prepares_each_batch_once(monkeypatch):
     np.testing.assert_allclose(grad.numpy(), eager_grad.numpy(), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_distinct_circuits_keep_memory_bounded():
     """200 distinct 10-qubit circuits (the barren-plateau construction), value and
     gradient, in a fresh process: the call's peak resident memory, over what the
@@ -746,3 +751,52 @@ def test_a_gate_appended_to_a_table_matches_the_table_built_whole(seed):
                 assert ours.constant is None
             else:
                 np.testing.assert_allclose(ours.constant, theirs.constant, atol=1e-12)
+
+
+@pytest.fixture
+def restore_kernels():
+    yield
+    qml.executors.native.use_kernels(qml.executors.native.runnable_kernels()[0])
+
+
+@pytest.mark.parametrize("num_qubits", [3, 7, 18])
+def test_every_kernel_build_this_host_runs_matches_cirq_and_the_others(num_qubits,
+                                                                       restore_kernels):
+    """The AVX-512, AVX2 and portable builds, each that this processor runs, on
+    distinct rows, rows of one circuit (SIMD lanes) and, at 18 qubits, tiles of a wide
+    row: values against Cirq and each other, gradients against finite differences."""
+    native = qml.executors.native
+    rng = np.random.default_rng(900 + num_qubits)
+    qubits = cirq.LineQubit.range(num_qubits)
+    distinct = [random_circuit(qubits, 30, rng) for _ in range(2 if num_qubits < 18 else 1)]
+    circuits = distinct + ([distinct[0]] * 17 if num_qubits < 18 else [])
+    operators = [[random_paulisum(qubits, rng), random_paulisum(qubits, rng)]
+                 for _ in circuits]
+    values = random_values(rng, len(circuits)).astype(np.float64)
+    upstream = rng.normal(size=(len(circuits), 2))
+    batch = _batch(circuits, values, operators)
+    expected = cirq_expectations(circuits, values, NAMES, operators)
+    expected_gradient = reference_gradient(circuits[:3], values[:3], operators[:3],
+                                           upstream[:3])
+    results = {}
+    for build in native.runnable_kernels():
+        native.use_kernels(build)
+        assert native.simd() == build
+        results[build] = (NativeExecutor().expectation(batch),
+                          NativeExecutor().adjoint_gradient(batch, upstream))
+        np.testing.assert_allclose(results[build][0], expected, atol=1e-5, err_msg=build)
+        np.testing.assert_allclose(results[build][1][:3], expected_gradient, atol=1e-4,
+                                   err_msg=build)
+    first = next(iter(results.values()))
+    for build, (values_, gradient) in results.items():
+        np.testing.assert_allclose(values_, first[0], atol=1e-6, err_msg=build)
+        np.testing.assert_allclose(gradient, first[1], atol=1e-5, err_msg=build)
+
+
+def test_a_kernel_build_the_host_cannot_run_is_refused_by_name():
+    with pytest.raises(ValueError, match="kernels must name a build.*got 'sse9'"):
+        qml.executors.native.use_kernels("sse9")
+    script = "import qml"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env={**os.environ, "QML_KERNELS": "sse9"})
+    assert done.returncode != 0 and "QML_KERNELS" in done.stderr and "sse9" in done.stderr

@@ -38,7 +38,9 @@ SUITE = {  # name: (qubits, layers, batch)
 # with --systems to time it.
 SUITE_SYSTEMS = "qml,qml-native,qml-qsim,qml-tensorflow,tfq,qsimcirq,tensorcircuit-jax"
 _PAUSE_S = 0.05  # untimed, before each timed call
-RESULTS = Path(__file__).resolve().parent.parent / "results"
+# Records go to a checkout's benchmarks/results/ when run from its root, else to the
+# working directory (never into the installed package).
+RESULTS = Path("benchmarks/results") if Path("benchmarks/results").is_dir() else Path(".")
 _VERSIONED = ("qml-qsim", "tensorflow", "keras", "tf-keras", "tensorflow-quantum", "cirq-core",
               "qsimcirq", "numpy", "jax", "tensorcircuit-ng", "pennylane",
               "pennylane-lightning")
@@ -129,12 +131,14 @@ def _common(parser: argparse.ArgumentParser, systems: str) -> None:
     parser.add_argument("--systems", default=systems,
                         help=f"comma-separated, from: {', '.join(SYSTEMS)}")
     parser.add_argument("--baseline", default="tfq", help="system the ratios divide by")
-    parser.add_argument("--repeats", type=_integer("--repeats", 1), default=5)
+    parser.add_argument("--repeats", type=_integer("--repeats", 1), default=5,
+                        help="timed calls per cell and system; the median is reported")
     parser.add_argument("--warmup", type=_integer("--warmup", 0), default=1,
                         help="untimed calls after the first (compiling, checked) call")
     parser.add_argument("--threads", type=_integer("--threads", 1), default=os.cpu_count() or 1,
                         help="threads every system may use (default: all cores)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the random circuits and symbol values")
     parser.add_argument("--json", type=Path, help="write the results and machine facts here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--isolate", action="store_true",
@@ -146,13 +150,20 @@ def _common(parser: argparse.ArgumentParser, systems: str) -> None:
 def run_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qml-bench", description="Circuit-simulation throughput of qml and its peers.",
-        epilog="'qml-bench suite --help' runs the standard workloads W1-W4.")
+        epilog="Other commands: 'qml-bench suite' runs the standard workloads W1-W4 and "
+               "records them; 'qml-bench headline' times distinct 20-qubit circuits per "
+               "core-hour. Each takes --help.")
     parser.add_argument("--workload", default="expectation",
                         help=f"one or more of {', '.join(WORKLOADS)}, comma-separated")
-    parser.add_argument("--circuit", default="hea", help="hea, random or qcnn")
-    parser.add_argument("--qubits", type=lambda t: parse_range(t, "--qubits"), default=[4])
-    parser.add_argument("--layers", type=lambda t: parse_range(t, "--layers"), default=[4])
-    parser.add_argument("--batch", type=lambda t: parse_range(t, "--batch"), default=[1000])
+    parser.add_argument("--circuit", default="hea",
+                        help="circuit family: hea (rotation layers and a CZ ladder), random, "
+                             "qcnn, or distinct (every row of a batch a different circuit)")
+    parser.add_argument("--qubits", type=lambda t: parse_range(t, "--qubits"), default=[4],
+                        help="qubit counts: 4, 4,8,12 or 4:12[:step] (default 4)")
+    parser.add_argument("--layers", type=lambda t: parse_range(t, "--layers"), default=[4],
+                        help="circuit layers, as --qubits (default 4)")
+    parser.add_argument("--batch", type=lambda t: parse_range(t, "--batch"), default=[1000],
+                        help="circuits per call, as --qubits (default 1000)")
     parser.add_argument("--repetitions", type=_integer("--repetitions", 1), default=1000,
                         help="shots per circuit (sample and sampled-expectation workloads), "
                              "or noise trajectories (noisy-expectation)")
@@ -169,7 +180,9 @@ def suite_parser() -> argparse.ArgumentParser:
         + "), as expectation and gradient, recorded in benchmarks/results/.")
     parser.add_argument("--only", default=",".join(SUITE), help="comma-separated: W1,W2,...")
     parser.add_argument("--output", type=Path, default=RESULTS,
-                        help="folder for suite-<stack>.json and .md")
+                        help="folder for suite-<stack>.json and .md (default: "
+                             "benchmarks/results/ in a checkout's root, else the working "
+                             "directory)")
     parser.add_argument("--stack", default=_stack_name(), help="name used in the file names")
     _common(parser, SUITE_SYSTEMS)
     return parser
@@ -216,7 +229,8 @@ def _configure_threads(threads: int, systems: Sequence[str]) -> None:
         from qml.executors import native
 
         native.set_threads(threads)
-        print(f"qml's native core: {native.simd()} kernels, {native.threads()} threads")
+        print(f"qml's native core: {native.simd()} kernels, {native.threads()} threads "
+              f"({native.threading_model()})")
 
 
 def machine_facts() -> dict:
@@ -239,7 +253,7 @@ def machine_facts() -> dict:
 
     return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version(), "versions": versions,
-            "qml_simd": native.simd()}
+            "qml_simd": native.simd(), "qml_threading": native.threading_model()}
 
 
 # ----------------------------------------------------------------- measuring
@@ -277,8 +291,12 @@ def run_cell(workload: str, family: str, num_qubits: int, layers: int, batch: in
             output = runner()
             result.compile_s = time.perf_counter() - start
             result.max_error = reference.check(workload, np.asarray(output), inputs.repetitions)
+            if progress is not None:
+                progress()
             for _ in range(args.warmup):
                 runner()
+                if progress is not None:
+                    progress()
         except Unsupported as reason:
             result.status, result.reason = "skipped", str(reason)
             continue
@@ -356,8 +374,9 @@ HEADER = ["cell", "system", "µs/circuit", "min–max", "first call s", "vs base
           "× limit"]
 
 
-def print_table(rows: list[dict], title: str) -> None:
-    """The results as a table; reasons for skipped systems are printed above it."""
+def print_table(rows: list[dict], title: str, baseline: str) -> None:
+    """The results as a table; reasons for skipped systems are printed above it, and
+    below it why the ratio column is empty when ``baseline`` has no timings."""
     from rich.console import Console
     from rich.table import Table
 
@@ -368,6 +387,12 @@ def print_table(rows: list[dict], title: str) -> None:
     for row in table_rows(rows):
         table.add_row(*row)
     Console(width=max(100, Console().width)).print(table)
+    if not any(r["system"] == baseline and r["median_us_per_circuit"] for r in rows):
+        reason = ("TensorFlow Quantum is not installed here (it runs on the compat stack "
+                  "only)" if baseline == "tfq" and not importlib.util.find_spec(
+                      "tensorflow_quantum") else f"{baseline} has no timings in this run")
+        print(f"The '{HEADER[5]}' column is empty: {reason}. Choose another with "
+              "--baseline, e.g. --baseline qml-qsim.")
 
 
 def plot(path: Path, rows: list[dict]) -> None:
@@ -398,24 +423,33 @@ def plot(path: Path, rows: list[dict]) -> None:
 
 def _measure(cells: list[tuple], systems: list[str], args,
              after_cell: Optional[Callable[[list[Result]], None]] = None) -> list[Result]:
-    """Runs every cell; ``after_cell`` receives the results so far after each one."""
-    from rich.progress import Progress
+    """Runs every cell; ``after_cell`` receives the results so far after each one.
+
+    The progress bar counts calls (each system's first call, warm-ups and timed calls)
+    and estimates the time left from the calls so far."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
 
     results: list[Result] = []
-    total = len(cells) * len(systems) * args.repeats
-    with Progress(transient=True, disable=args.quiet) as bar:
-        task = bar.add_task("timing", total=total)
-        for cell in cells:
-            bar.update(task, description=f"{cell[0]} {cell[1]} q={cell[2]} L={cell[3]} "
-                                         f"b={cell[4]}")
+    calls = 1 + args.warmup + args.repeats  # per system and cell
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("calls"), TimeElapsedColumn(), TextColumn("left"),
+               TimeRemainingColumn())
+    with Progress(*columns, transient=True, disable=args.quiet) as bar:
+        task = bar.add_task("timing", total=len(cells) * len(systems) * calls)
+        for number, cell in enumerate(cells):
+            label = f"{cell[0]} {cell[1]} q={cell[2]} L={cell[3]} b={cell[4]}"
+            bar.update(task, description=label)
             if getattr(args, "isolate", False):
-                cell_results = [_run_isolated(cell, system, args) for system in systems]
-                bar.advance(task, sum(len(r.seconds) for r in cell_results))
+                cell_results = []
+                for system in systems:
+                    bar.update(task, description=f"{label}: {system}, own process")
+                    cell_results.append(_run_isolated(cell, system, args))
+                    bar.advance(task, calls)
             else:
                 cell_results = run_cell(*cell, systems, args,
                                         progress=lambda: bar.advance(task))
-            skipped = sum(not r.seconds for r in cell_results) * args.repeats
-            bar.advance(task, skipped)
+            bar.update(task, completed=(number + 1) * len(systems) * calls)  # skips too
             results += cell_results
             if after_cell is not None:
                 after_cell(results)
@@ -485,7 +519,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     results = _measure(cells, systems, args)
     _report_skips(results)
     rows = records(results, args.baseline)
-    print_table(rows, f"qml-bench, median of {args.repeats}, baseline {args.baseline}")
+    print_table(rows, f"qml-bench, median of {args.repeats}, baseline {args.baseline}",
+                args.baseline)
     command = "qml-bench " + " ".join(argv)
     if args.json:
         write_json(args.json, rows, args, command)
@@ -541,7 +576,7 @@ def suite(argv: Sequence[str]) -> int:
         write_json(stem.with_suffix(".json"), rows, args, "qml-bench suite " + " ".join(argv))
         stem.with_suffix(".md").write_text(
             f"qml-bench suite on {facts['cpu']} ({facts['cores']} cores, {args.threads} "
-            f"threads; qml's core on its {facts['qml_simd']} kernels), median of "
+            f"threads; qml's core on its {facts['qml_simd']} kernels, {facts['qml_threading']}), median of "
             f"{args.repeats}; ratios are against {args.baseline}, "
             f"measured in the same run (higher is faster). Versions: {versions}.\n\n"
             + markdown(rows, args.baseline))
@@ -549,7 +584,8 @@ def suite(argv: Sequence[str]) -> int:
     results = _measure(cells, systems, args, after_cell=record)
     _report_skips(results)
     print_table(records(results, args.baseline),
-                f"qml-bench suite, median of {args.repeats}, baseline {args.baseline}")
+                f"qml-bench suite, median of {args.repeats}, baseline {args.baseline}",
+                args.baseline)
     print(f"wrote {stem}.json and {stem}.md")
     return 0
 
@@ -568,7 +604,7 @@ def headline_parser() -> argparse.ArgumentParser:
                     "per vCPU-hour and TFQ measured in the same run.")
     parser.add_argument("--qubits", type=_integer("--qubits", 2), default=20)
     parser.add_argument("--layers", type=_integer("--layers", 1), default=7,
-                        help="rotation layers, each with a CZ ladder (7 gives depth 22)")
+                        help="layers of the distinct family (7 gives depth 39; the run prints it)")
     parser.add_argument("--batch", type=_integer("--batch", 1), default=16,
                         help="distinct circuits per call")
     _common(parser, "qml,qml-qsim,tfq")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 import threading
 from typing import Optional
 
@@ -46,14 +47,66 @@ _NO_STATES = np.zeros(0, np.complex64)
 _NO_EXPECTATIONS = np.zeros((0, 0), np.float64)
 _NO_SEEDS = np.zeros(0, np.uint64)
 _NO_OFFSETS = np.zeros(0, np.int64)
+if os.environ.get("QML_KERNELS"):
+    try:
+        _core.use_kernels(os.environ["QML_KERNELS"])
+    except ValueError as error:
+        raise ValueError(f"environment variable QML_KERNELS: {error}") from None
+
 #: Noise trajectories per call to the core: each is a row of its own, whose outputs
 #: and piece table then take a few MiB per call, however many a batch asks for.
 TRAJECTORIES_PER_CALL = 2**16
 
 
 def simd() -> str:
-    """The SIMD build of the core's kernels in use: ``avx512``, ``avx2`` or ``portable``."""
+    """The SIMD build of the core's kernels in use: ``avx512``, ``avx2`` or ``portable``.
+
+    The core picks the fastest build the processor runs; the environment variable
+    ``QML_KERNELS`` (read when qml is imported) or :func:`use_kernels` picks another.
+
+    Example:
+        >>> simd() in runnable_kernels()
+        True
+    """
     return _core.simd()
+
+
+def runnable_kernels() -> list[str]:
+    """The SIMD builds of the kernels this processor can run, fastest first.
+
+    Example:
+        >>> runnable_kernels()[-1]
+        'portable'
+    """
+    return list(_core.runnable_kernels())
+
+
+def use_kernels(name: str) -> None:
+    """Runs the core on the SIMD build ``name`` from now on (for tests and comparisons).
+
+    Raises:
+        ValueError: if this processor cannot run ``name``; the message lists the builds
+            it can run.
+
+    Example:
+        >>> use_kernels("portable"); simd()
+        'portable'
+        >>> use_kernels(runnable_kernels()[0])
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str such as 'portable', got {name!r}")
+    _core.use_kernels(name)
+
+
+def threading_model() -> str:
+    """How the core splits one gate among threads: ``'openmp'``, or ``'core threads'``
+    in a build without OpenMP (rows of a batch always run on the core's own threads).
+
+    Example:
+        >>> threading_model() in ("openmp", "core threads")
+        True
+    """
+    return _core.threading()
 
 
 def threads() -> int:

@@ -3,6 +3,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
 
 #include <cmath>
 #include <stdexcept>
@@ -225,12 +226,24 @@ NB_MODULE(_qml_core, m) {
         "steps, places, matrices, error), error[0] != 0 naming the first fault.");
   m.def("simd", []() { return std::string(qml::host_kernels().name); },
         "The SIMD build of the kernels in use: avx512, avx2 or portable.");
+  m.def("runnable_kernels", &qml::runnable_kernels,
+        "The SIMD builds of the kernels this processor can run, fastest first.");
+  m.def("use_kernels", [](const std::string& name) {
+    if (!qml::use_kernels(name)) {
+      std::string builds;
+      for (const auto& build : qml::runnable_kernels()) builds += (builds.empty() ? "" : ", ") + build;
+      throw std::invalid_argument("kernels must name a build this processor runs (" + builds +
+                                  "), got '" + name + "'");
+    }
+  }, "name"_a, "Uses the named SIMD build of the kernels from now on.");
+  m.def("threading", []() { return std::string(qml::threading()); },
+        "How one gate is split among threads: 'openmp', or 'core threads' without OpenMP.");
   m.def("num_threads", &qml::thread_count,
-        "The number of OpenMP threads the core uses.");
+        "The number of threads the core uses.");
   m.def("set_num_threads", [](int threads) {
     if (threads < 1) throw std::invalid_argument("threads must be at least 1, got " + std::to_string(threads));
     qml::set_thread_count(threads);
-  }, "threads"_a, "Sets the number of OpenMP threads the core uses.");
+  }, "threads"_a, "Sets the number of threads the core uses.");
   m.attr("MAX_QUBITS") = qml::kMaxRegisterQubits;
   m.attr("MAX_TARGETS") = qml::kMaxTargets;
   m.attr("MAX_STEPS") = qml::kMaxSteps;

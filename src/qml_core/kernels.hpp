@@ -6,6 +6,8 @@
 #include <complex>
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace qml {
 
@@ -140,7 +142,19 @@ struct Kernels {
 int thread_count();
 void set_thread_count(int threads);
 
-// The kernels for this processor: AVX-512, AVX2 or the portable build.
+// The kernels in use: the fastest build this processor runs (AVX-512, AVX2 or the
+// portable build) unless use_kernels chose another.
 const Kernels& host_kernels();
+
+// The names of the builds this processor can run, fastest first.
+std::vector<std::string> runnable_kernels();
+
+// Uses the build called `name` from now on; false (and no change) if this processor
+// cannot run it. Call it only while no simulation runs.
+bool use_kernels(const std::string& name);
+
+// How the core splits one gate among threads: "openmp", or "core threads" in a build
+// without OpenMP.
+const char* threading();
 
 }  // namespace qml

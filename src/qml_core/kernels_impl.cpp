@@ -5,16 +5,26 @@
 #include <array>
 #include <cmath>
 #include <cstring>
-#include <omp.h>
 #include <vector>
 // The AVX2 build (not the AVX-512 one, which also defines __AVX2__) has kernels of
 // its own written with intrinsics.
 #if defined(__AVX2__) && !defined(__AVX512F__)
 #define QML_AVX2_KERNELS 1
+#endif
+#if defined(__AVX2__)
 #include <immintrin.h>
+#endif
+// Loops whose iterations touch disjoint amplitudes, for each compiler's vectoriser.
+#if defined(__clang__)
+#define QML_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define QML_IVDEP _Pragma("GCC ivdep")
+#else
+#define QML_IVDEP
 #endif
 
 #include "kernels.hpp"
+#include "pool.hpp"
 
 #ifndef QML_ARCH
 #error "QML_ARCH must name the SIMD target"
@@ -62,7 +72,7 @@ struct Layout {
 
 // Runs body(begin, end, thread) over [0, total): directly on the calling thread,
 // or split among the core's threads when `parallel` and the range is long enough.
-// The serial path enters no OpenMP region, which costs microseconds per call when
+// The serial path enters no parallel region, which costs microseconds per call when
 // many small rows run in parallel already.
 template <class Body>
 void split_range(bool parallel, index_t total, Body body, index_t grain = 2048) {
@@ -71,12 +81,10 @@ void split_range(bool parallel, index_t total, Body body, index_t grain = 2048) 
     body(index_t(0), total, 0);
     return;
   }
-#pragma omp parallel num_threads(threads)
-  {
-    const index_t count = index_t(omp_get_num_threads()), me = index_t(omp_get_thread_num());
-    const index_t chunk = (total + count - 1) / count;
-    body(std::min(total, me * chunk), std::min(total, (me + 1) * chunk), int(me));
-  }
+  const index_t chunk = (total + index_t(threads) - 1) / index_t(threads);
+  parallel_chunks(threads, [&](int me) {
+    body(std::min(total, index_t(me) * chunk), std::min(total, index_t(me + 1) * chunk), me);
+  });
 }
 
 // Calls run(base, begin, end, thread) over every run of a gate's index loop, split
@@ -122,14 +130,17 @@ constexpr int kLowestRunBit = 3;
 // lanes as two __m256 halves, with the few operations the block kernels use.
 struct v16f {
   __m256 half[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-  float& operator[](int lane) { return half[lane >> 3][lane & 7]; }
-  float operator[](int lane) const { return half[lane >> 3][lane & 7]; }
+  // Through a pointer, since Clang binds no reference to a vector's element.
+  float& operator[](int lane) { return reinterpret_cast<float*>(half)[lane]; }
+  float operator[](int lane) const { return reinterpret_cast<const float*>(half)[lane]; }
 };
 typedef std::int32_t v8i __attribute__((vector_size(32)));
 struct v16i {
   v8i half[2] = {};
-  std::int32_t& operator[](int lane) { return half[lane >> 3][lane & 7]; }
-  std::int32_t operator[](int lane) const { return half[lane >> 3][lane & 7]; }
+  std::int32_t& operator[](int lane) { return reinterpret_cast<std::int32_t*>(half)[lane]; }
+  std::int32_t operator[](int lane) const {
+    return reinterpret_cast<const std::int32_t*>(half)[lane];
+  }
 };
 #define QML_V16_OPERATOR(op, intrinsic)                                       \
   inline v16f operator op(const v16f& a, const v16f& b) {                    \
@@ -181,20 +192,43 @@ inline void store_block(float* at, const v16f& re, const v16f& im) {
 typedef float v16f __attribute__((vector_size(64)));
 typedef std::int32_t v16i __attribute__((vector_size(64)));
 
-inline v16f permute(v16f x, v16i index) { return __builtin_shuffle(x, index); }
+// Lane l of the result is lane index[l] (0 to 15) of x. GCC shuffles by a run-time
+// index; Clang's builtin takes constant indices only.
+inline v16f permute(v16f x, v16i index) {
+#if !defined(__clang__)
+  return __builtin_shuffle(x, index);
+#elif defined(__AVX512F__)
+  return v16f(_mm512_permutexvar_ps(__m512i(index), __m512(x)));
+#else
+  v16f out;
+  for (int lane = 0; lane < 16; ++lane) out[lane] = x[index[lane] & 15];
+  return out;
+#endif
+}
 
 inline void load_block(const float* at, v16f& re, v16f& im) {
   v16f a, b;
   std::memcpy(&a, at, sizeof a);
   std::memcpy(&b, at + 16, sizeof b);
+#if defined(__clang__)
+  re = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  im = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+#else
   const v16i even = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
   re = __builtin_shuffle(a, b, even);
   im = __builtin_shuffle(a, b, even + 1);
+#endif
 }
 
 inline void store_block(float* at, v16f re, v16f im) {
+#if defined(__clang__)
+  const v16f a = __builtin_shufflevector(re, im, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const v16f b = __builtin_shufflevector(re, im, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,
+                                         15, 31);
+#else
   const v16i low = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
   const v16f a = __builtin_shuffle(re, im, low), b = __builtin_shuffle(re, im, low + 8);
+#endif
   std::memcpy(at, &a, sizeof a);
   std::memcpy(at + 16, &b, sizeof b);
 }
@@ -617,7 +651,7 @@ inline void apply_run(float* __restrict state, index_t base, index_t begin, inde
   }
 #endif
   // The D amplitudes of one index never overlap another index's: no dependences.
-#pragma GCC ivdep
+QML_IVDEP
   for (index_t lo = begin; lo < end; ++lo) {
     float vr[D], vi[D];
     for (int j = 0; j < D; ++j) {
@@ -984,7 +1018,7 @@ inline void unapply_run(float* __restrict psi, float* __restrict lambda, index_t
     l[j] = lambda + 2 * (base + m.offsets[j]);
   }
   float sums[D][D][2] = {};
-#pragma GCC ivdep
+QML_IVDEP
   for (index_t lo = begin; lo < end; ++lo) {
     float pr[D], pi[D], lr[D], li[D];
     for (int j = 0; j < D; ++j) {

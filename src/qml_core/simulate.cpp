@@ -1,6 +1,5 @@
 #include "simulate.hpp"
 
-#include <omp.h>
 
 #include <algorithm>
 #include <iterator>
@@ -242,9 +241,13 @@ class TileRun {
   template <class Body>
   void each_tile(bool parallel, Body body) const {
     const std::int64_t tiles = std::int64_t(1) << (num_qubits_ - kTileQubits);
-    const int threads = parallel ? thread_count() : 1;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (std::int64_t t = 0; t < tiles; ++t) body(index_t(t) << kTileQubits, omp_get_thread_num());
+    const int threads = parallel ? int(std::min<std::int64_t>(thread_count(), tiles)) : 1;
+    const auto each = [&](int slot) {
+      const std::int64_t begin = tiles * slot / threads, end = tiles * (slot + 1) / threads;
+      for (std::int64_t t = begin; t < end; ++t) body(index_t(t) << kTileQubits, slot);
+    };
+    if (threads <= 1) return each(0);
+    parallel_chunks(threads, each);
   }
 
   int num_qubits_;
