@@ -12,6 +12,9 @@ from qml_bench.systems import SYSTEMS, System, cirq_runner
 TINY = ["--qubits", "2", "--layers", "1", "--batch", "3", "--repeats", "2", "--warmup", "0",
         "--quiet"]
 
+# Does not depend on the stack's TensorFlow, Keras or Cirq: runs on one stack only.
+pytestmark = pytest.mark.stack_independent
+
 
 @pytest.mark.parametrize("argv, message", [
     (["--qubits", "0"], "--qubits must be positive integers, got '0'"),
@@ -95,6 +98,7 @@ def test_flop_counts_and_the_limit():
         limit.circuit_flops(hea, "gradient") / limit.peak_flops() * 1e6)
 
 
+@pytest.mark.slow
 def test_fit_workload_and_isolated_processes(tmp_path):
     """One epoch of model.fit is checked against Cirq like a training step; --isolate
     runs each system in a process of its own and records the same fields."""

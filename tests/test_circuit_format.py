@@ -17,6 +17,9 @@ QUBIT_KINDS = [
     [cirq.NamedQubit(f"q{i}") for i in range(6)],
 ]
 
+# Does not depend on the stack's TensorFlow, Keras or Cirq: runs on one stack only.
+pytestmark = pytest.mark.stack_independent
+
 
 @pytest.mark.parametrize("qubits", QUBIT_KINDS, ids=["grid", "line", "named"])
 @pytest.mark.parametrize("seed", range(4))

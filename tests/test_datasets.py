@@ -9,6 +9,9 @@ import pytest
 
 import qml
 
+# Does not depend on the stack's TensorFlow, Keras or Cirq: runs on one stack only.
+pytestmark = pytest.mark.stack_independent
+
 
 def test_excited_cluster_states():
     qubits = cirq.GridQubit.rect(1, 4)

@@ -9,6 +9,7 @@ import textwrap
 import time
 
 import numpy as np
+import pytest
 
 SCRIPT = textwrap.dedent("""
     import os
@@ -55,6 +56,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_pqc_trains_under_mirrored_strategy():
     # Logical devices must be set before TensorFlow starts: use a fresh interpreter.
     result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
@@ -122,6 +124,7 @@ FIT_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_fit_under_mirrored_strategy_equals_single_device_training():
     result = subprocess.run([sys.executable, "-c", FIT_SCRIPT], capture_output=True,
                             text=True, timeout=600)
@@ -166,6 +169,7 @@ def _result(stdout: str, stderr: str) -> dict:
     return json.loads(lines[0][len("RESULT "):])
 
 
+@pytest.mark.slow
 def test_fit_on_two_workers_equals_single_worker_training():
     """Two worker processes on 127.0.0.1, configured by TF_CONFIG, train with
     model.fit under MultiWorkerMirroredStrategy."""

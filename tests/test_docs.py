@@ -13,6 +13,7 @@ import inspect
 import os
 import pathlib
 import re
+import runpy
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PUBLIC_MODULES = ["qml", "qml.layers", "qml.differentiators", "qml.math", "qml.noise",
                   "qml.util", "qml.datasets", "qml.optimizers", "qml.executors",
                   "qml.errors"]
+
+# Does not depend on the stack's TensorFlow, Keras or Cirq: runs on one stack only.
+pytestmark = pytest.mark.stack_independent
 
 
 def public_names() -> list[tuple[str, str, object]]:
@@ -138,3 +142,41 @@ def test_site_page_renders_in_headless_chromium(built_site, page, tmp_path):
     inked = np.mean(pixels.min(axis=2) < 0.8)  # text, the header bar, code blocks
     colours = len(np.unique((pixels.reshape(-1, 3) * 15).round(), axis=0))
     assert inked > 0.02 and colours > 20, f"{page} looks blank: {inked:.3f} inked, {colours} colours"
+
+
+def test_every_figure_table_in_the_readme_matches_the_record_it_names():
+    """A README section that links a stored record under benchmarks/results/ quotes
+    that record's table rows as they stand in it."""
+    readme = (ROOT / "README.md").read_text()
+    checked = 0
+    for section in re.split(r"^## ", readme, flags=re.M):
+        records = set(re.findall(r"\((benchmarks/results/[\w.-]+\.md)\)", section))
+        rows = [line for line in section.splitlines()
+                if line.startswith("|") and not set(line) <= set("|-: ")]
+        if not records or not rows:
+            continue
+        lines = {line for record in records
+                 for line in (ROOT / record).read_text().splitlines()}
+        missing = [row for row in rows if row not in lines]
+        assert not missing, f"README rows not in {sorted(records)}: {missing}"
+        checked += len(rows)
+    assert checked > 0, "the README quotes no stored record"
+
+
+def test_the_migration_guides_ported_program_trains_and_reloads(tmp_path, monkeypatch):
+    """The 'after' program of the migration guide runs as printed; the model it saves
+    reloads and steers the qubit as the targets ask."""
+    guide = (ROOT / "docs" / "migrating-from-tfq.md").read_text()
+    section = guide.split("## A whole program, before and after", 1)[1].split("\n## ", 1)[0]
+    after = re.findall(r"```python\n(.*?)```", section, flags=re.S)[1]
+    monkeypatch.chdir(tmp_path)
+    script = tmp_path / "ported.py"
+    script.write_text(after)
+    scope = runpy.run_path(str(script))  # the guide's own code, as a user runs it
+    restored = keras.models.load_model(tmp_path / "controller.keras")
+    import tensorflow as tf
+
+    out = np.asarray(restored([scope["circuits"], tf.constant(scope["commands"])]))
+    np.testing.assert_allclose(out, np.asarray(scope["model"](
+        [scope["circuits"], tf.constant(scope["commands"])])), atol=1e-6)
+    assert out[0, 0] > 0.8 and out[1, 0] < -0.8, out

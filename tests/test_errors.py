@@ -64,14 +64,15 @@ def test_operator_on_a_qubit_not_in_the_circuit():
 
 def test_state_too_large_is_refused_before_allocating():
     qubits = cirq.LineQubit.range(45)
-    with pytest.raises(errors.StateTooLargeError, match="45 qubits"):
+    with pytest.raises(errors.StateTooLargeError, match="45 qubits.*mps_1d_expectation"):
         expectation(inputs=[cirq.Circuit(cirq.H.on_each(*qubits))], symbol_names=[],
                     symbol_values=np.zeros((1, 0)), operators=cirq.Z(qubits[0]))
 
 
-@pytest.mark.parametrize("row", [b"{not json", b'{"qml":1,"type":"circuit","qubits":[["g",0,0]]'])
+@pytest.mark.parametrize("row", [b"{not json", b'{"qml":1,"type":"circuit","qubits":[["g",0,0]]',
+                                 b'{"some": "other json"}'])
 def test_malformed_or_truncated_row(row):
-    with pytest.raises(errors.CircuitFormatError):
+    with pytest.raises(errors.CircuitFormatError, match="qml.convert_to_tensor"):
         expectation(inputs=tf.constant([row]), symbol_names=[], symbol_values=np.zeros((1, 0)))
 
 

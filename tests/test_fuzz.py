@@ -35,6 +35,9 @@ ODD_VALUES = [None, True, "", "x", -1, 0, 2**31, -(2**63), 10**400, 1e308, -1e30
               float("nan"), float("inf"), float("-inf"), [], {}, [[]], {"g": "XPow"},
               "__import__('os')", list(range(200)), [1e9] * 20, "🙂" * 50]
 
+# Does not depend on the stack's TensorFlow, Keras or Cirq: runs on one stack only.
+pytestmark = pytest.mark.stack_independent
+
 
 @contextlib.contextmanager
 def time_limit(seconds: int):

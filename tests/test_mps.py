@@ -13,6 +13,9 @@ from conftest import NAMES, SYMBOLS, cirq_expectations
 import qml
 from qml.errors import UnsupportedGateError
 
+# Does not depend on the stack's TensorFlow, Keras or Cirq: runs on one stack only.
+pytestmark = pytest.mark.stack_independent
+
 
 def _random_chain_circuit(num_qubits, layers, rng):
     """Single-qubit gates and gates on neighbouring pairs, in either order."""

@@ -9,6 +9,9 @@ import tensorflow as tf
 
 import qml
 
+# Does not depend on the stack's TensorFlow, Keras or Cirq: runs on one stack only.
+pytestmark = pytest.mark.stack_independent
+
 
 @pytest.mark.parametrize("size", [1, 4, 10])
 def test_rotosolve_finds_the_minimum_of_a_sum_of_sinusoids(size):

@@ -8,6 +8,7 @@ import threading
 
 import cirq
 import numpy as np
+import pytest
 import tensorflow as tf
 from conftest import NAMES, random_circuit, random_values
 
@@ -42,6 +43,7 @@ SEEDED_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_seeded_sampling_and_noise_are_bit_identical_across_processes():
     digests = []
     for _ in range(2):
@@ -53,6 +55,7 @@ def test_seeded_sampling_and_noise_are_bit_identical_across_processes():
     assert digests[0] == digests[1]
 
 
+@pytest.mark.slow
 def test_eight_threads_calling_layers_concurrently_match_sequential_calls(rng):
     qubits = cirq.GridQubit.rect(1, 4)
     layers = [qml.layers.Expectation(), qml.layers.Expectation(backend="qsim"),
@@ -135,6 +138,7 @@ SOAK_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_ten_thousand_training_steps_keep_memory_flat():
     result = subprocess.run([sys.executable, "-c", SOAK_SCRIPT], capture_output=True,
                             text=True, timeout=900)

@@ -222,3 +222,13 @@ def test_inner_product_matches_tfq():
     theirs = tfq.math.inner_product(tfq.convert_to_tensor(circuits), NAMES, values,
                                     tfq.convert_to_tensor(others))
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=1e-5)
+
+
+def test_a_tfq_serialized_tensor_is_refused_with_the_way_to_convert_it():
+    """TFQ's tensors hold its protobuf format: the error says to convert with qml's."""
+    tfq = tfq_or_skip()
+    circuit = cirq.Circuit(cirq.H(cirq.GridQubit(0, 0)))
+    with pytest.raises(qml.errors.CircuitFormatError,
+                       match="TensorFlow Quantum.*qml.convert_to_tensor"):
+        qml.layers.Expectation()(tfq.convert_to_tensor([circuit]),
+                                 operators=[cirq.Z(cirq.GridQubit(0, 0))])

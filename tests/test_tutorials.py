@@ -34,6 +34,9 @@ EXPECTED = {
     "speed": [],
 }
 
+# Does not depend on the stack's TensorFlow, Keras or Cirq: runs on one stack only.
+pytestmark = pytest.mark.stack_independent
+
 
 def run_notebook(path: pathlib.Path, tmp_path, **env: str) -> str:
     """Executes a notebook in ``tmp_path`` and returns its printed output."""
