@@ -175,6 +175,12 @@ def _control_values(control_values: object, op: cirq.Operation) -> list[int]:
     return [int(allowed[0]) for allowed in per_qubit]
 
 
+_FOREIGN_ROW_ADVICE = (
+    "circuits and operators must be converted with qml.convert_to_tensor. A tensor "
+    "made by TensorFlow Quantum's tfq.convert_to_tensor holds TFQ's own (protobuf) "
+    "format: convert the Cirq objects again with qml.convert_to_tensor")
+
+
 def parse_row(row: bytes) -> dict:
     """Parses a row into its JSON object, checking its version and type.
 
@@ -189,10 +195,11 @@ def parse_row(row: bytes) -> dict:
         parsed = json.loads(row) if parsed is None else parsed
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise CircuitFormatError(
-            f"row {row[:60]!r}... is not a qml circuit or operator: {error}"
-        ) from None
+            f"row {row[:60]!r}... is not a qml circuit or operator ({error}); "
+            + _FOREIGN_ROW_ADVICE) from None
     if not isinstance(parsed, dict) or parsed.get("type") not in ("circuit", "paulisum"):
-        raise CircuitFormatError(f"row {row[:60]!r} is not a qml circuit or operator")
+        raise CircuitFormatError(
+            f"row {row[:60]!r} is not a qml circuit or operator; " + _FOREIGN_ROW_ADVICE)
     if parsed.get("qml") != FORMAT_VERSION:
         raise CircuitFormatError(
             f"row has format version {parsed.get('qml')!r}; this qml reads version "

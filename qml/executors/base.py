@@ -520,7 +520,10 @@ def check_memory(num_qubits: int, bytes_per_amplitude: int = 8, copies: int = 3)
     if needed > available:
         raise StateTooLargeError(
             f"a circuit on {num_qubits} qubits needs about {needed / 2**30:.3g} GiB for "
-            f"its state vector, more than the {available / 2**30:.3g} GiB available"
+            f"its state vector, more than the {available / 2**30:.3g} GiB available. "
+            "Use fewer qubits or a smaller batch, or, for a 1-D circuit of little "
+            "entanglement, qml.math.mps_1d_expectation, whose memory grows with the "
+            "bond dimension instead of 2**qubits"
         )
 
 
