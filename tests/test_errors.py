@@ -70,7 +70,8 @@ def test_state_too_large_is_refused_before_allocating():
 
 
 @pytest.mark.parametrize("row", [b"{not json", b'{"qml":1,"type":"circuit","qubits":[["g",0,0]]',
-                                 b'{"some": "other json"}'])
+                                 b'{"some": "other json"}',
+                                 b'{"qml":1,"type":"circuit","qubits":[["l",0]]}'])
 def test_malformed_or_truncated_row(row):
     with pytest.raises(errors.CircuitFormatError, match="qml.convert_to_tensor"):
         expectation(inputs=tf.constant([row]), symbol_names=[], symbol_values=np.zeros((1, 0)))

@@ -295,7 +295,10 @@ def _compile_parsed(parsed: dict, row: bytes, table: Optional[GateTable] = None)
     except (KeyError, IndexError, TypeError, ValueError, OverflowError,
             RecursionError) as error:
         raise CircuitFormatError(
-            f"malformed circuit row {row[:60]!r}...: {type(error).__name__} {error}"
+            f"malformed circuit row {row[:60]!r}...: {type(error).__name__} {error}. "
+            "Rows that qml.convert_to_tensor makes are always well formed: convert the "
+            "Cirq circuits with it rather than editing or building rows by hand "
+            "(the format: docs/circuit-format.md)"
         ) from None
     return Program(qubits=qubits, fused=fused, row=row)
 
