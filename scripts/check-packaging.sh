@@ -34,7 +34,7 @@ tools="$root/.venv-packaging"
 uv pip install --quiet --python "$tools/bin/python" -r stacks/packaging.txt
 PATH="$tools/bin:$PATH" "$tools/bin/auditwheel" repair --wheel-dir dist/wheelhouse "$wheel"
 repaired=$(ls dist/wheelhouse/qml_qsim-*manylinux*.whl)
-"$tools/bin/auditwheel" show "$repaired" | head -n 3
+"$tools/bin/auditwheel" show "$repaired"
 
 echo "--- the repaired wheel in a fresh venv, no compiler on PATH"
 venv="$root/.venv-wheel"
