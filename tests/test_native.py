@@ -755,8 +755,10 @@ def test_a_gate_appended_to_a_table_matches_the_table_built_whole(seed):
 
 @pytest.fixture
 def restore_kernels():
+    """Puts back the kernel build in use before the test (QML_KERNELS's, if set)."""
+    before = qml.executors.native.simd()
     yield
-    qml.executors.native.use_kernels(qml.executors.native.runnable_kernels()[0])
+    qml.executors.native.use_kernels(before)
 
 
 @pytest.mark.parametrize("num_qubits", [3, 7, 18])
