@@ -1,6 +1,5 @@
 #include "simulate.hpp"
 
-
 #include <algorithm>
 #include <iterator>
 #include <optional>
