@@ -4,7 +4,8 @@
 #    TensorFlow, Keras and Cirq);
 #  - latest: every test, the doctests and the tutorials;
 #  - scripts/check-packaging.sh: the wheel without a compiler, the sdist with Clang.
-# Tests run on both cores (pytest-xdist) and the slowest are listed at the end.
+# Tests run on both cores (pytest-xdist; an idle worker takes queued tests from a busy
+# one) and the slowest are listed at the end.
 # Usage: scripts/test.sh [pytest arguments]     e.g. -m "not slow" while you work
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -21,7 +22,7 @@ for stack in compat latest; do
     skip_independent=0
   fi
   QML_SKIP_STACK_INDEPENDENT=$skip_independent ".venv-$stack/bin/python" -m pytest \
-    -p no:cacheprovider -n auto --durations=15 "${selection[@]}" "$@"
+    -p no:cacheprovider -n auto --dist worksteal --durations=15 "${selection[@]}" "$@"
   code=$?
   if [ "$code" -eq 5 ]; then
     echo "stack $stack: no tests collected"

@@ -21,13 +21,15 @@ def expectation(**overrides):
     return qml.layers.Expectation()(inputs, **args)
 
 
-def test_unsupported_gate():
+@pytest.mark.parametrize("backend", [None, "qsim", "tensorflow"])
+def test_unsupported_gate_is_named_on_every_backend(backend):
     class Opaque(cirq.Gate):
         def _num_qubits_(self):
             return 1
 
-    with pytest.raises(errors.UnsupportedGateError, match="Opaque"):
-        expectation(inputs=[cirq.Circuit(Opaque().on(Q[0]))])
+    with pytest.raises(errors.UnsupportedGateError, match="Opaque.*no unitary.*decompose"):
+        qml.layers.Expectation(backend=backend)([cirq.Circuit(Opaque().on(Q[0]))],
+                                                operators=cirq.Z(Q[0]))
 
 
 def test_symbol_missing_from_symbol_names():

@@ -44,6 +44,7 @@ SEEDED_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.slow
+@pytest.mark.stack_independent  # the core's seeding, whatever the framework
 def test_seeded_sampling_and_noise_are_bit_identical_across_processes():
     digests = []
     for _ in range(2):

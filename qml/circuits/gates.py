@@ -117,13 +117,30 @@ def encode_gate(gate: cirq.Gate) -> tuple[str, dict]:
             f"parameterized gates are {', '.join(sorted(KIND_PARAMS))}"
         )
     num_qubits = gate.num_qubits()
-    matrix = cirq.unitary(gate, None) if num_qubits <= MAX_MATRIX_QUBITS else None
-    if matrix is None or any(d != 2 for d in cirq.qid_shape(gate)) or num_qubits == 0:
+    if any(d != 2 for d in cirq.qid_shape(gate)):
         raise UnsupportedGateError(
-            f"gate {gate!r} is not supported: it is not a native gate and has no "
-            f"unitary on 1 to {MAX_MATRIX_QUBITS} qubits"
-        )
+            f"gate {_describe(gate)} acts on qudits of shape {cirq.qid_shape(gate)}; qml "
+            "simulates qubits only")
+    if not 1 <= num_qubits <= MAX_MATRIX_QUBITS:
+        raise UnsupportedGateError(
+            f"gate {_describe(gate)} acts on {num_qubits} qubits; gates that are not "
+            f"native are taken as matrices on 1 to {MAX_MATRIX_QUBITS} qubits: decompose it "
+            "first, for example with cirq.decompose(circuit)")
+    matrix = cirq.unitary(gate, None)
+    if matrix is None:
+        raise UnsupportedGateError(
+            f"gate {_describe(gate)} is not supported: it is not a native gate and has no "
+            "unitary (_unitary_); give it one, or decompose it first, for example with "
+            "cirq.decompose(circuit)")
     return "Matrix", {"n": num_qubits, "m": _flatten_complex(matrix)}
+
+
+def _describe(gate: cirq.Gate) -> str:
+    """The gate's repr, or its type and size where the repr is long (a large matrix)."""
+    text = repr(gate)
+    if len(text) <= 120:
+        return text
+    return f"{type(gate).__name__} on {gate.num_qubits()} qubits"
 
 
 def decode_gate(kind: str, fields: Mapping) -> cirq.Gate:
