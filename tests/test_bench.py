@@ -1,11 +1,15 @@
 """qml-bench's command line on tiny sizes: arguments, systems, checks and records."""
 
 import json
+import os
+import time
+from pathlib import Path
 
 import cirq
 import numpy as np
 import pytest
 from qml_bench import circuits, cli, limit
+from qml_bench.load import competing_load
 from qml_bench.reference import Disagreement, Reference
 from qml_bench.systems import SYSTEMS, System, cirq_runner
 
@@ -103,15 +107,21 @@ def test_fit_workload_and_isolated_processes(tmp_path):
     """One epoch of model.fit is checked against Cirq like a training step; --isolate
     runs each system in a process of its own and records the same fields."""
     path = tmp_path / "fit.json"
-    code = cli.main(TINY + ["--workload", "fit,expectation", "--systems", "qml,cirq",
-                            "--baseline", "cirq", "--isolate", "--json", str(path)])
+    code = cli.main(TINY + ["--workload", "fit", "--systems", "qml,cirq", "--baseline", "cirq",
+                            "--json", str(path)])
     assert code == 0
-    rows = {(r["workload"], r["system"]): r for r in json.loads(path.read_text())["results"]}
-    fit = rows[("fit", "qml")]
-    assert fit["status"] == "ok" and fit["max_error"] < 1e-4 and fit["repeats"] == 2
-    assert fit["times_limit"] > 1
-    assert rows[("fit", "cirq")]["status"] == "skipped"
-    assert rows[("expectation", "qml")]["ratio_to_baseline"] > 0
+    rows = {r["system"]: r for r in json.loads(path.read_text())["results"]}
+    assert rows["qml"]["status"] == "ok" and rows["qml"]["max_error"] < 1e-4
+    assert rows["qml"]["repeats"] == 2 and rows["qml"]["times_limit"] > 1
+    assert rows["cirq"]["status"] == "skipped"
+    isolated = tmp_path / "isolated.json"
+    code = cli.main(TINY + ["--workload", "expectation", "--systems", "qml,cirq",
+                            "--baseline", "cirq", "--isolate", "--json", str(isolated)])
+    assert code == 0
+    rows = {r["system"]: r for r in json.loads(isolated.read_text())["results"]}
+    assert set(rows) == {"qml", "cirq"}
+    assert all(r["status"] == "ok" and r["max_error"] < 1e-4 for r in rows.values())
+    assert rows["qml"]["ratio_to_baseline"] > 0 and rows["qml"]["repeats"] == 2
 
 
 def test_noisy_expectation_workload_is_checked_against_the_density_matrix(tmp_path):
@@ -179,12 +189,17 @@ def test_reference_catches_wrong_gradients_and_samples():
 
 
 def test_headline_times_fresh_circuits_per_core_hour(tmp_path, capsys):
-    path = tmp_path / "headline.json"
+    """The record's JSON and its table agree, and each row's figures follow from its
+    time per fresh circuit."""
     code = cli.main(["headline", "--qubits", "4", "--layers", "2", "--batch", "3",
                      "--repeats", "2", "--systems", "qml,qml-qsim", "--baseline", "qml-qsim",
-                     "--quiet", "--json", str(path)])
+                     "--quiet", "--output", str(tmp_path), "--stack", "test"])
     assert code == 0
-    rows = {row["system"]: row for row in json.loads(path.read_text())["results"]}
+    rows = {row["system"]: row for row in
+            json.loads((tmp_path / "headline-test.json").read_text())["results"]}
+    table = (tmp_path / "headline-test.md").read_text()
+    for system, row in rows.items():
+        assert f"| {system} | {row['fresh_s_per_circuit'] * 1e3:.1f} |" in table
     assert set(rows) == {"qml", "qml-qsim"}
     for row in rows.values():
         assert row["circuits_per_core_hour"] == pytest.approx(3600 / row["fresh_s_per_circuit"])
@@ -193,3 +208,25 @@ def test_headline_times_fresh_circuits_per_core_hour(tmp_path, capsys):
             circuits.make_case("distinct", 4, 2, 0).circuit.all_operations()))
     assert rows["qml-qsim"]["vs_baseline_same_run"] == 1
     assert "fresh circuits per core-hour" in capsys.readouterr().out
+
+
+def test_load_runs_busy_competitors_for_the_measurement_and_stops_them(tmp_path):
+    """--load N keeps N processes busy while systems are timed, records N, and leaves
+    no competitor behind."""
+    with competing_load(2) as competitors:
+        time.sleep(0.5)
+        busy = [_cpu_seconds(c.pid) for c in competitors]
+    assert all(seconds > 0.2 for seconds in busy), busy
+    assert all(c.poll() is not None for c in competitors)
+    path = tmp_path / "loaded.json"
+    assert cli.main(TINY + ["--systems", "qml", "--baseline", "qml", "--load", "1",
+                            "--json", str(path)]) == 0
+    assert json.loads(path.read_text())["load"] == 1
+    with pytest.raises(SystemExit):
+        cli.main(TINY + ["--load", "-1"])
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -144,13 +144,14 @@ def test_site_page_renders_in_headless_chromium(built_site, page, tmp_path):
     assert inked > 0.02 and colours > 20, f"{page} looks blank: {inked:.3f} inked, {colours} colours"
 
 
-def test_every_figure_table_in_the_readme_matches_the_record_it_names():
-    """A README section that links a stored record under benchmarks/results/ quotes
-    that record's table rows as they stand in it."""
-    readme = (ROOT / "README.md").read_text()
+@pytest.mark.parametrize("page", ["README.md", "docs/benchmarks.md"])
+def test_every_figure_table_matches_the_record_it_names(page):
+    """A section of README.md or of a docs page that names a stored record under
+    benchmarks/results/ quotes that record's table rows as they stand in it."""
+    text = (ROOT / page).read_text()
     checked = 0
-    for section in re.split(r"^## ", readme, flags=re.M):
-        records = set(re.findall(r"\((benchmarks/results/[\w.-]+\.md)\)", section))
+    for section in re.split(r"^## ", text, flags=re.M):
+        records = set(re.findall(r"(benchmarks/results/[\w.-]+\.md)", section))
         rows = [line for line in section.splitlines()
                 if line.startswith("|") and not set(line) <= set("|-: ")]
         if not records or not rows:
@@ -158,9 +159,16 @@ def test_every_figure_table_in_the_readme_matches_the_record_it_names():
         lines = {line for record in records
                  for line in (ROOT / record).read_text().splitlines()}
         missing = [row for row in rows if row not in lines]
-        assert not missing, f"README rows not in {sorted(records)}: {missing}"
+        assert not missing, f"{page} rows not in {sorted(records)}: {missing}"
         checked += len(rows)
-    assert checked > 0, "the README quotes no stored record"
+    assert checked > 0, f"{page} quotes no stored record"
+
+
+def test_every_stored_record_a_page_names_exists():
+    """Figures in the docs name their record; each named record is in the repository."""
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for record in re.findall(r"benchmarks/results/[\w.-]+\.md", page.read_text()):
+            assert (ROOT / record).is_file(), f"{page.name} names {record}, which is missing"
 
 
 def test_the_migration_guides_ported_program_trains_and_reloads(tmp_path, monkeypatch):

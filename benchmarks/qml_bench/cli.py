@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from qml_bench.load import competing_load
+
 WORKLOADS = ("expectation", "gradient", "sample", "sampled-expectation", "noisy-expectation",
              "train-step", "fit")
 SUITE = {  # name: (qubits, layers, batch)
@@ -141,6 +143,9 @@ def _common(parser: argparse.ArgumentParser, systems: str) -> None:
                         help="seed of the random circuits and symbol values")
     parser.add_argument("--json", type=Path, help="write the results and machine facts here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--load", type=_integer("--load", 0), default=0,
+                        help="CPU-bound competitor processes to run beside the timed "
+                             "systems, as on a busy machine (default 0)")
     parser.add_argument("--isolate", action="store_true",
                         help="run each system on each cell in a process of its own, so that "
                              "no other library's thread pools share it (each process pays "
@@ -231,6 +236,12 @@ def _configure_threads(threads: int, systems: Sequence[str]) -> None:
         native.set_threads(threads)
         print(f"qml's native core: {native.simd()} kernels, {native.threads()} threads "
               f"({native.threading_model()})")
+
+
+def _load_note(args) -> str:
+    load = getattr(args, "load", 0)
+    return f"; under load: {load} CPU-bound competitor process{'es' * (load != 1)}" \
+        if load else ""
 
 
 def machine_facts() -> dict:
@@ -343,7 +354,7 @@ def write_json(path: Path, rows: list[dict], args, command: str) -> None:
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": command,
         "threads": args.threads, "baseline": args.baseline, "repeats": args.repeats,
-        "warmup": args.warmup, "seed": args.seed,
+        "warmup": args.warmup, "seed": args.seed, "load": getattr(args, "load", 0),
         "machine": machine_facts(),
         "results": rows,
     }
@@ -435,7 +446,8 @@ def _measure(cells: list[tuple], systems: list[str], args,
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("calls"), TimeElapsedColumn(), TextColumn("left"),
                TimeRemainingColumn())
-    with Progress(*columns, transient=True, disable=args.quiet) as bar:
+    with competing_load(getattr(args, "load", 0)), \
+            Progress(*columns, transient=True, disable=args.quiet) as bar:
         task = bar.add_task("timing", total=len(cells) * len(systems) * calls)
         for number, cell in enumerate(cells):
             label = f"{cell[0]} {cell[1]} q={cell[2]} L={cell[3]} b={cell[4]}"
@@ -513,7 +525,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     systems = _checked_systems(parser, args.systems)
     _configure_threads(args.threads, systems)
     print(f"threads: {args.threads} for every system (TensorFlow intra- and inter-op pools, "
-          f"qsim cpu_threads, OMP_NUM_THREADS)")
+          f"qsim cpu_threads, OMP_NUM_THREADS){_load_note(args)}")
     cells = [(w, args.circuit, q, layer, b) for w in workloads for q in args.qubits
              for layer in args.layers for b in args.batch]
     results = _measure(cells, systems, args)
@@ -565,7 +577,7 @@ def suite(argv: Sequence[str]) -> int:
         parser.error(f"--only: choose from {', '.join(SUITE)}, got {args.only!r}")
     systems = _checked_systems(parser, args.systems)
     _configure_threads(args.threads, systems)
-    print(f"threads: {args.threads} for every system")
+    print(f"threads: {args.threads} for every system{_load_note(args)}")
     cells = [(w, "hea", *SUITE[n]) for n in names for w in ("expectation", "gradient")]
     stem = args.output / f"suite-{args.stack}"
     facts = machine_facts()
@@ -576,7 +588,8 @@ def suite(argv: Sequence[str]) -> int:
         write_json(stem.with_suffix(".json"), rows, args, "qml-bench suite " + " ".join(argv))
         stem.with_suffix(".md").write_text(
             f"qml-bench suite on {facts['cpu']} ({facts['cores']} cores, {args.threads} "
-            f"threads; qml's core on its {facts['qml_simd']} kernels, {facts['qml_threading']}), median of "
+            f"threads; qml's core on its {facts['qml_simd']} kernels, {facts['qml_threading']})"
+            f"{_load_note(args)}, median of "
             f"{args.repeats}; ratios are against {args.baseline}, "
             f"measured in the same run (higher is faster). Versions: {versions}.\n\n"
             + markdown(rows, args.baseline))
@@ -602,14 +615,36 @@ def headline_parser() -> argparse.ArgumentParser:
         description="Distinct 20-qubit circuits per core-hour (expectations of Z on every "
                     f"qubit), against TFQ's published {TFQ_HEADLINE_PER_CORE_HOUR:,.0f} "
                     "per vCPU-hour and TFQ measured in the same run.")
-    parser.add_argument("--qubits", type=_integer("--qubits", 2), default=20)
+    parser.add_argument("--qubits", type=_integer("--qubits", 2), default=20,
+                        help="qubits per circuit (default 20, as the published figure)")
     parser.add_argument("--layers", type=_integer("--layers", 1), default=7,
                         help="layers of the distinct family (7 gives depth 39; the run prints it)")
     parser.add_argument("--batch", type=_integer("--batch", 1), default=16,
                         help="distinct circuits per call")
+    parser.add_argument("--output", type=Path,
+                        help="also record headline-<stack>.json and .md in this folder "
+                             "(benchmarks/results/ keeps the records that the docs quote)")
+    parser.add_argument("--stack", default=_stack_name(), help="name used in the file names")
     _common(parser, "qml,qml-qsim,tfq")
     parser.set_defaults(threads=1, repeats=3)
     return parser
+
+
+def headline_markdown(summary: list[dict], baseline: str) -> str:
+    """The headline's table: per system, ms per fresh circuit and per circuit seen
+    before, circuits per core-hour, and the ratios to TFQ's published figure and to
+    ``baseline`` in the same run."""
+    lines = ["| system | ms per fresh circuit | ms when seen before | circuits per core-hour "
+             f"| vs TFQ's published figure | vs {baseline}, same run |",
+             "|---|---|---|---|---|---|"]
+    for row in summary:
+        seen, same_run = row["seen_s_per_circuit"], row["vs_baseline_same_run"]
+        lines.append(
+            f"| {row['system']} | {row['fresh_s_per_circuit'] * 1e3:.1f} | "
+            + (f"{seen * 1e3:.1f}" if seen else "") + f" | "
+            f"{row['circuits_per_core_hour']:,.0f} | {row['vs_tfq_headline']:.1f}× | "
+            + (f"{same_run:.1f}×" if same_run else "") + " |")
+    return "\n".join(lines) + "\n"
 
 
 def headline_rows(results: list[Result], threads: int, baseline: str) -> list[dict]:
@@ -647,16 +682,18 @@ def headline(argv: Sequence[str]) -> int:
     depth = len(cirq.Circuit(make_case("distinct", args.qubits, args.layers,
                                        args.seed).circuit.all_operations()))
     print(f"threads: {args.threads}; {args.batch} distinct {args.qubits}-qubit circuits of "
-          f"depth {depth} per call, new circuits in each of {args.repeats} rounds")
+          f"depth {depth} per call, new circuits in each of {args.repeats} rounds"
+          f"{_load_note(args)}")
     results: list[Result] = []
     rounds = argparse.Namespace(**{**vars(args), "repeats": 1, "warmup": 0})
-    for index in range(args.repeats):
-        for offset, system in enumerate(systems):
-            # Circuits no system has seen (row r of a call uses seed + r): each first
-            # call compiles them afresh.
-            rounds.seed = args.seed + (index * len(systems) + offset) * args.batch
-            results += run_cell("expectation", "distinct", args.qubits, args.layers,
-                                args.batch, [system], rounds)
+    with competing_load(args.load):
+        for index in range(args.repeats):
+            for offset, system in enumerate(systems):
+                # Circuits no system has seen (row r of a call uses seed + r): each
+                # first call compiles them afresh.
+                rounds.seed = args.seed + (index * len(systems) + offset) * args.batch
+                results += run_cell("expectation", "distinct", args.qubits, args.layers,
+                                    args.batch, [system], rounds)
     _report_skips(results)
     summary = headline_rows(results, args.threads, args.baseline)
     for row in summary:
@@ -668,9 +705,23 @@ def headline(argv: Sequence[str]) -> int:
               f"{row['vs_tfq_headline']:.2f}x TFQ's published figure (goal "
               f"{HEADLINE_GOAL:.0f}x)" + (f", {same_run:.2f}x {args.baseline} in this run"
                                           if same_run else ""))
+    command = "qml-bench headline " + " ".join(argv)
+    rows = [dict(row, depth=depth) for row in summary]
     if args.json:
-        write_json(args.json, [dict(row, depth=depth) for row in summary], args,
-                   "qml-bench headline " + " ".join(argv))
+        write_json(args.json, rows, args, command)
+    if args.output:
+        stem = args.output / f"headline-{args.stack}"
+        write_json(stem.with_suffix(".json"), rows, args, command)
+        facts = machine_facts()
+        versions = ", ".join(f"{k} {v}" for k, v in facts["versions"].items())
+        stem.with_suffix(".md").write_text(
+            f"`{command}` on {facts['cpu']} ({facts['cores']} cores, {args.threads} "
+            f"thread per system; qml's core on its {facts['qml_simd']} kernels)"
+            f"{_load_note(args)}: "
+            f"{args.batch} distinct {args.qubits}-qubit circuits of depth {depth} per call, "
+            f"new circuits in each of {args.repeats} rounds. Versions: {versions}.\n\n"
+            + headline_markdown(summary, args.baseline))
+        print(f"wrote {stem}.json and {stem}.md")
     return 0
 
 
