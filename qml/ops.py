@@ -185,9 +185,18 @@ def expectation(
             else:  # the forward pass may keep what the gradient can reuse
                 result, batch = differentiator.forward(executor, batch)
 
-            def eager_grad(upstream: tf.Tensor) -> tf.Tensor:
-                upstream = upstream.numpy().astype(np.float32)
-                return tf.constant(gradient(batch, symbol_names.numpy(), upstream), tf.float32)
+            names = symbol_names.numpy()
+
+            def eager_grad(upstream: Any) -> tf.Tensor:
+                # The upstream gradient may be sparse (tf.IndexedSlices) or symbolic:
+                # tape.jacobian, nested tapes and tf.function trace the backward pass.
+                upstream = tf.cast(tf.convert_to_tensor(upstream), tf.float32)
+                if tf.executing_eagerly():
+                    return tf.constant(gradient(batch, names, upstream.numpy()), tf.float32)
+                out = tf.numpy_function(lambda u: gradient(batch, names, u), [upstream],
+                                        tf.float32, stateful=True)
+                out.set_shape(values.shape)
+                return out
 
             return tf.constant(np.asarray(result, np.float32), tf.float32), eager_grad
 
@@ -209,8 +218,9 @@ def expectation(
                                            stateful=True)
         result.set_shape([circuits.shape[0], num_ops])
 
-        def grad(upstream: tf.Tensor) -> tf.Tensor:
-            out = tf.numpy_function(backward, args + [handle, tf.cast(upstream, tf.float32)],
+        def grad(upstream: Any) -> tf.Tensor:
+            upstream = tf.cast(tf.convert_to_tensor(upstream), tf.float32)
+            out = tf.numpy_function(backward, args + [handle, upstream],
                                     tf.float32, stateful=True)
             out.set_shape(values.shape)
             return out
@@ -314,8 +324,10 @@ def samples(executor: Executor, circuits: tf.Tensor, symbol_names: tf.Tensor,
             symbol_values: tf.Tensor, repetitions: Any, seed: tf.Tensor) -> tf.RaggedTensor:
     """Measured bitstrings, a ragged ``int8 [batch, repetitions, n_qubits]``."""
     repetitions = tf.convert_to_tensor(repetitions)
-    if repetitions.shape.rank != 0 or not repetitions.dtype.is_integer:
-        raise TypeError(f"repetitions must be a scalar int, got {repetitions!r:.80}")
+    if not repetitions.dtype.is_integer or repetitions.shape not in ([], [1]):
+        raise TypeError(f"repetitions must be an int, or an int tensor of one element "
+                        f"(shape [] or [1]), got {repetitions!r:.80}")
+    repetitions = tf.reshape(repetitions, [])  # TFQ's Sample passes [n]
 
     def run(rows, names, values, count, seed) -> tuple[np.ndarray, np.ndarray]:
         count = int(count)
